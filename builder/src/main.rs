@@ -1,0 +1,2 @@
+//! `gik`: the command line (placeholder).
+fn main() {}

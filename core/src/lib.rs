@@ -1,0 +1,31 @@
+//! # gik-core
+//!
+//! Everything the builder, the browser app and the stream jobs share. This crate knows the
+//! *formats* and the *products*; it never opens a socket, a terminal or a DOM node, so it builds
+//! unchanged for the host and for `wasm32-unknown-unknown`.
+//!
+//! The data path, and which module owns each step:
+//!
+//! 1. [`index`] parses the small index file published beside each GRIB2 file (NOAA `.idx`,
+//!    ECMWF `.index`) into typed [`index::IndexRecord`]s: which message sits at which bytes.
+//! 2. [`product`] knows GEFS and ECMWF IFS ENS: where their files live, which members and steps
+//!    exist, how users name variables, and how accumulated precipitation must be combined.
+//! 3. [`manifest`] turns records into a kerchunk-style zarr reference manifest (one parquet per
+//!    member) and reads it back.
+//! 4. [`grib`] decodes the bytes of one GRIB2 message (fetched with an HTTP Range request) into a
+//!    grid and `f32` values.
+//! 5. [`stats`] computes ensemble statistics (mean, spread, exceedance probability) over decoded
+//!    fields.
+//!
+//! Invariant for the whole crate: bad input is an [`Error`] naming the thing that was bad, never
+//! a panic (a panic in wasm kills the page).
+
+pub mod error;
+pub mod grib;
+pub mod index;
+pub mod manifest;
+pub mod product;
+pub mod stats;
+pub mod time;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! Product definitions (placeholder: being written).

@@ -1,0 +1,1 @@
+//! Ensemble statistics (placeholder: being written).
