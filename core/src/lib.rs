@@ -28,4 +28,7 @@ pub mod product;
 pub mod stats;
 pub mod time;
 
+#[cfg(test)]
+pub(crate) mod test_support;
+
 pub use error::{Error, Result};
