@@ -1,0 +1,173 @@
+//! Splitting a GRIB2 message into its numbered sections, checking every length on the way.
+//!
+//! A GRIB2 message is section 0 (16 octets, `GRIB`, discipline, edition, total length), then
+//! sections 1–7 each starting with a 4-octet length and a 1-octet number, then `7777`. Sections
+//! 2–7 (or 3–7, 4–7) may repeat for several fields in one message; wgrib2 numbers those fields
+//! `n.1`, `n.2`... We decode the first field, which is what a GIK reference points at.
+
+use super::bits::Octets;
+use super::GribError;
+
+/// The sections of the first field of one GRIB2 message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sections<'a> {
+    /// Discipline (section 0, octet 7): 0 meteorological, 2 land surface, 10 oceanographic...
+    pub discipline: u8,
+    /// Total length of the message in octets (section 0).
+    pub total_length: u64,
+    pub identification: Octets<'a>,
+    pub grid: Octets<'a>,
+    pub product: Octets<'a>,
+    pub representation: Octets<'a>,
+    pub bitmap: Octets<'a>,
+    pub data: Octets<'a>,
+}
+
+/// Where a message starts and how long it is, from its section 0.
+pub(crate) fn message_length(bytes: &[u8]) -> Result<(u8, u64), GribError> {
+    if bytes.len() < 16 {
+        return Err(GribError::Truncated {
+            section: 0,
+            needed: 16,
+            available: bytes.len(),
+        });
+    }
+    if &bytes[0..4] != b"GRIB" {
+        return Err(GribError::NotGrib);
+    }
+    let edition = bytes[7];
+    if edition != 2 {
+        return Err(GribError::Unsupported(format!(
+            "GRIB edition {edition} (only GRIB2)"
+        )));
+    }
+    let total = bytes[8..16]
+        .iter()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    Ok((bytes[6], total))
+}
+
+/// Splits `bytes` (exactly one message, or a buffer starting with one) into the sections of
+/// its first field.
+pub(crate) fn split(bytes: &[u8]) -> Result<Sections<'_>, GribError> {
+    split_field(bytes, 0)
+}
+
+/// Splits `bytes` into the sections of field `field` (0-based; wgrib2's `n.(field+1)`). A field
+/// inherits the sections it does not repeat from the fields before it.
+pub(crate) fn split_field(bytes: &[u8], field: usize) -> Result<Sections<'_>, GribError> {
+    let (discipline, total_length) = message_length(bytes)?;
+    if total_length < 16 + 4 || (bytes.len() as u64) < total_length {
+        return Err(GribError::Truncated {
+            section: 0,
+            needed: usize::try_from(total_length).unwrap_or(usize::MAX),
+            available: bytes.len(),
+        });
+    }
+    let total = total_length as usize;
+    if &bytes[total - 4..total] != b"7777" {
+        return Err(GribError::MissingEnd);
+    }
+    let mut found: [Option<&[u8]>; 8] = [None; 8];
+    let mut fields_seen = 0usize;
+    let mut pos = 16;
+    while pos < total - 4 {
+        let header = bytes.get(pos..pos + 5).ok_or(GribError::Truncated {
+            section: 255,
+            needed: pos + 5,
+            available: total,
+        })?;
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let number = header[4];
+        if len < 5 || pos + len > total - 4 {
+            return Err(GribError::BadSectionLength {
+                section: number,
+                length: len,
+                offset: pos,
+            });
+        }
+        if !(1..=7).contains(&number) {
+            return Err(GribError::BadSectionLength {
+                section: number,
+                length: len,
+                offset: pos,
+            });
+        }
+        found[number as usize] = Some(&bytes[pos..pos + len]);
+        pos += len;
+        if number == 7 {
+            if fields_seen == field {
+                break;
+            }
+            fields_seen += 1;
+        }
+    }
+    if fields_seen < field {
+        return Err(GribError::Inconsistent(format!(
+            "message has {} field(s), field {} asked for",
+            fields_seen + 1,
+            field + 1
+        )));
+    }
+    let get = |n: u8| {
+        found[n as usize]
+            .map(|s| Octets::new(s, n))
+            .ok_or(GribError::MissingSection(n))
+    };
+    Ok(Sections {
+        discipline,
+        total_length,
+        identification: get(1)?,
+        grid: get(3)?,
+        product: get(4)?,
+        representation: get(5)?,
+        bitmap: get(6)?,
+        data: get(7)?,
+    })
+}
+
+/// Offsets and lengths of every GRIB2 message in a buffer (a whole file), in order.
+///
+/// Bytes between messages (padding, GRIB1 messages) are skipped by searching for the next
+/// `GRIB`; a message whose declared length runs past the end is an error naming its offset.
+pub fn scan(bytes: &[u8]) -> Result<Vec<(u64, u64)>, GribError> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while let Some(found) = find_grib(bytes, pos) {
+        let (_, len) = match message_length(&bytes[found..]) {
+            Ok(v) => v,
+            Err(GribError::Unsupported(_)) => {
+                // A GRIB1 message: its length is in octets 5-7.
+                let len = bytes
+                    .get(found + 4..found + 7)
+                    .map(|b| {
+                        (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2])
+                    })
+                    .unwrap_or(0);
+                pos = found + len.max(4);
+                continue;
+            }
+            Err(e) => return Err(e.at_offset(found as u64)),
+        };
+        let end = (found as u64).saturating_add(len);
+        if len < 20 || end > bytes.len() as u64 {
+            return Err(GribError::Truncated {
+                section: 0,
+                needed: usize::try_from(end).unwrap_or(usize::MAX),
+                available: bytes.len(),
+            }
+            .at_offset(found as u64));
+        }
+        out.push((found as u64, len));
+        pos = end as usize;
+    }
+    Ok(out)
+}
+
+fn find_grib(bytes: &[u8], from: usize) -> Option<usize> {
+    bytes
+        .get(from..)?
+        .windows(4)
+        .position(|w| w == b"GRIB")
+        .map(|p| p + from)
+}
