@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test of gik on this machine, setting up whatever is missing first.
+#
+#   1. formatting and lints (cargo fmt --check, clippy -D warnings, native and wasm32)
+#   2. native tests of every crate (unit, integration, end-to-end against the local mirror)
+#   3. wasm tests of gik-core in headless Chromium (wasm-bindgen-test-runner + chromedriver)
+#   4. Python interop tests (pandas / fsspec / xarray / kerchunk open our manifests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+source scripts/env.sh
+
+step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+
+step "clippy (native)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "clippy (wasm32: gik-core)"
+cargo clippy -p gik-core --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "native tests"
+cargo test --workspace --locked
+
+step "wasm tests in headless Chromium"
+cargo test -p gik-core --target wasm32-unknown-unknown --test wasm --locked
+
+if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
+  step "Python interop tests"
+  "$GIK_VENV/bin/python" -m pytest -q tests/python
+fi
+
+step "all tests passed"
