@@ -2,6 +2,7 @@
 //! (5.3) that stands in for GEFS, and an ECMWF CCSDS (5.42) message.
 //!
 //! `cargo bench -p gik-core --bench decode`
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
 use std::path::PathBuf;
 

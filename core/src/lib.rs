@@ -20,6 +20,7 @@
 //! Invariant for the whole crate: bad input is an [`Error`] naming the thing that was bad, never
 //! a panic (a panic in wasm kills the page).
 
+pub mod catalog;
 pub mod error;
 pub mod grib;
 pub mod index;

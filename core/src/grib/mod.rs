@@ -190,6 +190,20 @@ pub fn describe(bytes: &[u8]) -> Result<MessageInfo, GribError> {
     describe_field(bytes, 0)
 }
 
+/// Describes a message from a prefix of its bytes (sections 0–5; a few hundred bytes for most
+/// messages, more if section 2 carries local data). `has_bitmap` is `false` because section 6
+/// is not read.
+pub fn describe_header(prefix: &[u8]) -> Result<MessageInfo, GribError> {
+    let s = sections::split_header(prefix)?;
+    let grid = Grid::parse(s.grid)?;
+    let metadata = MessageMetadata::parse(s.discipline, s.identification, s.product)?;
+    let packing = Packing {
+        template: s.representation.u16(10)?,
+        bits_per_value: s.representation.u8(20)?,
+    };
+    Ok(MessageInfo { length: s.total_length, grid, metadata, packing, has_bitmap: false })
+}
+
 /// Like [`describe`], for field `field` (0-based) of a message holding several fields
 /// (wgrib2's sub-messages `n.1`, `n.2`...).
 pub fn describe_field(bytes: &[u8], field: usize) -> Result<MessageInfo, GribError> {

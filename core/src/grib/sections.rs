@@ -171,3 +171,57 @@ fn find_grib(bytes: &[u8], from: usize) -> Option<usize> {
         .position(|w| w == b"GRIB")
         .map(|p| p + from)
 }
+
+/// The sections of a message's first field that describe it (1, 3, 4, 5), read from a prefix of
+/// the message: enough for the builder to learn a variable's grid from a small Range request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeaderSections<'a> {
+    pub discipline: u8,
+    pub total_length: u64,
+    pub identification: Octets<'a>,
+    pub grid: Octets<'a>,
+    pub product: Octets<'a>,
+    pub representation: Octets<'a>,
+}
+
+/// Splits the start of a message, which may be cut anywhere after section 5.
+pub(crate) fn split_header(bytes: &[u8]) -> Result<HeaderSections<'_>, GribError> {
+    let (discipline, total_length) = message_length(bytes)?;
+    let end = usize::try_from(total_length).unwrap_or(usize::MAX).min(bytes.len());
+    let mut found: [Option<&[u8]>; 8] = [None; 8];
+    let mut pos = 16;
+    while found[5].is_none() {
+        let header = bytes.get(pos..pos + 5).ok_or(GribError::Truncated {
+            section: 255,
+            needed: pos + 5,
+            available: end,
+        })?;
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let number = header[4];
+        if len < 5 || !(1..=7).contains(&number) || pos as u64 + len as u64 > total_length {
+            return Err(GribError::BadSectionLength { section: number, length: len, offset: pos });
+        }
+        if number <= 5 {
+            let section = bytes.get(pos..pos + len).ok_or(GribError::Truncated {
+                section: number,
+                needed: pos + len,
+                available: end,
+            })?;
+            found[number as usize] = Some(section);
+        } else {
+            return Err(GribError::MissingSection(5));
+        }
+        pos += len;
+    }
+    let get = |n: u8| {
+        found[n as usize].map(|s| Octets::new(s, n)).ok_or(GribError::MissingSection(n))
+    };
+    Ok(HeaderSections {
+        discipline,
+        total_length,
+        identification: get(1)?,
+        grid: get(3)?,
+        product: get(4)?,
+        representation: get(5)?,
+    })
+}

@@ -197,9 +197,6 @@ fn short_names_and_levels_follow_eccodes_for_product_variables() {
             {
                 assert_eq!(info.metadata.short_name, name, "{file} @{offset}");
             }
-            if m["typeOfLevel"] == "orderedSequenceData" {
-                continue; // WMO table 4.5 code 241, local to ecCodes
-            }
             assert_eq!(
                 info.metadata.level.type_of_level,
                 m["typeOfLevel"].as_str().unwrap(),
@@ -409,4 +406,17 @@ proptest::proptest! {
 #[test]
 fn fixture_dir_is_found() {
     assert!(fixture("SOURCES.md").is_file());
+}
+
+#[test]
+fn header_prefix_describes_the_message() {
+    for file in ["gfs/gfs.20200325.t18z.pgrb2.0p25.f006", "ecmwf/aifs-ens-cf-t500.grib2", "gefs/gep08.t00z.pgrb2a.0p50.f012"] {
+        let bytes = read_fixture(file);
+        let full = describe(&bytes).unwrap();
+        let header = describe_header(&bytes[..bytes.len().min(4096)]).unwrap();
+        assert_eq!(header.grid, full.grid, "{file}");
+        assert_eq!(header.metadata, full.metadata, "{file}");
+        assert_eq!(header.length, full.length, "{file}");
+        assert!(describe_header(&bytes[..40]).is_err());
+    }
 }

@@ -124,7 +124,11 @@ impl ForecastTime {
 
     /// A window of whole hours.
     pub fn window_hours(start: u32, end: u32, statistic: Statistic) -> Self {
-        Self::Window { start_minutes: start * 60, end_minutes: end * 60, statistic }
+        Self::Window {
+            start_minutes: start * 60,
+            end_minutes: end * 60,
+            statistic,
+        }
     }
 
     /// The time the field is valid for (window end), in hours after the run.
@@ -143,7 +147,7 @@ impl ForecastTime {
             Self::Lead { minutes } => minutes,
             Self::Window { end_minutes, .. } => end_minutes,
         };
-        (minutes % 60 == 0).then_some(minutes / 60)
+        minutes.is_multiple_of(60).then_some(minutes / 60)
     }
 }
 
@@ -151,7 +155,7 @@ impl fmt::Display for ForecastTime {
     /// `anl`, `15h`, `12-15h acc`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = |m: u32| {
-            if m % 60 == 0 {
+            if m.is_multiple_of(60) {
                 format!("{}", m / 60)
             } else {
                 format!("{:.2}", f64::from(m) / 60.0)
@@ -160,7 +164,11 @@ impl fmt::Display for ForecastTime {
         match *self {
             Self::Analysis => write!(f, "anl"),
             Self::Lead { minutes } => write!(f, "{}h", h(minutes)),
-            Self::Window { start_minutes, end_minutes, statistic } => {
+            Self::Window {
+                start_minutes,
+                end_minutes,
+                statistic,
+            } => {
                 write!(f, "{}-{}h {}", h(start_minutes), h(end_minutes), statistic)
             }
         }
