@@ -1,1 +1,284 @@
-//! Product definitions (placeholder: being written).
+//! The forecast products gik knows — NOAA GEFS and ECMWF IFS ENS — behind one trait.
+//!
+//! Why a trait: the builder, the stream jobs and the app all do the same thing for every product
+//! (list members and steps, fetch an index, pick the records of the wanted variables, write a
+//! manifest, combine precipitation). Only a handful of facts differ between products: where the
+//! files live, how members and variables are named, which steps exist, and how precipitation is
+//! accumulated. [`Product`] holds exactly those facts; everything else is written once on top of
+//! `&dyn Product` in this module ([`records_for`], [`check_request`], [`select_variables`]) and in
+//! its submodules ([`parse_steps`], [`Member::parse`], [`precipitation_plan`]). The same pattern
+//! as object_store's minimal `ObjectStore` plus shared helpers (STYLE.md §2).
+//!
+//! Invariants:
+//! - The public default hosts are written down once, in [`GEFS_DEFAULT_HOST`] and
+//!   [`ECMWF_DEFAULT_HOST`]; every host can be overridden (a mirror base URL) through [`Hosts`],
+//!   and nothing else in gik hard-codes a URL.
+//! - A request that the product does not publish (run hour, member, step, variable) is an
+//!   [`crate::Error`] naming the product and what is wrong, never a panic.
+//! - No I/O: products only *compute* URLs and selections.
+
+mod accumulation;
+#[cfg(test)]
+pub(crate) mod conformance;
+mod ecmwf;
+mod gefs;
+mod member;
+mod steps;
+mod variable;
+
+pub use accumulation::{
+    precipitation_plan, Accumulation, AccumulationKind, AccumulationPlan, Sign, Term,
+};
+pub use ecmwf::{Ecmwf, ECMWF_CONTROL_IN_OPER_FROM};
+pub use gefs::Gefs;
+pub use member::{parse_members, Member};
+pub use steps::{describe_steps, parse_steps};
+pub use variable::{
+    DisplayConversion, IndexMatcher, LevelMatcher, SpecOrigin, StepType, VariableSpec,
+};
+
+use std::fmt;
+
+use crate::index::{IndexFormat, IndexRecord};
+use crate::time::RunTime;
+use crate::{Error, Result};
+
+/// Public bucket holding NOAA GEFS (NODD on AWS). The only place this URL is written.
+pub const GEFS_DEFAULT_HOST: &str = "https://noaa-gefs-pds.s3.amazonaws.com";
+
+/// Public bucket holding ECMWF open data (AWS, Frankfurt). The only place this URL is written.
+pub const ECMWF_DEFAULT_HOST: &str = "https://ecmwf-forecasts.s3.eu-central-1.amazonaws.com";
+
+/// Names accepted by [`product_by_name`].
+pub const PRODUCT_NAMES: [&str; 2] = ["gefs", "ecmwf"];
+
+/// Per-product base URLs; `None` means the public default bucket.
+///
+/// A mirror is given as its base URL, e.g. `http://127.0.0.1:8080/noaa-gefs-pds`; a trailing
+/// slash is tolerated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hosts {
+    /// Base URL replacing [`GEFS_DEFAULT_HOST`].
+    pub gefs: Option<String>,
+    /// Base URL replacing [`ECMWF_DEFAULT_HOST`].
+    pub ecmwf: Option<String>,
+}
+
+/// What differs between forecast products. Everything shared is written once on top of
+/// `&dyn Product` (see the module docs).
+///
+/// Contract for implementations:
+/// - [`members`](Product::members) lists the control first, then the perturbed members in order.
+/// - [`steps`](Product::steps) is strictly increasing and starts at 0.
+/// - [`grib_url`](Product::grib_url) and [`index_url`](Product::index_url) start with
+///   [`host`](Product::host) and return an error (via [`check_request`]) for a run hour, member
+///   or step the product does not publish.
+/// - [`variable`](Product::variable) accepts every entry of
+///   [`default_variables`](Product::default_variables) and round-trips its own
+///   [`VariableSpec::request`].
+///
+/// `product::conformance` (tests only) checks all of this for any implementation.
+pub trait Product: Send + Sync + fmt::Debug {
+    /// Short lowercase name, as accepted by [`product_by_name`] (`gefs`, `ecmwf`).
+    fn name(&self) -> &'static str;
+
+    /// Base URL of the bucket or mirror, without a trailing slash.
+    fn host(&self) -> &str;
+
+    /// Hours of day (UTC) at which runs start.
+    fn run_hours(&self) -> &'static [u32];
+
+    /// All members, control first.
+    fn members(&self) -> Vec<Member>;
+
+    /// The member's name in manifest file names (`gec00`, `gep01`; `control`, `ens01`).
+    fn member_name(&self, member: Member) -> String;
+
+    /// Forecast steps (hours after the run) published for `run`, ascending.
+    fn steps(&self, run: RunTime) -> Vec<u32>;
+
+    /// URL of the GRIB2 file holding `member` at `step` hours of `run`.
+    fn grib_url(&self, run: RunTime, member: Member, step: u32) -> Result<String>;
+
+    /// URL of the index published beside [`grib_url`](Product::grib_url).
+    fn index_url(&self, run: RunTime, member: Member, step: u32) -> Result<String>;
+
+    /// Format of the files at [`index_url`](Product::index_url).
+    fn index_format(&self) -> IndexFormat;
+
+    /// The variables selected when the user names none, in the product's own vocabulary.
+    fn default_variables(&self) -> &'static [&'static str];
+
+    /// Resolves one variable as users of this product write it (`TMP:2 m above ground`; `2t`,
+    /// `u:700`).
+    fn variable(&self, text: &str) -> Result<VariableSpec>;
+
+    /// Whether an index record (from a file of this product) holds data of `member`.
+    fn record_belongs_to(&self, member: Member, record: &IndexRecord) -> bool;
+
+    /// How this product's precipitation is accumulated.
+    fn precipitation(&self) -> Accumulation;
+}
+
+/// Builds a product by name (`gefs` or `ecmwf`, case-insensitive) with the given hosts.
+pub fn product_by_name(name: &str, hosts: &Hosts) -> Result<Box<dyn Product>> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "gefs" => Ok(Box::new(Gefs::new(hosts.gefs.as_deref())?)),
+        "ecmwf" => Ok(Box::new(Ecmwf::new(hosts.ecmwf.as_deref())?)),
+        _ => Err(Error::InvalidArgument {
+            what: "product",
+            value: name.to_string(),
+            reason: format!("expected one of {}", PRODUCT_NAMES.join(", ")),
+        }),
+    }
+}
+
+/// Checks that `product` publishes `member` at `step` hours of `run`; the error names what is not
+/// published and what is.
+pub fn check_request(product: &dyn Product, run: RunTime, member: Member, step: u32) -> Result<()> {
+    let fail = |reason: String| {
+        Err(Error::Product {
+            product: product.name().to_string(),
+            reason,
+        })
+    };
+    if !product.run_hours().contains(&run.hour) {
+        let hours: Vec<String> = product
+            .run_hours()
+            .iter()
+            .map(|h| format!("{h:02}z"))
+            .collect();
+        return fail(format!(
+            "no run at {:02}z (runs start at {})",
+            run.hour,
+            hours.join(", ")
+        ));
+    }
+    if !product.members().contains(&member) {
+        let members = product.members();
+        let first = members
+            .first()
+            .map(|m| product.member_name(*m))
+            .unwrap_or_default();
+        let last = members
+            .last()
+            .map(|m| product.member_name(*m))
+            .unwrap_or_default();
+        return fail(format!(
+            "no member {member:?} (members are {first} .. {last})"
+        ));
+    }
+    let steps = product.steps(run);
+    if steps.binary_search(&step).is_err() {
+        return fail(format!(
+            "step {step} h is not published for the {run} run (steps: {})",
+            describe_steps(&steps)
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves user variables; an empty selection means the product's
+/// [`default_variables`](Product::default_variables). Duplicates (same zarr path and level) are
+/// dropped, keeping the first.
+pub fn select_variables(product: &dyn Product, texts: &[&str]) -> Result<Vec<VariableSpec>> {
+    let texts: Vec<&str> = if texts.is_empty() {
+        product.default_variables().to_vec()
+    } else {
+        texts.to_vec()
+    };
+    let mut out: Vec<VariableSpec> = Vec::with_capacity(texts.len());
+    for text in texts {
+        let spec = product.variable(text)?;
+        if !out.iter().any(|s| s.same_target(&spec)) {
+            out.push(spec);
+        }
+    }
+    Ok(out)
+}
+
+/// The records of `records` (one index file) that hold `member`'s data for one of `variables`,
+/// in file order, each with its variable resolved against the record
+/// ([`VariableSpec::for_record`]). A record is paired with the first variable that matches it,
+/// so no record is read twice.
+pub fn records_for(
+    product: &dyn Product,
+    member: Member,
+    variables: &[VariableSpec],
+    records: &[IndexRecord],
+) -> Vec<(VariableSpec, IndexRecord)> {
+    records
+        .iter()
+        .filter(|record| product.record_belongs_to(member, record))
+        .filter_map(|record| {
+            variables
+                .iter()
+                .find(|v| v.matches(record))
+                .map(|v| (v.for_record(record), record.clone()))
+        })
+        .collect()
+}
+
+/// Validates and normalises a base URL: trims whitespace and trailing slashes, requires a
+/// `scheme://`.
+pub(crate) fn normalise_host(product: &str, host: &str) -> Result<String> {
+    let trimmed = host.trim().trim_end_matches('/');
+    let has_scheme = trimmed
+        .split_once("://")
+        .is_some_and(|(scheme, rest)| !scheme.is_empty() && !rest.is_empty());
+    if !has_scheme {
+        return Err(Error::InvalidArgument {
+            what: "host",
+            value: host.to_string(),
+            reason: format!("{product}: expected a base URL such as http://127.0.0.1:8080/bucket"),
+        });
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_by_name_knows_both_and_rejects_others() {
+        let hosts = Hosts::default();
+        assert_eq!(product_by_name("gefs", &hosts).unwrap().name(), "gefs");
+        assert_eq!(product_by_name(" ECMWF ", &hosts).unwrap().name(), "ecmwf");
+        let err = product_by_name("gfs", &hosts).unwrap_err().to_string();
+        assert!(err.contains("gfs") && err.contains("gefs, ecmwf"), "{err}");
+    }
+
+    #[test]
+    fn hosts_are_normalised_or_rejected() {
+        assert_eq!(
+            normalise_host("gefs", "http://h:1/b/").unwrap(),
+            "http://h:1/b"
+        );
+        assert_eq!(
+            normalise_host("gefs", " https://x// ").unwrap(),
+            "https://x"
+        );
+        assert!(normalise_host("gefs", "").is_err());
+        assert!(normalise_host("gefs", "127.0.0.1:8080").is_err());
+        let hosts = Hosts {
+            gefs: Some("nope".into()),
+            ecmwf: None,
+        };
+        assert!(product_by_name("gefs", &hosts).is_err());
+        assert!(product_by_name("ecmwf", &hosts).is_ok());
+    }
+
+    #[test]
+    fn select_variables_defaults_and_dedup() {
+        let gefs = Gefs::default();
+        let all = select_variables(&gefs, &[]).unwrap();
+        assert_eq!(all.len(), gefs.default_variables().len());
+        let ecmwf = Ecmwf::default();
+        let some = select_variables(&ecmwf, &["u:700", "u@700", "t:500", "t:850"]).unwrap();
+        let requests: Vec<&str> = some.iter().map(|s| s.request.as_str()).collect();
+        assert_eq!(requests, ["u:700", "t:500", "t:850"]);
+        assert!(select_variables(&gefs, &["TMP"]).is_err());
+    }
+}
