@@ -55,12 +55,9 @@ stamp="$GIK_VENV/.requirements.sha"
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
 if [ ! -x "$GIK_VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   py=""
-  for candidate in python3.13 python3.12 "$HOME/.pyenv/versions/3.13.0/bin/python3" "$HOME/.pyenv/versions/3.12.1/bin/python3"; do
-    if command -v "$candidate" >/dev/null 2>&1 || [ -x "$candidate" ]; then py="$candidate"; break; fi
+  for candidate in "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3 python3.13 python3.12 python3; do
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then py="$candidate"; break; fi
   done
-  if [ -z "$py" ]; then
-    for candidate in "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3; do [ -x "$candidate" ] && py="$candidate" && break; done
-  fi
   [ -n "$py" ] || { echo "setup: need Python >= 3.12 for the interop tests (zarr 3)" >&2; exit 1; }
   log "python: creating $GIK_VENV with $py"
   rm -rf "$GIK_VENV"

@@ -1,19 +1,36 @@
 //! `gik`: the command line of the Grib-Index-Kerchunk toolkit.
 //!
-//! This file only wires subcommands to their modules; the formats live in `gik-core`.
-//! Errors become `anyhow` errors here (and only here) and a non-zero exit code.
+//! This file turns arguments into typed plans and wires subcommands to their modules; formats
+//! and products live in `gik-core`. Errors become `anyhow` errors here (and only here) and a
+//! non-zero exit code.
 
-mod inspect;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use gik_core::product::{
+    parse_members, parse_steps, product_by_name, select_variables, Hosts, Product,
+};
+use gik_core::time::RunTime;
+
+use gik_builder::build::{build_run, BuildPlan};
+use gik_builder::destination::Destination;
+use gik_builder::http::{HttpClient, RetryConfig};
+use gik_builder::progress::Progress;
+use gik_builder::{inspect, latest, tasks, validate};
 
 /// Grib-Index-Kerchunk: ensemble forecast manifests from GRIB2 index files.
 #[derive(Parser, Debug)]
 #[command(name = "gik", version, about)]
 struct Cli {
+    /// Log lines as JSON (for CI and batch engines).
+    #[arg(long, global = true, env = "GIK_LOG_JSON")]
+    log_json: bool,
+    /// No progress bar.
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,12 +46,97 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build one run's member manifests (or a backfill) and publish them with the catalog.
+    Build(BuildArgs),
+    /// Print the newest run whose index files are all published.
+    Latest {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Pretend the current time is this (`YYYYMMDDHH`), for tests and replays.
+        #[arg(long)]
+        now: Option<String>,
+        /// How many runs back to probe.
+        #[arg(long, default_value_t = 8)]
+        max_runs: usize,
+    },
+    /// Check a published manifest: structure, and every reference inside its file.
+    Validate {
+        /// Manifest path or http(s) URL.
+        manifest: String,
+        /// Also read every referenced range and check it is exactly one GRIB2 message.
+        #[arg(long)]
+        deep: bool,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+}
+
+#[derive(Args, Debug)]
+struct SourceArgs {
+    /// Product: gefs or ecmwf.
+    #[arg(long)]
+    product: String,
+    /// Base URL of a mirror of the product's bucket (default: the public bucket).
+    #[arg(long, env = "GIK_SOURCE")]
+    source: Option<String>,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+}
+
+#[derive(Args, Debug)]
+struct BuildArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Run date `YYYYMMDD` (with --latest: not needed).
+    #[arg(long, required_unless_present = "latest")]
+    date: Option<String>,
+    /// Run hour: 00, 06, 12 or 18.
+    #[arg(long, default_value = "00")]
+    run: String,
+    /// Build the newest complete run (probed as `gik latest` does).
+    #[arg(long)]
+    latest: bool,
+    /// Members: `all`, names (`gec00,gep01`, `control,ens01`), numbers or ranges (`0-10`).
+    #[arg(long, default_value = "all")]
+    members: String,
+    /// Variables, comma-separated, in the product's vocabulary (default: the product's set).
+    #[arg(long, value_delimiter = ',')]
+    vars: Vec<String>,
+    /// Steps: `all`, `0-48`, `0-240/6`, `24,48`.
+    #[arg(long, default_value = "all")]
+    steps: String,
+    /// Destination: folder, file://, s3://bucket/prefix or gs://bucket/prefix.
+    #[arg(long)]
+    out: String,
+    /// Also build the N days before --date (same run hour).
+    #[arg(long, default_value_t = 0)]
+    days_back: u32,
+    /// This task's share of a backfill (0-based). Also read from CLOUD_RUN_TASK_INDEX,
+    /// JOB_COMPLETION_INDEX (Kubernetes) or AWS_BATCH_JOB_ARRAY_INDEX.
+    #[arg(long)]
+    task_index: Option<usize>,
+    /// Number of tasks sharing a backfill. Also read from CLOUD_RUN_TASK_COUNT.
+    #[arg(long)]
+    task_count: Option<usize>,
+    /// Runs kept per product in the catalog; older ones are dropped (0: keep all).
+    #[arg(long, default_value_t = 0)]
+    keep_runs: usize,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log_json, cli.quiet);
     let result = match cli.command {
         Command::Inspect { file, json } => inspect::run(&file, json),
+        Command::Build(args) => runtime().and_then(|rt| rt.block_on(run_build(args, cli.quiet))),
+        Command::Latest { source, now, max_runs } => {
+            runtime().and_then(|rt| rt.block_on(run_latest(source, now, max_runs)))
+        }
+        Command::Validate { manifest, deep, concurrency } => {
+            runtime().and_then(|rt| rt.block_on(run_validate(&manifest, deep, concurrency)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -43,4 +145,129 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn init_logging(json: bool, quiet: bool) {
+    use std::io::IsTerminal;
+    let default = if quiet || std::io::stderr().is_terminal() { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GIK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn open_product(source: &SourceArgs) -> Result<Box<dyn Product>> {
+    let mut hosts = Hosts::default();
+    match source.product.to_ascii_lowercase().as_str() {
+        "gefs" => hosts.gefs = source.source.clone(),
+        "ecmwf" => hosts.ecmwf = source.source.clone(),
+        _ => {}
+    }
+    Ok(product_by_name(&source.product, &hosts)?)
+}
+
+fn now_utc() -> RunTime {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    RunTime::from_unix_seconds(secs)
+}
+
+async fn run_latest(source: SourceArgs, now: Option<String>, max_runs: usize) -> Result<()> {
+    let product = open_product(&source)?;
+    let client = HttpClient::new(source.concurrency, RetryConfig::default())?;
+    let now = match now {
+        Some(t) => t.parse::<RunTime>()?,
+        None => now_utc(),
+    };
+    let run = latest::latest_complete_run(product.as_ref(), &client, now, max_runs).await?;
+    println!("{} {}", run.date_string(), run.hour_string());
+    Ok(())
+}
+
+async fn run_validate(location: &str, deep: bool, concurrency: usize) -> Result<()> {
+    let client = HttpClient::new(concurrency, RetryConfig::default())?;
+    let v = validate::validate(&client, location, deep).await?;
+    if v.problems.is_empty() {
+        println!("{location}: ok ({} references checked)", v.references);
+        return Ok(());
+    }
+    for p in &v.problems {
+        println!("{location}: {p}");
+    }
+    bail!("{location}: {} problem(s)", v.problems.len())
+}
+
+async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
+    let product = open_product(&args.source)?;
+    let client = HttpClient::new(args.source.concurrency, RetryConfig::default())?;
+    let first = if args.latest {
+        latest::latest_complete_run(product.as_ref(), &client, now_utc(), 8).await?
+    } else {
+        let date = args.date.as_deref().context("--date is required")?;
+        RunTime::parse(date, &args.run)?
+    };
+    let runs: Vec<RunTime> = (0..=i64::from(args.days_back)).map(|d| first.days_before(d)).collect();
+    let share = tasks::TaskShare::from_args_or_env(args.task_index, args.task_count)?;
+    let runs = share.select(&runs);
+    if runs.is_empty() {
+        println!("task {share}: nothing to do");
+        return Ok(());
+    }
+    let dest = Destination::open(&args.out)?;
+    let progress = Progress::new(quiet);
+    let var_refs: Vec<&str> = args.vars.iter().map(String::as_str).collect();
+    let mut failed = Vec::new();
+    for run in runs {
+        // Each run is re-planned: ECMWF's steps and members depend on the run.
+        let product = open_product(&args.source)?;
+        let plan = BuildPlan {
+            members: parse_members(product.as_ref(), &args.members)?,
+            variables: select_variables(product.as_ref(), &var_refs)?,
+            steps: parse_steps(product.as_ref(), run, &args.steps)?,
+            run,
+            keep_runs: args.keep_runs,
+            product,
+        };
+        let report = build_run(&plan, &client, &dest, &progress)
+            .await
+            .with_context(|| format!("{} {run}", plan.product.name()))?;
+        let stats = client.stats();
+        let requested = plan.members.len() * plan.steps.len();
+        println!(
+            "{} {run}: {} members written; {}/{requested} member-steps found, {} missing; \
+             {:.1} MB referenced; {} requests ({} retries); {:.1?}",
+            plan.product.name(),
+            report.members_written,
+            report.found,
+            report.missing.len(),
+            report.bytes_referenced as f64 / 1e6,
+            stats.requests.load(std::sync::atomic::Ordering::Relaxed),
+            stats.retries.load(std::sync::atomic::Ordering::Relaxed),
+            report.elapsed
+        );
+        if !report.missing.is_empty() {
+            for m in report.missing.iter().take(50) {
+                let step = m.step.map_or(String::new(), |s| format!(" f{s:03}"));
+                println!("  missing: {}{step}: {}", m.member, m.reason);
+            }
+            if report.missing.len() > 50 {
+                println!("  ... and {} more", report.missing.len() - 50);
+            }
+            failed.push(run);
+        }
+    }
+    if !failed.is_empty() {
+        bail!("{} run(s) incomplete: {:?}", failed.len(), failed.iter().map(ToString::to_string).collect::<Vec<_>>());
+    }
+    let _ = product;
+    Ok(())
 }

@@ -25,6 +25,7 @@ pub mod error;
 pub mod grib;
 pub mod index;
 pub mod manifest;
+pub mod member;
 pub mod product;
 pub mod stats;
 pub mod time;

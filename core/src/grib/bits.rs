@@ -19,7 +19,7 @@ impl<'a> Octets<'a> {
     }
 
     /// Bytes from octet `first` (1-based) to the end of the section.
-    pub(crate) fn from_octet(&self, first: usize) -> Result<&'a [u8], GribError> {
+    pub(crate) fn tail_from(&self, first: usize) -> Result<&'a [u8], GribError> {
         self.bytes
             .get(first.saturating_sub(1)..)
             .ok_or(GribError::Truncated {

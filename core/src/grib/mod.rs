@@ -235,12 +235,12 @@ pub fn decode_field(bytes: &[u8], field: usize) -> Result<DecodedMessage, GribEr
     let info = describe_field(bytes, field)?;
     let points = info.grid.num_points;
     let packed_count = s.representation.u32(6)? as usize;
-    let data = s.data.from_octet(6)?;
+    let data = s.data.tail_from(6)?;
 
     let bitmap = match s.bitmap.u8(6)? {
         255 => None,
         0 => {
-            let bitmap = s.bitmap.from_octet(7)?;
+            let bitmap = s.bitmap.tail_from(7)?;
             if bitmap.len() * 8 < points {
                 return Err(GribError::Truncated {
                     section: 6,

@@ -47,12 +47,6 @@ pub(crate) fn message_length(bytes: &[u8]) -> Result<(u8, u64), GribError> {
     Ok((bytes[6], total))
 }
 
-/// Splits `bytes` (exactly one message, or a buffer starting with one) into the sections of
-/// its first field.
-pub(crate) fn split(bytes: &[u8]) -> Result<Sections<'_>, GribError> {
-    split_field(bytes, 0)
-}
-
 /// Splits `bytes` into the sections of field `field` (0-based; wgrib2's `n.(field+1)`). A field
 /// inherits the sections it does not repeat from the fields before it.
 pub(crate) fn split_field(bytes: &[u8], field: usize) -> Result<Sections<'_>, GribError> {

@@ -273,7 +273,7 @@ fn unpack_with_gribberish(
 ) -> Result<Vec<f32>, GribError> {
     use bitvec::prelude::*;
     use gribberish::sections::data_representation::DataRepresentationSection;
-    let section_bytes = representation.from_octet(1)?;
+    let section_bytes = representation.tail_from(1)?;
     let section = DataRepresentationSection::from_data(section_bytes);
     let template = section.data_representation_template().ok_or_else(|| {
         GribError::Unsupported(format!(

@@ -1,0 +1,23 @@
+//! The native half of gik: fetching index files and messages over HTTP, building and
+//! publishing member manifests, and the checks around them. The `gik` binary (`main.rs`) is a
+//! thin command line over this library; tests drive the library directly.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`http`] | one shared HTTP client: bounded concurrency, timeouts, retries with backoff |
+//! | [`build`] | `gik build`: index files → member manifests → catalog |
+//! | [`destination`] | folder / `file://` / `s3://` / `gs://` through `object_store`, atomic writes |
+//! | [`latest`] | the newest run whose index files are all published |
+//! | [`validate`] | a published manifest's structure and references |
+//! | [`tasks`] | a batch engine task's share of a backfill |
+//! | [`inspect`] | `gik inspect` listings |
+//! | [`progress`] | progress bar or log lines |
+
+pub mod build;
+pub mod destination;
+pub mod http;
+pub mod inspect;
+pub mod latest;
+pub mod progress;
+pub mod tasks;
+pub mod validate;

@@ -1,0 +1,96 @@
+//! `gik validate MANIFEST`: checks a published manifest.
+//!
+//! Structure (every group's `.zgroup`, every array's metadata parses and matches its
+//! dimensions, chunk keys inside the chunk grid) and references (every `[url, offset, length]`
+//! lies inside its file, by a HEAD per file; with `--deep`, each referenced range is read and
+//! must be exactly one whole GRIB2 message).
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use futures::stream::{self, StreamExt};
+use gik_core::member::MemberManifest;
+
+use crate::http::HttpClient;
+
+/// Outcome of a validation.
+#[derive(Debug, Default)]
+pub struct Validation {
+    /// Chunk references checked.
+    pub references: usize,
+    /// Problems found, each naming a key or URL.
+    pub problems: Vec<String>,
+}
+
+/// Reads a manifest from a local path or an http(s) URL.
+pub async fn read_manifest(client: &HttpClient, location: &str) -> Result<MemberManifest> {
+    let bytes = if location.starts_with("http://") || location.starts_with("https://") {
+        client.get(location).await?.to_vec()
+    } else {
+        let path = location.strip_prefix("file://").unwrap_or(location);
+        std::fs::read(path).with_context(|| format!("reading {path}"))?
+    };
+    MemberManifest::from_parquet(&bytes).with_context(|| format!("reading manifest {location}"))
+}
+
+/// Validates `location`.
+pub async fn validate(client: &HttpClient, location: &str, deep: bool) -> Result<Validation> {
+    let member = read_manifest(client, location).await?;
+    let manifest = member.manifest();
+    let mut out = Validation::default();
+    out.problems.extend(manifest.validate_structure().into_iter().map(|p| p.to_string()));
+    if member.data_arrays().is_empty() {
+        out.problems.push("no data arrays (no .zarray with a grib filter)".into());
+    }
+    let refs: Vec<_> = manifest.chunk_refs().collect();
+    out.references = refs.len();
+    let mut by_url: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+    for r in &refs {
+        by_url.entry(r.url).or_default().push(r);
+    }
+    let sizes: BTreeMap<&str, Result<u64, String>> = stream::iter(by_url.keys().copied())
+        .map(|url| async move { (url, client.head_size(url).await.map_err(|e| e.to_string())) })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    for (url, chunk_refs) in &by_url {
+        match &sizes[url] {
+            Err(e) => out.problems.push(format!("{e} (referenced by {} chunks)", chunk_refs.len())),
+            Ok(size) => {
+                for r in chunk_refs {
+                    let end = r.offset + r.length.unwrap_or(0);
+                    if end > *size {
+                        out.problems.push(format!(
+                            "{}: bytes {}..{end} outside {url} ({size} bytes)",
+                            r.key, r.offset
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if deep {
+        let checks: Vec<Option<String>> = stream::iter(refs.iter())
+            .map(|r| async move {
+                let length = r.length?;
+                match client.get_range(r.url, r.offset, length).await {
+                    Err(e) => Some(format!("{}: {e}", r.key)),
+                    Ok(bytes) => gik_core::grib::describe(&bytes)
+                        .err()
+                        .map(|e| format!("{}: not one whole GRIB2 message: {e}", r.key))
+                        .or_else(|| {
+                            (gik_core::grib::scan(&bytes).map(|m| m.len()).unwrap_or(0) != 1)
+                                .then(|| format!("{}: range holds more than one message", r.key))
+                        }),
+                }
+            })
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        out.problems.extend(checks.into_iter().flatten());
+    }
+    if out.references == 0 {
+        bail!("{location}: the manifest references no GRIB2 message");
+    }
+    Ok(out)
+}

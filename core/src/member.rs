@@ -1,0 +1,358 @@
+//! One ensemble member's manifest, in product terms: built from index records, read back by
+//! variable and step.
+//!
+//! [`manifest`](crate::manifest) knows zarr layouts but not forecasts; [`product`] knows
+//! forecasts but not zarr. This module joins them, so that the builder writes, and the app and
+//! the stream jobs read, exactly the same shape:
+//!
+//! - one group per variable, `{cf_name}/{stepType}/{typeOfLevel}` (kerchunk's `grib_tree`);
+//! - a data array `(step, latitude, longitude)`, one chunk per GRIB2 message, `float32` through
+//!   kerchunk's `grib` codec; steps without a message (not published) read as NaN;
+//! - coordinates `time` (run start), `step` (hours), `valid_time`, `latitude`, `longitude`, and
+//!   the level as a scalar coordinate named after its type (`isobaricInhPa`), as cfgrib does;
+//! - root attributes naming the product, run and member, and the manifest format version.
+
+use std::collections::BTreeMap;
+
+use crate::grib::Grid;
+use crate::manifest::{
+    ArraySpec, CoordSpec, CoordValues, DType, GroupSpec, Manifest, ManifestBuilder, ManifestError,
+    Reference,
+};
+use crate::product::{StepType, VariableSpec};
+use crate::time::RunTime;
+use crate::{Error, Result};
+
+/// Version of the member-manifest layout, stored in the root `.zattrs`.
+pub const MEMBER_LAYOUT_VERSION: u32 = 1;
+
+/// One message of a member: which variable and step, and where its bytes are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageRef {
+    /// Forecast step (hours; window end for accumulations).
+    pub step: u32,
+    /// URL of the GRIB2 file.
+    pub url: String,
+    /// Byte offset of the message.
+    pub offset: u64,
+    /// Byte length of the message.
+    pub length: u64,
+}
+
+/// Everything known about one variable of a member before writing its manifest.
+#[derive(Clone, Debug)]
+pub struct VariableMessages {
+    /// The variable.
+    pub spec: VariableSpec,
+    /// Its grid (from the header of one of its messages).
+    pub grid: Grid,
+    /// Steps on the variable's step axis, ascending.
+    pub steps: Vec<u32>,
+    /// Messages found, at most one per step.
+    pub messages: Vec<MessageRef>,
+}
+
+/// Who the manifest is for.
+#[derive(Clone, Debug)]
+pub struct MemberIdentity {
+    /// Product name (`gefs`, `ecmwf`).
+    pub product: String,
+    /// Run.
+    pub run: RunTime,
+    /// Member name (`gec00`, `ens07`).
+    pub member: String,
+}
+
+/// Builds a member's manifest (no I/O).
+pub fn build_member_manifest(
+    who: &MemberIdentity,
+    variables: &[VariableMessages],
+) -> Result<Manifest> {
+    let mut builder = ManifestBuilder::new();
+    builder.set_root_attr("gik_layout_version", MEMBER_LAYOUT_VERSION);
+    builder.set_root_attr("product", who.product.as_str());
+    builder.set_root_attr("run", who.run.iso_after_hours(0.0));
+    builder.set_root_attr("member", who.member.as_str());
+    for v in variables {
+        builder.add_array(&array_spec(who, v)?)?;
+    }
+    Ok(builder.build()?)
+}
+
+fn array_spec(who: &MemberIdentity, v: &VariableMessages) -> Result<ArraySpec> {
+    let spec = &v.spec;
+    let (Some(lats), Some(lons), Some(ni), Some(nj)) =
+        (v.grid.latitudes(), v.grid.longitudes(), v.grid.ni, v.grid.nj)
+    else {
+        return Err(Error::Product {
+            product: who.product.clone(),
+            reason: format!(
+                "variable {}: grid template 3.{} has no regular latitude/longitude axes",
+                spec.request, v.grid.template
+            ),
+        });
+    };
+    let index_of: BTreeMap<u32, u64> =
+        v.steps.iter().enumerate().map(|(i, &s)| (s, i as u64)).collect();
+    let steps: Vec<i64> = v.steps.iter().map(|&s| i64::from(s)).collect();
+    let run_seconds = who.run.unix_seconds();
+    let groups = vec![
+        GroupSpec::new(spec.cf_name.clone()),
+        GroupSpec::new(spec.step_type.as_str()),
+        GroupSpec::new(spec.type_of_level.clone()),
+    ];
+    let mut array = ArraySpec::new(groups, spec.cf_name.clone(), DType::Float32)
+        .with_stacked_dim("step", v.steps.len() as u64)
+        .with_grid_dim("latitude", nj as u64)
+        .with_grid_dim("longitude", ni as u64)
+        .with_coord(CoordSpec::time(run_seconds))
+        .with_coord(CoordSpec::step_hours(steps.clone()))
+        .with_coord(CoordSpec::valid_time(run_seconds, &steps)?)
+        .with_coord(CoordSpec::latitude(lats))
+        .with_coord(CoordSpec::longitude(lons))
+        .with_attr("units", spec.units.as_str())
+        .with_attr("long_name", spec.long_name.as_str())
+        .with_attr("GRIB_stepType", spec.step_type.as_str())
+        .with_attr("GRIB_typeOfLevel", spec.type_of_level.as_str())
+        .with_attr("gik_variable", spec.request.as_str());
+    if let Some(level) = spec.level {
+        array = array.with_coord(
+            CoordSpec::new(spec.type_of_level.clone(), Vec::<String>::new(), CoordValues::F64(vec![level]))
+                .with_attr("units", level_units(&spec.type_of_level)),
+        );
+    }
+    for m in &v.messages {
+        let Some(&i) = index_of.get(&m.step) else {
+            return Err(Error::Product {
+                product: who.product.clone(),
+                reason: format!("variable {}: message for step {} not on its step axis", spec.request, m.step),
+            });
+        };
+        array = array.with_chunk(vec![i], m.url.clone(), m.offset, m.length);
+    }
+    Ok(array)
+}
+
+fn level_units(type_of_level: &str) -> &'static str {
+    match type_of_level {
+        "isobaricInhPa" => "hPa",
+        "isobaricInPa" => "Pa",
+        "heightAboveGround" | "heightAboveSea" | "depthBelowLand" => "m",
+        _ => "1",
+    }
+}
+
+/// Steps on a variable's axis: the requested steps, less step 0 for accumulations and other
+/// statistics (nothing has accumulated at the start of the run).
+pub fn variable_steps(spec: &VariableSpec, requested: &[u32]) -> Vec<u32> {
+    let mut steps: Vec<u32> = requested
+        .iter()
+        .copied()
+        .filter(|&s| s > 0 || spec.step_type == StepType::Instant)
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    steps
+}
+
+/// A member manifest opened for reading by variable and step.
+#[derive(Clone, Debug)]
+pub struct MemberManifest {
+    manifest: Manifest,
+}
+
+/// A chunk reference found for a variable and step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkLocation {
+    /// URL of the GRIB2 file.
+    pub url: String,
+    /// Offset of the message.
+    pub offset: u64,
+    /// Length of the message.
+    pub length: u64,
+}
+
+impl MemberManifest {
+    /// Wraps a manifest, checking that its layout version is one this build reads.
+    pub fn new(manifest: Manifest) -> Result<Self> {
+        if let Some(attrs) = manifest.zattrs("")? {
+            if let Some(v) = attrs.other.get("gik_layout_version").and_then(|v| v.as_u64()) {
+                if v > u64::from(MEMBER_LAYOUT_VERSION) {
+                    return Err(ManifestError::UnsupportedVersion {
+                        found: v,
+                        supported: u64::from(MEMBER_LAYOUT_VERSION),
+                    }
+                    .into());
+                }
+            }
+        }
+        Ok(Self { manifest })
+    }
+
+    /// Reads a member manifest from parquet bytes.
+    pub fn from_parquet(bytes: &[u8]) -> Result<Self> {
+        Self::new(crate::manifest::read_parquet(bytes)?)
+    }
+
+    /// The underlying manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Paths of the data arrays (those decoded through the `grib` codec), e.g.
+    /// `t2m/instant/heightAboveGround/t2m`.
+    pub fn data_arrays(&self) -> Vec<String> {
+        self.manifest
+            .array_paths()
+            .filter(|p| {
+                self.manifest
+                    .zarray(p)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|z| z.filters.as_ref().is_some_and(|f| !f.is_empty()))
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The data array of a variable group (`tp/accum/surface` → `tp/accum/surface/tp`).
+    pub fn array_of_group(group: &str) -> String {
+        let name = group.split('/').next().unwrap_or(group);
+        format!("{group}/{name}")
+    }
+
+    /// The step axis (hours) of the data array at `array`.
+    pub fn steps(&self, array: &str) -> Result<Vec<u32>> {
+        let group = array.rsplit_once('/').map_or("", |(g, _)| g);
+        let key = if group.is_empty() { "step/0".to_string() } else { format!("{group}/step/0") };
+        let bad = |reason: String| ManifestError::BadValue { key: key.clone(), reason };
+        match self.manifest.get(&key) {
+            Some(Reference::Inline(bytes)) => {
+                if bytes.len() % 8 != 0 {
+                    return Err(bad(format!("{} bytes is not a whole number of int64", bytes.len())).into());
+                }
+                bytes
+                    .chunks_exact(8)
+                    .map(|c| {
+                        let v = i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+                        u32::try_from(v).map_err(|_| bad(format!("step {v} out of range")).into())
+                    })
+                    .collect()
+            }
+            Some(_) => Err(bad("expected inline base64 data".into()).into()),
+            None => Err(ManifestError::MissingKey { key }.into()),
+        }
+    }
+
+    /// Where the message of `array` at `step` is; `None` when the step is on the axis but its
+    /// message was not published.
+    pub fn chunk(&self, array: &str, step: u32) -> Result<Option<ChunkLocation>> {
+        let steps = self.steps(array)?;
+        let Some(i) = steps.iter().position(|&s| s == step) else {
+            return Err(ManifestError::BadValue {
+                key: array.to_string(),
+                reason: format!("no step {step} h (steps: {steps:?})"),
+            }
+            .into());
+        };
+        let ndim = self.manifest.zarray(array)?.map_or(3, |z| z.shape.len());
+        let key = format!("{array}/{i}{}", ".0".repeat(ndim.saturating_sub(1)));
+        match self.manifest.get(&key) {
+            Some(Reference::Range { url, offset, length }) => {
+                Ok(Some(ChunkLocation { url: url.clone(), offset: *offset, length: *length }))
+            }
+            Some(_) => Err(ManifestError::BadValue {
+                key,
+                reason: "expected a [url, offset, length] reference".into(),
+            }
+            .into()),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::product::{select_variables, Ecmwf, Gefs, Product};
+    use crate::test_support::read_fixture;
+
+    fn grid(file: &str) -> Grid {
+        crate::grib::describe(&read_fixture(file)).unwrap().grid
+    }
+
+    fn identity(product: &dyn Product, member: &str) -> MemberIdentity {
+        MemberIdentity {
+            product: product.name().into(),
+            run: RunTime::parse("20250801", "00").unwrap(),
+            member: member.into(),
+        }
+    }
+
+    #[test]
+    fn gefs_member_round_trips_through_parquet() {
+        let gefs = Gefs::default();
+        let specs = select_variables(&gefs, &["APCP:surface", "TMP:2 m above ground"]).unwrap();
+        let requested = [0, 3, 6, 9];
+        let vars: Vec<VariableMessages> = specs
+            .iter()
+            .map(|spec| {
+                let steps = variable_steps(spec, &requested);
+                let messages = steps
+                    .iter()
+                    .filter(|&&s| s != 6) // step 6 "not published"
+                    .map(|&s| MessageRef { step: s, url: format!("http://127.0.0.1:1/f{s:03}"), offset: u64::from(s) * 10, length: 99 })
+                    .collect();
+                VariableMessages { spec: spec.clone(), grid: grid("gfs/gfs.20200325.t18z.pgrb2.0p25.f006"), steps, messages }
+            })
+            .collect();
+        let manifest = build_member_manifest(&identity(&gefs, "gep01"), &vars).unwrap();
+        assert!(manifest.validate_structure().is_empty(), "{:?}", manifest.validate_structure());
+        let bytes = crate::manifest::write_parquet(&manifest).unwrap();
+        let read = MemberManifest::from_parquet(&bytes).unwrap();
+        let mut arrays = read.data_arrays();
+        arrays.sort();
+        assert_eq!(arrays, ["t2m/instant/heightAboveGround/t2m", "tp/accum/surface/tp"]);
+        assert_eq!(read.steps("tp/accum/surface/tp").unwrap(), [3, 6, 9]);
+        assert_eq!(read.steps("t2m/instant/heightAboveGround/t2m").unwrap(), [0, 3, 6, 9]);
+        let chunk = read.chunk("tp/accum/surface/tp", 9).unwrap().unwrap();
+        assert_eq!(chunk, ChunkLocation { url: "http://127.0.0.1:1/f009".into(), offset: 90, length: 99 });
+        assert_eq!(read.manifest().get("tp/accum/surface/tp/2.0.0"), manifest.get("tp/accum/surface/tp/2.0.0"));
+        assert!(read.chunk("tp/accum/surface/tp", 6).unwrap().is_none());
+        let err = read.chunk("tp/accum/surface/tp", 0).unwrap_err().to_string();
+        assert!(err.contains("no step 0"), "{err}");
+        assert_eq!(MemberManifest::array_of_group("tp/accum/surface"), "tp/accum/surface/tp");
+    }
+
+    #[test]
+    fn pressure_level_variable_has_a_scalar_level_coordinate() {
+        let ecmwf = Ecmwf::default();
+        let spec = select_variables(&ecmwf, &["u:700"]).unwrap().remove(0);
+        let vars = [VariableMessages {
+            spec: spec.clone(),
+            grid: grid("ecmwf/aifs-ens-cf-t500.grib2"),
+            steps: vec![0],
+            messages: vec![MessageRef { step: 0, url: "http://h/x".into(), offset: 0, length: 5 }],
+        }];
+        let manifest = build_member_manifest(&identity(&ecmwf, "control"), &vars).unwrap();
+        assert!(manifest.contains_key("u/instant/isobaricInhPa/isobaricInhPa/0"));
+        let attrs = manifest.zattrs("u/instant/isobaricInhPa/u").unwrap().unwrap();
+        assert!(attrs.coordinates.unwrap().contains("isobaricInhPa"));
+        let lon = manifest.get("u/instant/isobaricInhPa/longitude/0").unwrap();
+        let Reference::Inline(b) = lon else { panic!("inline expected") };
+        assert_eq!(f64::from_le_bytes(b[..8].try_into().unwrap()), -180.0);
+    }
+
+    #[test]
+    fn a_message_off_the_step_axis_is_an_error() {
+        let gefs = Gefs::default();
+        let spec = select_variables(&gefs, &["APCP:surface"]).unwrap().remove(0);
+        let vars = [VariableMessages {
+            spec,
+            grid: grid("gfs/gfs.20200325.t18z.pgrb2.0p25.f006"),
+            steps: vec![3],
+            messages: vec![MessageRef { step: 6, url: "http://h/x".into(), offset: 0, length: 5 }],
+        }];
+        assert!(build_member_manifest(&identity(&gefs, "gec00"), &vars).is_err());
+    }
+}
