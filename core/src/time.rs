@@ -40,7 +40,12 @@ impl RunTime {
         if hour > 23 {
             return Err(invalid("hour must be 0-23"));
         }
-        Ok(Self { year, month, day, hour })
+        Ok(Self {
+            year,
+            month,
+            day,
+            hour,
+        })
     }
 
     /// Parses a date `YYYYMMDD` and an hour (`"00"`, `"6"`, `"12z"`).
@@ -99,7 +104,12 @@ impl RunTime {
         let days = seconds.div_euclid(86_400);
         let hour = (seconds.rem_euclid(86_400) / 3600) as u32;
         let (year, month, day) = civil_from_days(days);
-        Self { year, month, day, hour }
+        Self {
+            year,
+            month,
+            day,
+            hour,
+        }
     }
 
     /// The same hour `days` days earlier (negative: later).
@@ -188,8 +198,14 @@ mod tests {
     fn unix_seconds_of_known_dates() {
         assert_eq!(RunTime::new(1970, 1, 1, 0).unwrap().unix_seconds(), 0);
         // 2025-08-01T00:00:00Z
-        assert_eq!(RunTime::parse("20250801", "00").unwrap().unix_seconds(), 1_754_006_400);
-        assert_eq!(RunTime::parse("20240229", "12").unwrap().unix_seconds(), 1_709_208_000);
+        assert_eq!(
+            RunTime::parse("20250801", "00").unwrap().unix_seconds(),
+            1_754_006_400
+        );
+        assert_eq!(
+            RunTime::parse("20240229", "12").unwrap().unix_seconds(),
+            1_709_208_000
+        );
     }
 
     #[test]

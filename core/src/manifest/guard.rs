@@ -1,0 +1,630 @@
+//! Checks untrusted parquet bytes before the parquet crate parses them.
+//!
+//! The parquet crate trusts sizes found in the file: a negative or huge list length in the
+//! Thrift footer reaches `Vec::with_capacity` (a "capacity overflow" panic, or an allocation
+//! that aborts the wasm page), a negative `num_children` in the schema panics, deeply nested
+//! structures overflow the stack, and a page may claim a 2 GiB decompressed size. Manifests are
+//! fetched from object stores and caches the app does not control, so before handing bytes to
+//! the parquet crate this module walks the Thrift compact encoding of the footer and of every
+//! page header, and rejects anything whose sizes do not fit in the bytes actually present:
+//!
+//! * every list or string is no longer than the bytes left, nesting is at most 32 deep, and
+//!   every field the parquet crate knows has the wire type `parquet.thrift` declares (the crate
+//!   decodes by declared type, so a mismatch would make it read sizes this check never saw);
+//! * the schema has at most 10 000 elements, `num_children` is sane, nesting at most 32;
+//! * every column chunk lies inside the file, with non-negative offsets;
+//! * every page header fits in its chunk, its compressed size too, and its uncompressed size is
+//!   at most what snappy can expand the compressed bytes to.
+//!
+//! The checks only reject files no writer produces; a valid file passes unchanged.
+
+/// Deepest Thrift nesting (and schema nesting) accepted.
+const MAX_DEPTH: usize = 32;
+/// Most schema elements accepted.
+const MAX_SCHEMA_ELEMENTS: usize = 10_000;
+/// Snappy expands at most ~21x (a 3-byte copy of 64 bytes); allow margin.
+const MAX_EXPANSION: i64 = 32;
+
+/// Checks `data`; the error says what is wrong.
+pub(super) fn check_file(data: &[u8]) -> Result<(), String> {
+    let len = data.len();
+    if len < 12 {
+        return Err(format!("{len} bytes is too short for a parquet file"));
+    }
+    let tail = data.get(len - 8..).unwrap_or_default();
+    let (footer_len, magic) = tail.split_at(4);
+    if magic != b"PAR1" {
+        return Err("no PAR1 magic at the end (truncated, or an encrypted footer)".into());
+    }
+    let footer_len = u32::from_le_bytes(footer_len.try_into().map_err(|_| "footer length")?);
+    let footer_start = usize::try_from(footer_len)
+        .ok()
+        .and_then(|f| (len - 8).checked_sub(f))
+        .filter(|&s| s >= 4)
+        .ok_or_else(|| format!("footer of {footer_len} bytes does not fit in {len} bytes"))?;
+    let footer = data.get(footer_start..len - 8).unwrap_or_default();
+
+    let mut reader = Compact::new(footer);
+    let meta = reader.read_struct(Some(FILE_META_DATA), 0)?;
+    check_schema(field(&meta, 2))?;
+    let Some(TValue::List(row_groups)) = field(&meta, 4) else {
+        return Ok(());
+    };
+    for rg in row_groups {
+        let TValue::Struct(rg) = rg else {
+            return Err("row group is not a struct".into());
+        };
+        if int(field(rg, 3)).is_some_and(|n| n < 0) {
+            return Err("negative row count".into());
+        }
+        let Some(TValue::List(columns)) = field(rg, 1) else {
+            continue;
+        };
+        for column in columns {
+            let TValue::Struct(column) = column else {
+                return Err("column chunk is not a struct".into());
+            };
+            let Some(TValue::Struct(meta)) = field(column, 3) else {
+                continue;
+            };
+            check_chunk(data, meta)?;
+        }
+    }
+    Ok(())
+}
+
+/// Schema elements: count, `num_children`, nesting depth.
+fn check_schema(schema: Option<&TValue>) -> Result<(), String> {
+    let Some(TValue::List(elements)) = schema else {
+        return Err("footer has no schema".into());
+    };
+    if elements.len() > MAX_SCHEMA_ELEMENTS {
+        return Err(format!("schema has {} elements", elements.len()));
+    }
+    // Remaining children of each open group, innermost last.
+    let mut open: Vec<i64> = Vec::new();
+    for (i, element) in elements.iter().enumerate() {
+        let TValue::Struct(element) = element else {
+            return Err("schema element is not a struct".into());
+        };
+        let children = int(field(element, 5)).unwrap_or(0);
+        if children < 0 || children > elements.len() as i64 {
+            return Err(format!("schema element {i} has {children} children"));
+        }
+        if let Some(last) = open.last_mut() {
+            *last -= 1;
+        }
+        if children > 0 {
+            open.push(children);
+            if open.len() > MAX_DEPTH {
+                return Err("schema nested too deeply".into());
+            }
+        }
+        while open.last() == Some(&0) {
+            open.pop();
+        }
+    }
+    Ok(())
+}
+
+/// One column chunk (`ColumnMetaData`) and the headers of all its pages.
+fn check_chunk(data: &[u8], meta: &[(i16, TValue)]) -> Result<(), String> {
+    let compressed = int(field(meta, 7)).unwrap_or(0);
+    let data_offset = int(field(meta, 9)).unwrap_or(0);
+    let dict_offset = int(field(meta, 11));
+    let start = dict_offset.unwrap_or(data_offset);
+    if compressed < 0 || data_offset < 0 || start < 0 {
+        return Err("negative column chunk offset or size".into());
+    }
+    let end = start
+        .checked_add(compressed)
+        .filter(|&e| e <= data.len() as i64)
+        .ok_or_else(|| {
+            format!("column chunk at {start} of {compressed} bytes is outside the file")
+        })?;
+    // Both fit in the file length, hence in usize.
+    let (mut pos, end) = (start as usize, end as usize);
+    while pos < end {
+        let slice = data.get(pos..end).unwrap_or_default();
+        let mut reader = Compact::new(slice);
+        let header = reader.read_struct(Some(PAGE_HEADER), 0)?;
+        let header_len = reader.pos;
+        let uncompressed = int(field(&header, 2)).unwrap_or(-1);
+        let page = int(field(&header, 3)).unwrap_or(-1);
+        if page < 0 || uncompressed < 0 {
+            return Err(format!("page at byte {pos}: negative size"));
+        }
+        if uncompressed > page.saturating_mul(MAX_EXPANSION).saturating_add(1024) {
+            return Err(format!(
+                "page at byte {pos}: {uncompressed} bytes cannot come from {page} compressed bytes"
+            ));
+        }
+        if let Some(TValue::Struct(v2)) = field(&header, 8) {
+            let def = int(field(v2, 5)).unwrap_or(0);
+            let rep = int(field(v2, 6)).unwrap_or(0);
+            if def < 0 || rep < 0 || def.saturating_add(rep) > uncompressed {
+                return Err(format!("page at byte {pos}: bad level lengths"));
+            }
+        }
+        pos = pos
+            .checked_add(header_len)
+            .and_then(|p| p.checked_add(page as usize))
+            .filter(|&p| p <= end)
+            .ok_or_else(|| format!("page at byte {pos} runs past its column chunk"))?;
+    }
+    Ok(())
+}
+
+/// A decoded Thrift value (only what the checks need is kept).
+#[derive(Debug)]
+enum TValue {
+    Int(i64),
+    Other,
+    List(Vec<TValue>),
+    Struct(Vec<(i16, TValue)>),
+}
+
+fn field(fields: &[(i16, TValue)], id: i16) -> Option<&TValue> {
+    fields.iter().find(|(i, _)| *i == id).map(|(_, v)| v)
+}
+
+fn int(v: Option<&TValue>) -> Option<i64> {
+    match v {
+        Some(TValue::Int(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+/// The declared type of a Thrift field, from `parquet.thrift`.
+///
+/// The parquet crate reads each known field with the decoder of its *declared* type, whatever
+/// the wire type says; a field whose wire type differs would be parsed differently from what
+/// this module checked (and a `bool` field with another wire type panics). So known fields must
+/// carry their declared wire type; unknown fields are skipped by both by wire type.
+#[derive(Debug, Clone, Copy)]
+enum Ty {
+    Bool,
+    Byte,
+    I16,
+    I32,
+    I64,
+    Double,
+    Bin,
+    List(&'static Ty),
+    Struct(Fields),
+}
+
+type Fields = &'static [(i16, Ty)];
+
+impl Ty {
+    fn matches_wire(self, wire: u8) -> bool {
+        match self {
+            Ty::Bool => wire == 1 || wire == 2,
+            Ty::Byte => wire == 3,
+            Ty::I16 => wire == 4,
+            Ty::I32 => wire == 5,
+            Ty::I64 => wire == 6,
+            Ty::Double => wire == 7,
+            Ty::Bin => wire == 8,
+            Ty::List(_) => wire == 9,
+            Ty::Struct(_) => wire == 12,
+        }
+    }
+}
+
+const EMPTY: Fields = &[];
+const STRING_LIST: Ty = Ty::List(&Ty::Bin);
+const KEY_VALUE: Fields = &[(1, Ty::Bin), (2, Ty::Bin)];
+const TIME_UNIT: Fields = &[
+    (1, Ty::Struct(EMPTY)),
+    (2, Ty::Struct(EMPTY)),
+    (3, Ty::Struct(EMPTY)),
+];
+const TIME_TYPE: Fields = &[(1, Ty::Bool), (2, Ty::Struct(TIME_UNIT))];
+const LOGICAL_TYPE: Fields = &[
+    (1, Ty::Struct(EMPTY)),
+    (2, Ty::Struct(EMPTY)),
+    (3, Ty::Struct(EMPTY)),
+    (4, Ty::Struct(EMPTY)),
+    (5, Ty::Struct(&[(1, Ty::I32), (2, Ty::I32)])),
+    (6, Ty::Struct(EMPTY)),
+    (7, Ty::Struct(TIME_TYPE)),
+    (8, Ty::Struct(TIME_TYPE)),
+    (10, Ty::Struct(&[(1, Ty::Byte), (2, Ty::Bool)])),
+    (11, Ty::Struct(EMPTY)),
+    (12, Ty::Struct(EMPTY)),
+    (13, Ty::Struct(EMPTY)),
+    (14, Ty::Struct(EMPTY)),
+    (15, Ty::Struct(EMPTY)),
+    (16, Ty::Struct(&[(1, Ty::Byte)])),
+    (17, Ty::Struct(&[(1, Ty::Bin)])),
+    (18, Ty::Struct(&[(1, Ty::Bin), (2, Ty::I32)])),
+];
+const SCHEMA_ELEMENT: Fields = &[
+    (1, Ty::I32),
+    (2, Ty::I32),
+    (3, Ty::I32),
+    (4, Ty::Bin),
+    (5, Ty::I32),
+    (6, Ty::I32),
+    (7, Ty::I32),
+    (8, Ty::I32),
+    (9, Ty::I32),
+    (10, Ty::Struct(LOGICAL_TYPE)),
+];
+const STATISTICS: Fields = &[
+    (1, Ty::Bin),
+    (2, Ty::Bin),
+    (3, Ty::I64),
+    (4, Ty::I64),
+    (5, Ty::Bin),
+    (6, Ty::Bin),
+    (7, Ty::Bool),
+    (8, Ty::Bool),
+];
+const BOUNDING_BOX: Fields = &[
+    (1, Ty::Double),
+    (2, Ty::Double),
+    (3, Ty::Double),
+    (4, Ty::Double),
+    (5, Ty::Double),
+    (6, Ty::Double),
+    (7, Ty::Double),
+    (8, Ty::Double),
+];
+const COLUMN_META_DATA: Fields = &[
+    (1, Ty::I32),
+    (2, Ty::List(&Ty::I32)),
+    (3, STRING_LIST),
+    (4, Ty::I32),
+    (5, Ty::I64),
+    (6, Ty::I64),
+    (7, Ty::I64),
+    (8, Ty::List(&Ty::Struct(KEY_VALUE))),
+    (9, Ty::I64),
+    (10, Ty::I64),
+    (11, Ty::I64),
+    (12, Ty::Struct(STATISTICS)),
+    (
+        13,
+        Ty::List(&Ty::Struct(&[(1, Ty::I32), (2, Ty::I32), (3, Ty::I32)])),
+    ),
+    (14, Ty::I64),
+    (15, Ty::I32),
+    (
+        16,
+        Ty::Struct(&[
+            (1, Ty::I64),
+            (2, Ty::List(&Ty::I64)),
+            (3, Ty::List(&Ty::I64)),
+        ]),
+    ),
+    (
+        17,
+        Ty::Struct(&[(1, Ty::Struct(BOUNDING_BOX)), (2, Ty::List(&Ty::I32))]),
+    ),
+];
+const COLUMN_CRYPTO: Fields = &[
+    (1, Ty::Struct(EMPTY)),
+    (2, Ty::Struct(&[(1, STRING_LIST), (2, Ty::Bin)])),
+];
+const COLUMN_CHUNK: Fields = &[
+    (1, Ty::Bin),
+    (2, Ty::I64),
+    (3, Ty::Struct(COLUMN_META_DATA)),
+    (4, Ty::I64),
+    (5, Ty::I32),
+    (6, Ty::I64),
+    (7, Ty::I32),
+    (8, Ty::Struct(COLUMN_CRYPTO)),
+    (9, Ty::Bin),
+];
+const ROW_GROUP: Fields = &[
+    (1, Ty::List(&Ty::Struct(COLUMN_CHUNK))),
+    (2, Ty::I64),
+    (3, Ty::I64),
+    (
+        4,
+        Ty::List(&Ty::Struct(&[(1, Ty::I32), (2, Ty::Bool), (3, Ty::Bool)])),
+    ),
+    (5, Ty::I64),
+    (6, Ty::I64),
+    (7, Ty::I16),
+];
+const AES_GCM: Fields = &[(1, Ty::Bin), (2, Ty::Bin), (3, Ty::Bool)];
+const FILE_META_DATA: Fields = &[
+    (1, Ty::I32),
+    (2, Ty::List(&Ty::Struct(SCHEMA_ELEMENT))),
+    (3, Ty::I64),
+    (4, Ty::List(&Ty::Struct(ROW_GROUP))),
+    (5, Ty::List(&Ty::Struct(KEY_VALUE))),
+    (6, Ty::Bin),
+    (7, Ty::List(&Ty::Struct(&[(1, Ty::Struct(EMPTY))]))),
+    (
+        8,
+        Ty::Struct(&[(1, Ty::Struct(AES_GCM)), (2, Ty::Struct(AES_GCM))]),
+    ),
+    (9, Ty::Bin),
+];
+const PAGE_HEADER: Fields = &[
+    (1, Ty::I32),
+    (2, Ty::I32),
+    (3, Ty::I32),
+    (4, Ty::I32),
+    (
+        5,
+        Ty::Struct(&[
+            (1, Ty::I32),
+            (2, Ty::I32),
+            (3, Ty::I32),
+            (4, Ty::I32),
+            (5, Ty::Struct(STATISTICS)),
+        ]),
+    ),
+    (6, Ty::Struct(EMPTY)),
+    (7, Ty::Struct(&[(1, Ty::I32), (2, Ty::I32), (3, Ty::Bool)])),
+    (
+        8,
+        Ty::Struct(&[
+            (1, Ty::I32),
+            (2, Ty::I32),
+            (3, Ty::I32),
+            (4, Ty::I32),
+            (5, Ty::I32),
+            (6, Ty::I32),
+            (7, Ty::Bool),
+            (8, Ty::Struct(STATISTICS)),
+        ]),
+    ),
+];
+
+/// Reader of the Thrift compact protocol that refuses sizes larger than the input and known
+/// fields of the wrong type.
+struct Compact<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Compact<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Self { data, pos: 0 }
+    }
+
+    fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+
+    fn byte(&mut self) -> Result<u8, String> {
+        let b = *self.data.get(self.pos).ok_or("thrift data ends early")?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn skip(&mut self, n: usize) -> Result<(), String> {
+        self.pos = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or("thrift data ends early")?;
+        Ok(())
+    }
+
+    fn varint(&mut self) -> Result<u64, String> {
+        let mut value = 0u64;
+        for shift in (0..70).step_by(7) {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("thrift varint too long".into())
+    }
+
+    fn zigzag(&mut self) -> Result<i64, String> {
+        let v = self.varint()?;
+        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+
+    /// A length that must fit in the remaining input (every element takes at least a byte).
+    fn size(&mut self, raw: u64) -> Result<usize, String> {
+        usize::try_from(raw)
+            .ok()
+            .filter(|&n| n <= self.remaining())
+            .ok_or_else(|| {
+                format!(
+                    "thrift size {raw} exceeds the {} bytes left",
+                    self.remaining()
+                )
+            })
+    }
+
+    /// A struct whose known fields are `spec` (`None`: nothing known, walk by wire type).
+    fn read_struct(
+        &mut self,
+        spec: Option<Fields>,
+        depth: usize,
+    ) -> Result<Vec<(i16, TValue)>, String> {
+        if depth > MAX_DEPTH {
+            return Err("thrift nested too deeply".into());
+        }
+        let mut fields = Vec::new();
+        let mut last_id: i16 = 0;
+        loop {
+            let header = self.byte()?;
+            if header == 0 {
+                return Ok(fields);
+            }
+            let wire = header & 0x0f;
+            let delta = header >> 4;
+            let id = if delta == 0 {
+                i16::try_from(self.zigzag()?).map_err(|_| "thrift field id out of range")?
+            } else {
+                last_id
+                    .checked_add(i16::from(delta))
+                    .ok_or("thrift field id overflows")?
+            };
+            last_id = id;
+            let declared = spec
+                .and_then(|s| s.iter().find(|(i, _)| *i == id))
+                .map(|(_, t)| *t);
+            if let Some(ty) = declared {
+                if !ty.matches_wire(wire) {
+                    return Err(format!(
+                        "thrift field {id} has wire type {wire}, expected {ty:?}"
+                    ));
+                }
+            }
+            let value = match wire {
+                // A bool field's value is its wire type: no payload.
+                1 | 2 => TValue::Other,
+                _ => self.value(wire, declared, depth)?,
+            };
+            fields.push((id, value));
+        }
+    }
+
+    /// A value of wire type `wire`, with its declared type when known.
+    fn value(&mut self, wire: u8, declared: Option<Ty>, depth: usize) -> Result<TValue, String> {
+        Ok(match wire {
+            1 | 2 => {
+                // A bool inside a list is a whole byte.
+                self.byte()?;
+                TValue::Other
+            }
+            3 => TValue::Int(i64::from(self.byte()? as i8)),
+            4..=6 => TValue::Int(self.zigzag()?),
+            7 => {
+                self.skip(8)?;
+                TValue::Other
+            }
+            8 => {
+                let raw = self.varint()?;
+                let n = self.size(raw)?;
+                self.skip(n)?;
+                TValue::Other
+            }
+            9 | 10 => {
+                if depth >= MAX_DEPTH {
+                    return Err("thrift nested too deeply".into());
+                }
+                let header = self.byte()?;
+                let elem = header & 0x0f;
+                let short = u64::from(header >> 4);
+                let raw = if short == 15 { self.varint()? } else { short };
+                let n = self.size(raw)?;
+                let elem_ty = match declared {
+                    Some(Ty::List(t)) => Some(*t),
+                    _ => None,
+                };
+                if n > 0 {
+                    if !(1..=12).contains(&elem) {
+                        return Err(format!("thrift list of unknown type {elem}"));
+                    }
+                    if elem_ty.is_some_and(|t| !t.matches_wire(elem)) {
+                        return Err(format!(
+                            "thrift list elements of wire type {elem}, expected {elem_ty:?}"
+                        ));
+                    }
+                }
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.value(elem, elem_ty, depth + 1)?);
+                }
+                TValue::List(items)
+            }
+            11 => {
+                if depth >= MAX_DEPTH {
+                    return Err("thrift nested too deeply".into());
+                }
+                let raw = self.varint()?;
+                let n = self.size(raw)?;
+                if n > 0 {
+                    let types = self.byte()?;
+                    let (k, v) = (types >> 4, types & 0x0f);
+                    if !(1..=12).contains(&k) || !(1..=12).contains(&v) {
+                        return Err("thrift map of unknown type".into());
+                    }
+                    for _ in 0..n {
+                        self.value(k, None, depth + 1)?;
+                        self.value(v, None, depth + 1)?;
+                    }
+                }
+                TValue::Other
+            }
+            12 => {
+                let spec = match declared {
+                    Some(Ty::Struct(s)) => Some(s),
+                    _ => None,
+                };
+                TValue::Struct(self.read_struct(spec, depth + 1)?)
+            }
+            other => return Err(format!("unknown thrift type {other}")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_framing() {
+        assert!(check_file(b"").is_err());
+        assert!(check_file(b"PAR1\0\0\0\0PAR1").is_err());
+        assert!(check_file(b"PAR1\0\xff\xff\xff\xffPAR1").is_err());
+    }
+
+    #[test]
+    fn thrift_sizes_are_bounded() {
+        // A struct whose field 2 is a list claiming 2^31 elements.
+        let data = [0x29, 0xfc, 0x80, 0x80, 0x80, 0x80, 0x08, 0x00];
+        assert!(Compact::new(&data).read_struct(None, 0).is_err());
+        // Binary longer than the input.
+        let data = [0x18, 0x10, b'a', 0x00];
+        assert!(Compact::new(&data).read_struct(None, 0).is_err());
+        // Nested structs beyond the depth limit.
+        let deep = vec![0x1c; 100];
+        assert!(Compact::new(&deep).read_struct(None, 0).is_err());
+        // A valid struct: field 1 i32 = 3, field 2 binary "ab", stop.
+        let ok = [0x15, 0x06, 0x18, 0x02, b'a', b'b', 0x00];
+        let s = Compact::new(&ok).read_struct(None, 0).unwrap();
+        assert_eq!(int(field(&s, 1)), Some(3));
+    }
+
+    #[test]
+    fn declared_types_are_enforced() {
+        // PageHeader field 7 (DictionaryPageHeader) with field 3 (is_sorted, bool) sent as i32.
+        let bad = [0x7c, 0x35, 0x02, 0x00, 0x00];
+        assert!(Compact::new(&bad)
+            .read_struct(Some(PAGE_HEADER), 0)
+            .is_err());
+        // The same with a real bool (wire type 1, true) passes.
+        let good = [0x7c, 0x31, 0x00, 0x00];
+        assert!(Compact::new(&good)
+            .read_struct(Some(PAGE_HEADER), 0)
+            .is_ok());
+        // A list of i64 where i32 is declared (ColumnMetaData field 2, encodings).
+        let bad = [0x29, 0x16, 0x02, 0x00];
+        assert!(Compact::new(&bad)
+            .read_struct(Some(COLUMN_META_DATA), 0)
+            .is_err());
+        // Unknown fields are walked by wire type.
+        let unknown = [0xf5, 0x02, 0x00];
+        assert!(Compact::new(&unknown)
+            .read_struct(Some(PAGE_HEADER), 0)
+            .is_ok());
+    }
+
+    #[test]
+    fn schema_children_are_checked() {
+        let element = |children: i64| TValue::Struct(vec![(5, TValue::Int(children))]);
+        let leaf = TValue::Struct(vec![]);
+        let ok = TValue::List(vec![element(2), leaf, TValue::Struct(vec![])]);
+        assert!(check_schema(Some(&ok)).is_ok());
+        let negative = TValue::List(vec![element(-1), TValue::Struct(vec![])]);
+        assert!(check_schema(Some(&negative)).is_err());
+        let deep = TValue::List((0..40).map(|_| element(1)).collect());
+        assert!(check_schema(Some(&deep)).is_err());
+    }
+}

@@ -1,0 +1,1003 @@
+//! [`ManifestBuilder`]: lays generic array descriptions out as kerchunk's `grib_tree` does.
+//!
+//! kerchunk's `grib_tree` puts each variable in a group `{var}/{stepType}/{typeOfLevel}`, with
+//! the data array and its coordinate arrays inside that group:
+//!
+//! ```text
+//! .zgroup                                   root group
+//! tp/.zgroup  tp/accum/.zgroup  ...         every intermediate group
+//! tp/accum/surface/tp/.zarray, .zattrs      the data array, one chunk per GRIB2 message
+//! tp/accum/surface/tp/0.0.0                 ["s3://.../gfs.f006", offset, length]
+//! tp/accum/surface/{time,step,valid_time,latitude,longitude}/...   inline coordinates
+//! ```
+//!
+//! Python's xarray opens exactly this tree with `open_datatree` (see `shared/INTEROP.md`), so
+//! gik writes the same. The builder knows the *layout* rules (which keys exist, chunking of one
+//! message per chunk, inline little-endian coordinates, `coordinates` attributes) but nothing
+//! about products: the caller names the groups, the variable, the dimensions and attributes in
+//! an [`ArraySpec`]. Like zarrs' `ArrayBuilder`, it does no I/O: [`ManifestBuilder::build`]
+//! returns a [`Manifest`] and [`write_parquet`](super::write_parquet) is a separate step.
+//!
+//! A data array has *stacked* dimensions (step, level...: one GRIB2 message per index, chunk
+//! size one) followed by *grid* dimensions (latitude, longitude: whole in every chunk). So the chunks of
+//! a `(step, latitude, longitude)` array are `[1, Nj, Ni]` and its keys `{i}.0.0`; a
+//! `(step, level, latitude, longitude)` array has keys `{i}.{j}.0.0`.
+//!
+//! Every coordinate chunk is written, even an all-zero one: kerchunk 0.2.10 omits `step/0` when
+//! step is 0 and zarr 2 then reads garbage.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroU64;
+
+use serde_json::Value;
+
+use super::model::{check_name, join, ChunkKey, Manifest, MetadataFile};
+use super::reference::Reference;
+use super::zarr::{Attrs, DType, GribFilter, ZArray, ZAttrs, ZGroup};
+use super::ManifestError;
+
+/// Units of `time` and `valid_time`.
+pub const SECONDS_SINCE_EPOCH: &str = "seconds since 1970-01-01T00:00:00";
+
+/// Attributes the builder computes itself; an [`ArraySpec`] may not set them.
+const RESERVED_ATTRS: [&str; 2] = ["_ARRAY_DIMENSIONS", "coordinates"];
+
+/// One group on the path to an array, with the attributes of its `.zattrs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSpec {
+    /// Group name (one key segment, e.g. `tp`, `accum`, `surface`).
+    pub name: String,
+    /// Attributes (kerchunk writes e.g. `{"stepType": "accum"}`).
+    pub attrs: Attrs,
+}
+
+impl GroupSpec {
+    /// A group without attributes.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            attrs: Attrs::new(),
+        }
+    }
+
+    /// Adds an attribute.
+    #[must_use]
+    pub fn with_attr(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attrs.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// A named dimension and its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dim {
+    /// Dimension name (`step`, `latitude`...).
+    pub name: String,
+    /// Number of elements; must be at least 1.
+    pub size: u64,
+}
+
+impl Dim {
+    /// A dimension.
+    pub fn new(name: impl Into<String>, size: u64) -> Self {
+        Self {
+            name: name.into(),
+            size,
+        }
+    }
+}
+
+/// Where one chunk (one GRIB2 message) of a data array lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkSource {
+    /// Index along each stacked dimension (`[step_i]` or `[step_i, level_j]`).
+    pub index: Vec<u64>,
+    /// URL of the GRIB2 file.
+    pub url: String,
+    /// Offset of the message in the file.
+    pub offset: u64,
+    /// Length of the message; must be at least 1.
+    pub length: u64,
+}
+
+/// Values of a coordinate array, stored inline as little-endian bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CoordValues {
+    /// `<i8` values (times in seconds, steps in hours).
+    I64(Vec<i64>),
+    /// `<f8` values (latitudes, longitudes, levels).
+    F64(Vec<f64>),
+}
+
+impl CoordValues {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::I64(v) => v.len(),
+            Self::F64(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The zarr element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Self::I64(_) => DType::Int64,
+            Self::F64(_) => DType::Float64,
+        }
+    }
+
+    /// The raw little-endian bytes zarr reads for a `<i8`/`<f8` chunk.
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        match self {
+            Self::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Self::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
+    }
+}
+
+/// A coordinate array written next to a data array, in the same group, as one inline chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoordSpec {
+    /// Array name (`time`, `step`...). A coordinate named like one of the data array's
+    /// dimensions is that dimension's coordinate; the others are listed in `coordinates`.
+    pub name: String,
+    /// Its dimensions, each one of the data array's (empty for a scalar).
+    pub dims: Vec<String>,
+    /// The values, C order; as many as the product of the dimension sizes (1 for a scalar).
+    pub values: CoordValues,
+    /// Attributes (`units`, `long_name`...).
+    pub attrs: Attrs,
+}
+
+impl CoordSpec {
+    /// A coordinate without attributes.
+    pub fn new<I, S>(name: impl Into<String>, dims: I, values: CoordValues) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            name: name.into(),
+            dims: dims.into_iter().map(Into::into).collect(),
+            values,
+            attrs: Attrs::new(),
+        }
+    }
+
+    /// Adds an attribute.
+    #[must_use]
+    pub fn with_attr(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attrs.insert(key.into(), value.into());
+        self
+    }
+
+    /// The scalar `time` coordinate (run start) as cfgrib names it, in Unix seconds.
+    pub fn time(unix_seconds: i64) -> Self {
+        Self::new(
+            "time",
+            Vec::<String>::new(),
+            CoordValues::I64(vec![unix_seconds]),
+        )
+        .with_attr("units", SECONDS_SINCE_EPOCH)
+        .with_attr("calendar", "proleptic_gregorian")
+        .with_attr("long_name", "initial time of forecast")
+        .with_attr("standard_name", "forecast_reference_time")
+    }
+
+    /// The `step` coordinate along dimension `step`, in hours. The `dtype` attribute makes
+    /// xarray decode it as `timedelta64[ns]`.
+    pub fn step_hours(hours: Vec<i64>) -> Self {
+        Self::new("step", ["step"], CoordValues::I64(hours))
+            .with_attr("units", "hours")
+            .with_attr("dtype", "timedelta64[ns]")
+            .with_attr("long_name", "time since forecast_reference_time")
+            .with_attr("standard_name", "forecast_period")
+    }
+
+    /// The `valid_time` coordinate along dimension `step`: `time + step` in Unix seconds.
+    /// Fails when the arithmetic overflows.
+    pub fn valid_time(unix_seconds: i64, step_hours: &[i64]) -> Result<Self, ManifestError> {
+        let values = step_hours
+            .iter()
+            .map(|&h| {
+                h.checked_mul(3600)
+                    .and_then(|s| s.checked_add(unix_seconds))
+            })
+            .collect::<Option<Vec<i64>>>()
+            .ok_or_else(|| ManifestError::InvalidSpec {
+                array: "valid_time".to_owned(),
+                reason: format!("time {unix_seconds} + steps {step_hours:?} h overflows"),
+            })?;
+        Ok(Self::new("valid_time", ["step"], CoordValues::I64(values))
+            .with_attr("units", SECONDS_SINCE_EPOCH)
+            .with_attr("calendar", "proleptic_gregorian")
+            .with_attr("long_name", "time")
+            .with_attr("standard_name", "time"))
+    }
+
+    /// The `latitude` coordinate along dimension `latitude`, in degrees north.
+    pub fn latitude(values: Vec<f64>) -> Self {
+        Self::new("latitude", ["latitude"], CoordValues::F64(values))
+            .with_attr("units", "degrees_north")
+            .with_attr("long_name", "latitude")
+            .with_attr("standard_name", "latitude")
+    }
+
+    /// The `longitude` coordinate along dimension `longitude`, in degrees east.
+    pub fn longitude(values: Vec<f64>) -> Self {
+        Self::new("longitude", ["longitude"], CoordValues::F64(values))
+            .with_attr("units", "degrees_east")
+            .with_attr("long_name", "longitude")
+            .with_attr("standard_name", "longitude")
+    }
+}
+
+/// Everything the builder needs to write one data array and its coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArraySpec {
+    /// Groups from the root to the array's group (`tp`, `accum`, `surface`); may be empty.
+    pub groups: Vec<GroupSpec>,
+    /// Array name (`tp`), also the `var` of its `grib` filter.
+    pub name: String,
+    /// Element type decoded from the messages (`Float32` or `Float64`).
+    pub dtype: DType,
+    /// Leading dimensions, one message per index (chunk size 1).
+    pub stacked_dims: Vec<Dim>,
+    /// Trailing dimensions held whole by every message (the grid).
+    pub grid_dims: Vec<Dim>,
+    /// Messages, at most one per stacked index; missing ones read as NaN.
+    pub chunks: Vec<ChunkSource>,
+    /// Coordinate arrays written in the same group.
+    pub coords: Vec<CoordSpec>,
+    /// Attributes of the data array (`units`, `long_name`, `GRIB_*`...).
+    pub attrs: Attrs,
+}
+
+impl ArraySpec {
+    /// A data array without dimensions, chunks, coordinates or attributes yet.
+    pub fn new(groups: Vec<GroupSpec>, name: impl Into<String>, dtype: DType) -> Self {
+        Self {
+            groups,
+            name: name.into(),
+            dtype,
+            stacked_dims: Vec::new(),
+            grid_dims: Vec::new(),
+            chunks: Vec::new(),
+            coords: Vec::new(),
+            attrs: Attrs::new(),
+        }
+    }
+
+    /// Appends a stacked dimension.
+    #[must_use]
+    pub fn with_stacked_dim(mut self, name: impl Into<String>, size: u64) -> Self {
+        self.stacked_dims.push(Dim::new(name, size));
+        self
+    }
+
+    /// Appends a grid dimension.
+    #[must_use]
+    pub fn with_grid_dim(mut self, name: impl Into<String>, size: u64) -> Self {
+        self.grid_dims.push(Dim::new(name, size));
+        self
+    }
+
+    /// Adds the message for stacked index `index`.
+    #[must_use]
+    pub fn with_chunk(
+        mut self,
+        index: Vec<u64>,
+        url: impl Into<String>,
+        offset: u64,
+        length: u64,
+    ) -> Self {
+        self.chunks.push(ChunkSource {
+            index,
+            url: url.into(),
+            offset,
+            length,
+        });
+        self
+    }
+
+    /// Adds a coordinate array.
+    #[must_use]
+    pub fn with_coord(mut self, coord: CoordSpec) -> Self {
+        self.coords.push(coord);
+        self
+    }
+
+    /// Adds an attribute of the data array.
+    #[must_use]
+    pub fn with_attr(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attrs.insert(key.into(), value.into());
+        self
+    }
+
+    /// Path of the group holding the array (`tp/accum/surface`; `""` for the root).
+    pub fn group_path(&self) -> String {
+        self.groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// Path of the data array (`tp/accum/surface/tp`).
+    pub fn path(&self) -> String {
+        join(&self.group_path(), &self.name)
+    }
+
+    fn all_dims(&self) -> impl Iterator<Item = &Dim> {
+        self.stacked_dims.iter().chain(&self.grid_dims)
+    }
+}
+
+/// Accumulated attributes of one group.
+#[derive(Debug, Clone, Default)]
+struct GroupState {
+    attrs: Attrs,
+    /// Coordinate names of the arrays in this group, in first-seen order.
+    coordinates: Vec<String>,
+}
+
+/// Builds a [`Manifest`] in the `grib_tree` layout from [`ArraySpec`]s. Does no I/O.
+///
+/// Arrays may share groups (and identical coordinate arrays); adding something that would give
+/// an existing key a different value fails with [`ManifestError::ConflictingKey`] and leaves the
+/// builder unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestBuilder {
+    refs: BTreeMap<String, Reference>,
+    groups: BTreeMap<String, GroupState>,
+    arrays: BTreeSet<String>,
+}
+
+impl ManifestBuilder {
+    /// An empty builder (its manifest has only the root group).
+    pub fn new() -> Self {
+        let mut b = Self::default();
+        b.groups.insert(String::new(), GroupState::default());
+        b
+    }
+
+    /// Sets an attribute of the root group (`.zattrs`), replacing an earlier value.
+    pub fn set_root_attr(&mut self, key: impl Into<String>, value: impl Into<Value>) {
+        self.groups
+            .entry(String::new())
+            .or_default()
+            .attrs
+            .insert(key.into(), value.into());
+    }
+
+    /// Adds one data array, its groups and its coordinate arrays.
+    pub fn add_array(&mut self, spec: &ArraySpec) -> Result<(), ManifestError> {
+        let path = spec.path();
+        let invalid = |reason: String| ManifestError::InvalidSpec {
+            array: path.clone(),
+            reason,
+        };
+        let dims = check_spec(spec).map_err(invalid)?;
+        if self.arrays.contains(&path) {
+            return Err(invalid("array added twice".to_owned()));
+        }
+        let group_path = spec.group_path();
+
+        // Every key this array contributes, computed before touching the builder.
+        let mut entries: Vec<(String, Reference)> = Vec::new();
+        let mut new_arrays = vec![path.clone()];
+        data_array_entries(spec, &path, &mut entries)?;
+        for coord in &spec.coords {
+            let coord_path = join(&group_path, &coord.name);
+            coord_entries(coord, &coord_path, &dims, &mut entries)?;
+            new_arrays.push(coord_path);
+        }
+
+        // Group attributes, merged into copies of the current states.
+        let mut group_updates: Vec<(String, GroupState)> = Vec::new();
+        let mut prefix = String::new();
+        for group in &spec.groups {
+            prefix = join(&prefix, &group.name);
+            let mut state = self.groups.get(&prefix).cloned().unwrap_or_default();
+            for (k, v) in &group.attrs {
+                match state.attrs.get(k) {
+                    Some(old) if old != v => {
+                        return Err(ManifestError::ConflictingKey {
+                            key: MetadataFile::ZAttrs.key_for(&prefix),
+                        })
+                    }
+                    _ => {
+                        state.attrs.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            group_updates.push((prefix.clone(), state));
+        }
+        let mut leaf = match group_updates.pop() {
+            Some((p, s)) => (p, s),
+            None => (
+                String::new(),
+                self.groups.get("").cloned().unwrap_or_default(),
+            ),
+        };
+        for coord in &spec.coords {
+            if !leaf.1.coordinates.contains(&coord.name) {
+                leaf.1.coordinates.push(coord.name.clone());
+            }
+        }
+        group_updates.push(leaf);
+
+        // Conflicts with what is already there.
+        for path in &new_arrays {
+            if group_updates.iter().any(|(g, _)| g == path) || self.groups.contains_key(path) {
+                return Err(ManifestError::ConflictingKey {
+                    key: MetadataFile::ZGroup.key_for(path),
+                });
+            }
+        }
+        for (g, _) in &group_updates {
+            if self.arrays.contains(g) || new_arrays.contains(g) {
+                return Err(ManifestError::ConflictingKey {
+                    key: MetadataFile::ZArray.key_for(g),
+                });
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for (key, reference) in &entries {
+            let clash = match self.refs.get(key) {
+                Some(old) => old != reference,
+                None => false,
+            };
+            if clash || !seen.insert(key.as_str()) {
+                return Err(ManifestError::ConflictingKey { key: key.clone() });
+            }
+        }
+
+        // Apply.
+        self.refs.extend(entries);
+        self.arrays.extend(new_arrays);
+        self.groups.extend(group_updates);
+        Ok(())
+    }
+
+    /// The finished manifest: everything added plus a `.zgroup` (and `.zattrs` when there are
+    /// attributes) for the root and every group.
+    pub fn build(self) -> Result<Manifest, ManifestError> {
+        let mut refs = self.refs;
+        for (path, state) in &self.groups {
+            let key = MetadataFile::ZGroup.key_for(path);
+            refs.insert(
+                key.clone(),
+                Reference::metadata_json(&key, &ZGroup::default())?,
+            );
+            let mut attrs = ZAttrs {
+                other: state.attrs.clone(),
+                ..ZAttrs::default()
+            };
+            if !state.coordinates.is_empty() {
+                attrs.coordinates = Some(state.coordinates.join(" "));
+            }
+            if !attrs.is_empty() {
+                let key = MetadataFile::ZAttrs.key_for(path);
+                refs.insert(key.clone(), Reference::metadata_json(&key, &attrs)?);
+            }
+        }
+        Manifest::from_refs(refs)
+    }
+}
+
+/// Checks a spec; returns the size of every dimension by name.
+fn check_spec(spec: &ArraySpec) -> Result<BTreeMap<&str, u64>, String> {
+    for g in &spec.groups {
+        check_name(&g.name)?;
+        if g.attrs.contains_key("coordinates") {
+            return Err(format!(
+                "group {:?} sets reserved attribute \"coordinates\"",
+                g.name
+            ));
+        }
+    }
+    check_name(&spec.name)?;
+    let mut dims = BTreeMap::new();
+    for dim in spec.all_dims() {
+        if dim.name.is_empty() || dim.name.contains(char::is_whitespace) {
+            return Err(format!("bad dimension name {:?}", dim.name));
+        }
+        if dim.size == 0 {
+            return Err(format!("dimension {:?} has size 0", dim.name));
+        }
+        if dims.insert(dim.name.as_str(), dim.size).is_some() {
+            return Err(format!("dimension {:?} given twice", dim.name));
+        }
+    }
+    for key in RESERVED_ATTRS {
+        if spec.attrs.contains_key(key) {
+            return Err(format!("attribute {key:?} is computed by the builder"));
+        }
+    }
+
+    let mut indices = BTreeSet::new();
+    for chunk in &spec.chunks {
+        if chunk.index.len() != spec.stacked_dims.len() {
+            return Err(format!(
+                "chunk index {:?} has {} entries for {} stacked dimensions",
+                chunk.index,
+                chunk.index.len(),
+                spec.stacked_dims.len()
+            ));
+        }
+        for (i, dim) in chunk.index.iter().zip(&spec.stacked_dims) {
+            if *i >= dim.size {
+                return Err(format!(
+                    "chunk index {:?} outside dimension {:?} of size {}",
+                    chunk.index, dim.name, dim.size
+                ));
+            }
+        }
+        if !indices.insert(chunk.index.as_slice()) {
+            return Err(format!("chunk index {:?} given twice", chunk.index));
+        }
+        if chunk.url.is_empty() {
+            return Err(format!("chunk {:?} has an empty URL", chunk.index));
+        }
+        if chunk.length == 0 || chunk.offset.checked_add(chunk.length).is_none() {
+            return Err(format!(
+                "chunk {:?} has a bad byte range (offset {}, length {})",
+                chunk.index, chunk.offset, chunk.length
+            ));
+        }
+    }
+
+    let mut names = BTreeSet::from([spec.name.as_str()]);
+    for coord in &spec.coords {
+        check_name(&coord.name)?;
+        if coord.name.contains(char::is_whitespace) {
+            return Err(format!(
+                "coordinate name {:?} contains whitespace",
+                coord.name
+            ));
+        }
+        if !names.insert(coord.name.as_str()) {
+            return Err(format!(
+                "coordinate {:?} clashes with another array",
+                coord.name
+            ));
+        }
+        if coord.attrs.contains_key("_ARRAY_DIMENSIONS") {
+            return Err(format!(
+                "coordinate {:?} sets reserved attribute \"_ARRAY_DIMENSIONS\"",
+                coord.name
+            ));
+        }
+        let mut expected: u64 = 1;
+        let mut coord_dims = BTreeSet::new();
+        for d in &coord.dims {
+            let size = dims.get(d.as_str()).ok_or_else(|| {
+                format!("coordinate {:?} uses unknown dimension {d:?}", coord.name)
+            })?;
+            if !coord_dims.insert(d.as_str()) {
+                return Err(format!(
+                    "coordinate {:?} repeats dimension {d:?}",
+                    coord.name
+                ));
+            }
+            expected = expected
+                .checked_mul(*size)
+                .ok_or_else(|| format!("coordinate {:?} is too large", coord.name))?;
+        }
+        if coord.values.len() as u64 != expected {
+            return Err(format!(
+                "coordinate {:?} has {} values, its dimensions hold {expected}",
+                coord.name,
+                coord.values.len()
+            ));
+        }
+    }
+    Ok(dims)
+}
+
+/// `.zarray`, `.zattrs` and chunk references of the data array.
+fn data_array_entries(
+    spec: &ArraySpec,
+    path: &str,
+    entries: &mut Vec<(String, Reference)>,
+) -> Result<(), ManifestError> {
+    let shape: Vec<u64> = spec.all_dims().map(|d| d.size).collect();
+    let chunks = spec
+        .stacked_dims
+        .iter()
+        .map(|_| 1)
+        .chain(spec.grid_dims.iter().map(|d| d.size))
+        .map(non_zero)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|reason| ManifestError::InvalidSpec {
+            array: path.to_owned(),
+            reason,
+        })?;
+    let zarray = ZArray::new(shape, chunks, spec.dtype)
+        .with_filters(Some(vec![GribFilter::new(spec.name.clone(), spec.dtype)]));
+
+    let dim_names: BTreeSet<&str> = spec.all_dims().map(|d| d.name.as_str()).collect();
+    let non_dim_coords: Vec<&str> = spec
+        .coords
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| !dim_names.contains(n))
+        .collect();
+    let mut zattrs = ZAttrs::for_array(spec.all_dims().map(|d| d.name.clone()));
+    if !non_dim_coords.is_empty() {
+        zattrs.coordinates = Some(non_dim_coords.join(" "));
+    }
+    zattrs.other = spec.attrs.clone();
+
+    push_metadata(entries, path, MetadataFile::ZArray, &zarray)?;
+    push_metadata(entries, path, MetadataFile::ZAttrs, &zattrs)?;
+    let grid_zeros = spec.grid_dims.iter().map(|_| 0);
+    for chunk in &spec.chunks {
+        let index = chunk
+            .index
+            .iter()
+            .copied()
+            .chain(grid_zeros.clone())
+            .collect();
+        let key = ChunkKey::new(path, index)?.to_string();
+        entries.push((
+            key,
+            Reference::range(chunk.url.clone(), chunk.offset, chunk.length),
+        ));
+    }
+    Ok(())
+}
+
+/// `.zarray`, `.zattrs` and the single inline chunk of a coordinate array.
+fn coord_entries(
+    coord: &CoordSpec,
+    path: &str,
+    dims: &BTreeMap<&str, u64>,
+    entries: &mut Vec<(String, Reference)>,
+) -> Result<(), ManifestError> {
+    let shape: Vec<u64> = coord
+        .dims
+        .iter()
+        .map(|d| dims.get(d.as_str()).copied().unwrap_or(0))
+        .collect();
+    let chunks = shape
+        .iter()
+        .copied()
+        .map(non_zero)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|reason| ManifestError::InvalidSpec {
+            array: path.to_owned(),
+            reason,
+        })?;
+    let zarray = ZArray::new(shape, chunks, coord.values.dtype());
+    let mut zattrs = ZAttrs::for_array(coord.dims.iter().cloned());
+    zattrs.other = coord.attrs.clone();
+    push_metadata(entries, path, MetadataFile::ZArray, &zarray)?;
+    push_metadata(entries, path, MetadataFile::ZAttrs, &zattrs)?;
+    let key = ChunkKey::new(path, vec![0; coord.dims.len()])?.to_string();
+    entries.push((key, Reference::inline(coord.values.to_le_bytes())));
+    Ok(())
+}
+
+fn push_metadata<T: serde::Serialize>(
+    entries: &mut Vec<(String, Reference)>,
+    path: &str,
+    file: MetadataFile,
+    doc: &T,
+) -> Result<(), ManifestError> {
+    let key = file.key_for(path);
+    let reference = Reference::metadata_json(&key, doc)?;
+    entries.push((key, reference));
+    Ok(())
+}
+
+fn non_zero(v: u64) -> Result<NonZeroU64, String> {
+    NonZeroU64::new(v).ok_or_else(|| "dimension of size 0".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::zarr::ZArray;
+
+    const RUN: i64 = 1_584_144_000; // 2020-03-14T00:00:00Z
+
+    fn grid(n: usize, first: f64, step: f64) -> Vec<f64> {
+        (0..n).map(|i| first + step * i as f64).collect()
+    }
+
+    /// The 2-step `tp` example of INTEROP.md's "Minimal manifest".
+    fn tp_spec() -> ArraySpec {
+        let steps = vec![6, 12];
+        ArraySpec::new(
+            vec![
+                GroupSpec::new("tp").with_attr("name", "Total Precipitation"),
+                GroupSpec::new("accum").with_attr("stepType", "accum"),
+                GroupSpec::new("surface").with_attr("typeOfLevel", "surface"),
+            ],
+            "tp",
+            DType::Float64,
+        )
+        .with_stacked_dim("step", 2)
+        .with_grid_dim("latitude", 721)
+        .with_grid_dim("longitude", 1440)
+        .with_chunk(vec![0], "s3://b/gfs.f006", 0, 371379)
+        .with_chunk(vec![1], "s3://b/gfs.f006", 371379, 371379)
+        .with_coord(CoordSpec::time(RUN))
+        .with_coord(CoordSpec::step_hours(steps.clone()))
+        .with_coord(CoordSpec::valid_time(RUN, &steps).unwrap())
+        .with_coord(CoordSpec::latitude(grid(721, 90.0, -0.25)))
+        .with_coord(CoordSpec::longitude(grid(1440, 0.0, 0.25)))
+        .with_attr("units", "kg m**-2")
+        .with_attr("GRIB_paramId", 228228)
+    }
+
+    fn text(m: &Manifest, key: &str) -> String {
+        m.get(key)
+            .unwrap_or_else(|| panic!("missing {key}"))
+            .to_value_string()
+    }
+
+    #[test]
+    fn minimal_manifest_of_interop_md() {
+        let mut b = ManifestBuilder::new();
+        b.add_array(&tp_spec()).unwrap();
+        let m = b.build().unwrap();
+
+        for key in [
+            ".zgroup",
+            "tp/.zgroup",
+            "tp/accum/.zgroup",
+            "tp/accum/surface/.zgroup",
+        ] {
+            assert_eq!(text(&m, key), r#"{"zarr_format":2}"#, "{key}");
+        }
+        assert_eq!(
+            text(&m, "tp/accum/surface/tp/.zarray"),
+            r#"{"zarr_format":2,"shape":[2,721,1440],"chunks":[1,721,1440],"dtype":"<f8","compressor":null,"fill_value":"NaN","order":"C","filters":[{"id":"grib","var":"tp","dtype":"float64"}]}"#
+        );
+        let attrs: ZAttrs = serde_json::from_str(&text(&m, "tp/accum/surface/tp/.zattrs")).unwrap();
+        assert_eq!(
+            attrs.array_dimensions.as_deref(),
+            Some(&["step".to_owned(), "latitude".into(), "longitude".into()][..])
+        );
+        assert_eq!(attrs.coordinates.as_deref(), Some("time valid_time"));
+        assert_eq!(attrs.other["units"], "kg m**-2");
+        assert_eq!(
+            text(&m, "tp/accum/surface/tp/0.0.0"),
+            r#"["s3://b/gfs.f006",0,371379]"#
+        );
+        assert_eq!(
+            text(&m, "tp/accum/surface/tp/1.0.0"),
+            r#"["s3://b/gfs.f006",371379,371379]"#
+        );
+        assert_eq!(
+            text(&m, "tp/accum/surface/step/.zarray"),
+            r#"{"zarr_format":2,"shape":[2],"chunks":[2],"dtype":"<i8","compressor":null,"fill_value":null,"order":"C","filters":null}"#
+        );
+        let step_attrs: ZAttrs =
+            serde_json::from_str(&text(&m, "tp/accum/surface/step/.zattrs")).unwrap();
+        assert_eq!(step_attrs.array_dimensions, Some(vec!["step".to_owned()]));
+        assert_eq!(step_attrs.other["units"], "hours");
+        assert_eq!(step_attrs.other["dtype"], "timedelta64[ns]");
+        assert_eq!(
+            text(&m, "tp/accum/surface/step/0"),
+            "base64:BgAAAAAAAAAMAAAAAAAAAA=="
+        );
+
+        let time: ZArray =
+            serde_json::from_str(&text(&m, "tp/accum/surface/time/.zarray")).unwrap();
+        assert!(time.shape.is_empty() && time.chunks.is_empty());
+        assert_eq!(
+            m.get("tp/accum/surface/time/0"),
+            Some(&Reference::inline(RUN.to_le_bytes().to_vec()))
+        );
+        let vt: Vec<u8> = [RUN + 6 * 3600, RUN + 12 * 3600]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(
+            m.get("tp/accum/surface/valid_time/0"),
+            Some(&Reference::inline(vt))
+        );
+        let vt_attrs: ZAttrs =
+            serde_json::from_str(&text(&m, "tp/accum/surface/valid_time/.zattrs")).unwrap();
+        assert_eq!(vt_attrs.other["units"], SECONDS_SINCE_EPOCH);
+        match m.get("tp/accum/surface/latitude/0") {
+            Some(Reference::Inline(d)) => {
+                assert_eq!(d.len(), 721 * 8);
+                assert_eq!(d.get(..8), Some(&90.0f64.to_le_bytes()[..]));
+            }
+            other => panic!("latitude/0: {other:?}"),
+        }
+        let lon: ZArray =
+            serde_json::from_str(&text(&m, "tp/accum/surface/longitude/.zarray")).unwrap();
+        assert_eq!(lon.dtype, DType::Float64);
+        let group_attrs: ZAttrs =
+            serde_json::from_str(&text(&m, "tp/accum/surface/.zattrs")).unwrap();
+        assert_eq!(
+            group_attrs.coordinates.as_deref(),
+            Some("time step valid_time latitude longitude")
+        );
+        assert_eq!(group_attrs.other["typeOfLevel"], "surface");
+
+        assert_eq!(m.validate_structure(), vec![]);
+        let chunks: Vec<_> = m.chunk_refs().collect();
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[1].index, vec![1, 0, 0]);
+        assert_eq!(chunks[1].offset, 371379);
+    }
+
+    #[test]
+    fn zero_step_is_written() {
+        let spec = ArraySpec::new(vec![GroupSpec::new("t2m")], "t2m", DType::Float32)
+            .with_stacked_dim("step", 1)
+            .with_grid_dim("latitude", 2)
+            .with_grid_dim("longitude", 3)
+            .with_chunk(vec![0], "/data/f000", 10, 20)
+            .with_coord(CoordSpec::step_hours(vec![0]))
+            .with_coord(CoordSpec::latitude(vec![0.0, 0.0]))
+            .with_coord(CoordSpec::longitude(vec![0.0, 1.0, 2.0]));
+        let mut b = ManifestBuilder::new();
+        b.add_array(&spec).unwrap();
+        let m = b.build().unwrap();
+        assert_eq!(text(&m, "t2m/step/0"), "base64:AAAAAAAAAAA=");
+        assert!(text(&m, "t2m/t2m/.zarray").contains(r#""dtype":"<f4""#));
+        assert!(text(&m, "t2m/t2m/.zarray").contains(r#""dtype":"float32""#));
+        // No non-dimension coordinate: no `coordinates` attribute on the variable.
+        assert!(!text(&m, "t2m/t2m/.zattrs").contains("coordinates"));
+        assert_eq!(m.validate_structure(), vec![]);
+    }
+
+    #[test]
+    fn level_dimension_layout() {
+        let spec = ArraySpec::new(
+            vec![
+                GroupSpec::new("u"),
+                GroupSpec::new("instant"),
+                GroupSpec::new("isobaricInhPa"),
+            ],
+            "u",
+            DType::Float32,
+        )
+        .with_stacked_dim("step", 2)
+        .with_stacked_dim("isobaricInhPa", 3)
+        .with_grid_dim("latitude", 2)
+        .with_grid_dim("longitude", 2)
+        .with_chunk(vec![1, 2], "s3://b/f", 100, 50)
+        .with_coord(CoordSpec::time(0))
+        .with_coord(CoordSpec::step_hours(vec![3, 6]))
+        .with_coord(
+            CoordSpec::new(
+                "isobaricInhPa",
+                ["isobaricInhPa"],
+                CoordValues::F64(vec![850.0, 500.0, 250.0]),
+            )
+            .with_attr("units", "hPa"),
+        );
+        let mut b = ManifestBuilder::new();
+        b.add_array(&spec).unwrap();
+        // A second variable sharing the `u/instant` groups.
+        let mut other = spec.clone();
+        other.groups[2] = GroupSpec::new("heightAboveGround");
+        other.stacked_dims[1] = Dim::new("heightAboveGround", 1);
+        other.chunks = vec![ChunkSource {
+            index: vec![0, 0],
+            url: "s3://b/f".into(),
+            offset: 0,
+            length: 100,
+        }];
+        other.coords[2] = CoordSpec::new(
+            "heightAboveGround",
+            ["heightAboveGround"],
+            CoordValues::F64(vec![10.0]),
+        );
+        b.add_array(&other).unwrap();
+        let m = b.build().unwrap();
+        assert!(m.contains_key("u/instant/isobaricInhPa/u/1.2.0.0"));
+        assert!(m.contains_key("u/instant/heightAboveGround/u/0.0.0.0"));
+        assert!(text(&m, "u/instant/isobaricInhPa/u/.zarray")
+            .contains(r#""shape":[2,3,2,2],"chunks":[1,1,2,2]"#));
+        assert_eq!(m.validate_structure(), vec![]);
+    }
+
+    #[test]
+    fn bad_specs_are_rejected_without_side_effects() {
+        let base = tp_spec();
+        let cases: Vec<(&str, ArraySpec)> = vec![
+            (
+                "index arity",
+                base.clone().with_chunk(vec![0, 0], "u", 0, 1),
+            ),
+            ("index range", base.clone().with_chunk(vec![2], "u", 0, 1)),
+            ("duplicate", base.clone().with_chunk(vec![1], "u", 0, 1)),
+            ("empty length", {
+                let mut s = base.clone();
+                s.chunks[0].length = 0;
+                s
+            }),
+            ("zero dim", base.clone().with_grid_dim("x", 0)),
+            (
+                "unknown coord dim",
+                base.clone().with_coord(CoordSpec::new(
+                    "lev",
+                    ["lev"],
+                    CoordValues::F64(vec![1.0]),
+                )),
+            ),
+            ("coord length", {
+                let mut s = base.clone();
+                s.coords[1] = CoordSpec::step_hours(vec![6]);
+                s
+            }),
+            ("reserved attr", base.clone().with_attr("coordinates", "x")),
+            ("bad name", {
+                let mut s = base.clone();
+                s.name = "a/b".into();
+                s
+            }),
+            ("dot name", {
+                let mut s = base.clone();
+                s.groups[0].name = ".zarray".into();
+                s
+            }),
+        ];
+        for (what, spec) in cases {
+            let mut b = ManifestBuilder::new();
+            let err = b.add_array(&spec).unwrap_err();
+            assert!(
+                matches!(err, ManifestError::InvalidSpec { .. }),
+                "{what}: {err}"
+            );
+            assert_eq!(b.build().unwrap().len(), 1, "{what}: builder changed");
+        }
+
+        let mut b = ManifestBuilder::new();
+        b.add_array(&base).unwrap();
+        assert!(b.add_array(&base).is_err(), "same array twice");
+        // Same group, different coordinate values.
+        let mut clash = base.clone();
+        clash.name = "tp2".into();
+        clash.coords[0] = CoordSpec::time(RUN + 1);
+        assert!(matches!(
+            b.add_array(&clash),
+            Err(ManifestError::ConflictingKey { key }) if key == "tp/accum/surface/time/0"
+        ));
+        // Conflicting group attribute.
+        let mut clash = base.clone();
+        clash.groups[1] = GroupSpec::new("accum").with_attr("stepType", "avg");
+        clash.groups[2] = GroupSpec::new("other");
+        assert!(matches!(
+            b.add_array(&clash),
+            Err(ManifestError::ConflictingKey { key }) if key == "tp/accum/.zattrs"
+        ));
+        let before = b.clone().build().unwrap();
+        assert_eq!(before, {
+            let mut fresh = ManifestBuilder::new();
+            fresh.add_array(&base).unwrap();
+            fresh.build().unwrap()
+        });
+    }
+
+    /// Writes the INTEROP.md example to `$TMPDIR/gik_tp_example.parquet`, for the manual
+    /// interop check `python testdata/open_with_xarray.py` (needs zarr, xarray, kerchunk).
+    #[test]
+    #[ignore]
+    fn write_interop_example() {
+        let mut b = ManifestBuilder::new();
+        b.add_array(&tp_spec()).unwrap();
+        let data = crate::manifest::write_parquet(&b.build().unwrap()).unwrap();
+        std::fs::write(std::env::temp_dir().join("gik_tp_example.parquet"), data).unwrap();
+    }
+
+    #[test]
+    fn valid_time_overflow_is_an_error() {
+        assert!(CoordSpec::valid_time(i64::MAX, &[1]).is_err());
+    }
+}
