@@ -99,14 +99,22 @@ pub async fn build_run(
             let grib_url = product.grib_url(plan.run, member, step)?;
             files
                 .entry(index_url.clone())
-                .or_insert_with(|| IndexFile { index_url, grib_url, step, members: Vec::new() })
+                .or_insert_with(|| IndexFile {
+                    index_url,
+                    grib_url,
+                    step,
+                    members: Vec::new(),
+                })
                 .members
                 .push(member);
         }
     }
 
     // Stage 2: fetch and parse every index file concurrently.
-    progress.stage(&format!("{name} {}: index files", plan.run), files.len() as u64);
+    progress.stage(
+        &format!("{name} {}: index files", plan.run),
+        files.len() as u64,
+    );
     let needs_size = product.index_format() == gik_core::index::IndexFormat::Noaa;
     let parsed: HashMap<String, IndexResult> = stream::iter(files.values())
         .map(|file| async move {
@@ -124,7 +132,9 @@ pub async fn build_run(
     let mut per_member: BTreeMap<Member, BTreeMap<String, Vec<MessageRef>>> = BTreeMap::new();
     let mut first_message: BTreeMap<String, MessageRef> = BTreeMap::new();
     for file in files.values() {
-        let Some(result) = parsed.get(&file.index_url) else { continue };
+        let Some(result) = parsed.get(&file.index_url) else {
+            continue;
+        };
         for &member in &file.members {
             let member_name = product.member_name(member);
             let records = match result {
@@ -142,17 +152,27 @@ pub async fn build_run(
             let refs = per_member.entry(member).or_default();
             let mut seen = BTreeSet::new();
             for (spec, record) in records_for(product, member, &plan.variables, records) {
-                if record.time.end_whole_hours() != Some(file.step) || !seen.insert(spec.request.clone()) {
+                if record.time.end_whole_hours() != Some(file.step)
+                    || !seen.insert(spec.request.clone())
+                {
                     continue;
                 }
                 // Off the variable's step axis (ECMWF's all-zero tp at step 0): not referenced.
                 if variable_steps(&spec, &[file.step]).is_empty() {
                     continue;
                 }
-                let Some(length) = record.length else { continue };
-                let message =
-                    MessageRef { step: file.step, url: file.grib_url.clone(), offset: record.offset, length };
-                first_message.entry(spec.request.clone()).or_insert_with(|| message.clone());
+                let Some(length) = record.length else {
+                    continue;
+                };
+                let message = MessageRef {
+                    step: file.step,
+                    url: file.grib_url.clone(),
+                    offset: record.offset,
+                    length,
+                };
+                first_message
+                    .entry(spec.request.clone())
+                    .or_insert_with(|| message.clone());
                 report.bytes_referenced += length;
                 refs.entry(spec.request.clone()).or_default().push(message);
             }
@@ -170,7 +190,10 @@ pub async fn build_run(
     }
 
     // Stage 1: the grid of each variable, from the header of one of its messages.
-    progress.stage(&format!("{name} {}: grids", plan.run), first_message.len() as u64);
+    progress.stage(
+        &format!("{name} {}: grids", plan.run),
+        first_message.len() as u64,
+    );
     let mut grids: BTreeMap<String, Grid> = BTreeMap::new();
     for (request, message) in &first_message {
         let grid = fetch_grid(client, message)
@@ -182,23 +205,29 @@ pub async fn build_run(
     progress.finish_stage();
 
     // Stage 3: one manifest per member, then the catalog.
-    progress.stage(&format!("{name} {}: manifests", plan.run), per_member.len() as u64);
+    progress.stage(
+        &format!("{name} {}: manifests", plan.run),
+        per_member.len() as u64,
+    );
     let mut manifests = BTreeMap::new();
     let mut variables_entry: BTreeMap<String, VariableEntry> = BTreeMap::new();
     for (member, refs) in &per_member {
         let member_name = product.member_name(*member);
         let mut vars = Vec::new();
         for spec in &plan.variables {
-            let (Some(grid), Some(messages)) = (grids.get(&spec.request), refs.get(&spec.request)) else {
+            let (Some(grid), Some(messages)) = (grids.get(&spec.request), refs.get(&spec.request))
+            else {
                 continue;
             };
-            variables_entry.entry(spec.request.clone()).or_insert_with(|| VariableEntry {
-                name: spec.request.clone(),
-                path: spec.zarr_path(),
-                array: spec.cf_name.clone(),
-                units: spec.units.clone(),
-                long_name: spec.long_name.clone(),
-            });
+            variables_entry
+                .entry(spec.request.clone())
+                .or_insert_with(|| VariableEntry {
+                    name: spec.request.clone(),
+                    path: spec.zarr_path(),
+                    array: spec.cf_name.clone(),
+                    units: spec.units.clone(),
+                    long_name: spec.long_name.clone(),
+                });
             vars.push(VariableMessages {
                 spec: spec.clone(),
                 grid: grid.clone(),
@@ -209,7 +238,11 @@ pub async fn build_run(
         if vars.is_empty() {
             continue;
         }
-        let who = MemberIdentity { product: name.to_string(), run: plan.run, member: member_name.clone() };
+        let who = MemberIdentity {
+            product: name.to_string(),
+            run: plan.run,
+            member: member_name.clone(),
+        };
         let manifest = build_member_manifest(&who, &vars)
             .with_context(|| format!("building the manifest of {member_name}"))?;
         let bytes = gik_core::manifest::write_parquet(&manifest)?;
@@ -222,7 +255,14 @@ pub async fn build_run(
     report.members_written = manifests.len();
 
     if !manifests.is_empty() {
-        publish_catalog(plan, dest, manifests, variables_entry.into_values().collect(), &report).await?;
+        publish_catalog(
+            plan,
+            dest,
+            manifests,
+            variables_entry.into_values().collect(),
+            &report,
+        )
+        .await?;
     }
     report.elapsed = start.elapsed();
     Ok(report)
@@ -292,31 +332,48 @@ async fn fetch_index(
     file: &IndexFile,
     needs_size: bool,
 ) -> IndexResult {
-    let describe = |e: FetchError| if e.is_not_found() { "not published (404)".to_string() } else { e.to_string() };
+    let describe = |e: FetchError| {
+        if e.is_not_found() {
+            "not published (404)".to_string()
+        } else {
+            e.to_string()
+        }
+    };
     let text = async {
         let bytes = client.get(&file.index_url).await.map_err(describe)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| format!("{}: not UTF-8 text", file.index_url))
     };
     let size = async {
         if needs_size {
-            client.head_size(&file.grib_url).await.map(Some).map_err(describe)
+            client
+                .head_size(&file.grib_url)
+                .await
+                .map(Some)
+                .map_err(describe)
         } else {
             Ok(None)
         }
     };
     let (text, size) = futures::join!(text, size);
     let (text, size) = (text?, size?);
-    product.index_format().parse(&text, &file.index_url, size).map_err(|e| e.to_string())
+    product
+        .index_format()
+        .parse(&text, &file.index_url, size)
+        .map_err(|e| e.to_string())
 }
 
 /// The grid of a message, from its first bytes (the whole message if section 2 is large).
 async fn fetch_grid(client: &HttpClient, message: &MessageRef) -> Result<Grid> {
     let prefix = message.length.min(8192);
-    let bytes = client.get_range(&message.url, message.offset, prefix).await?;
+    let bytes = client
+        .get_range(&message.url, message.offset, prefix)
+        .await?;
     match grib::describe_header(&bytes) {
         Ok(info) => Ok(info.grid),
         Err(_) if prefix < message.length => {
-            let bytes = client.get_range(&message.url, message.offset, message.length).await?;
+            let bytes = client
+                .get_range(&message.url, message.offset, message.length)
+                .await?;
             Ok(grib::describe(&bytes)?.grid)
         }
         Err(e) => Err(e.into()),

@@ -52,7 +52,11 @@ impl Destination {
                 .with_context(|| format!("opening {}", root.display()))?;
             (Arc::new(store), StorePath::default())
         };
-        Ok(Self { store, prefix, display: dest.to_string() })
+        Ok(Self {
+            store,
+            prefix,
+            display: dest.to_string(),
+        })
     }
 
     fn path(&self, relative: &str) -> StorePath {
@@ -74,7 +78,11 @@ impl Destination {
     /// Reads `relative`, or `None` if it does not exist.
     pub async fn get(&self, relative: &str) -> Result<Option<Bytes>> {
         match self.store.get(&self.path(relative)).await {
-            Ok(r) => Ok(Some(r.bytes().await.with_context(|| format!("reading {relative}"))?)),
+            Ok(r) => Ok(Some(
+                r.bytes()
+                    .await
+                    .with_context(|| format!("reading {relative}"))?,
+            )),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("reading {relative} from {}", self.display)),
         }

@@ -166,7 +166,12 @@ impl HttpClient {
 
     /// GET bytes `offset .. offset + length` of an object with a Range request; checks that
     /// exactly those bytes came back.
-    pub async fn get_range(&self, url: &str, offset: u64, length: u64) -> Result<Bytes, FetchError> {
+    pub async fn get_range(
+        &self,
+        url: &str,
+        offset: u64,
+        length: u64,
+    ) -> Result<Bytes, FetchError> {
         let range = format!("bytes={}-{}", offset, offset + length.max(1) - 1);
         self.with_retries(url, || async {
             let response = match self.client.get(url).header("Range", &range).send().await {
@@ -241,16 +246,20 @@ impl HttpClient {
             };
             match outcome {
                 Attempt::Done(value) => {
-                    self.stats.bytes.fetch_add(value.body_len(), Ordering::Relaxed);
+                    self.stats
+                        .bytes
+                        .fetch_add(value.body_len(), Ordering::Relaxed);
                     return Ok(value);
                 }
                 Attempt::Fatal(e) => return Err(e),
                 Attempt::Retry(reason, status) => {
                     if attempts > self.retry.max_retries {
                         return Err(match status {
-                            Some(status) => {
-                                FetchError::Status { url: url.to_string(), status, attempts }
-                            }
+                            Some(status) => FetchError::Status {
+                                url: url.to_string(),
+                                status,
+                                attempts,
+                            },
                             None => FetchError::Network {
                                 url: url.to_string(),
                                 reason,
@@ -292,7 +301,9 @@ fn classify<T>(url: &str, status: StatusCode) -> Option<Attempt<T>> {
         return None;
     }
     if status == StatusCode::NOT_FOUND {
-        return Some(Attempt::Fatal(FetchError::NotFound { url: url.to_string() }));
+        return Some(Attempt::Fatal(FetchError::NotFound {
+            url: url.to_string(),
+        }));
     }
     let transient = status.is_server_error()
         || status == StatusCode::TOO_MANY_REQUESTS
@@ -300,7 +311,11 @@ fn classify<T>(url: &str, status: StatusCode) -> Option<Attempt<T>> {
     Some(if transient {
         Attempt::Retry(format!("HTTP {status}"), Some(status.as_u16()))
     } else {
-        Attempt::Fatal(FetchError::Status { url: url.to_string(), status: status.as_u16(), attempts: 1 })
+        Attempt::Fatal(FetchError::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+            attempts: 1,
+        })
     })
 }
 
@@ -352,8 +367,17 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         assert!(classify::<()>("u", StatusCode::OK).is_none());
-        assert!(matches!(classify::<()>("u", StatusCode::NOT_FOUND), Some(Attempt::Fatal(FetchError::NotFound { .. }))));
-        assert!(matches!(classify::<()>("u", StatusCode::SERVICE_UNAVAILABLE), Some(Attempt::Retry(_, Some(503)))));
-        assert!(matches!(classify::<()>("u", StatusCode::FORBIDDEN), Some(Attempt::Fatal(FetchError::Status { status: 403, .. }))));
+        assert!(matches!(
+            classify::<()>("u", StatusCode::NOT_FOUND),
+            Some(Attempt::Fatal(FetchError::NotFound { .. }))
+        ));
+        assert!(matches!(
+            classify::<()>("u", StatusCode::SERVICE_UNAVAILABLE),
+            Some(Attempt::Retry(_, Some(503)))
+        ));
+        assert!(matches!(
+            classify::<()>("u", StatusCode::FORBIDDEN),
+            Some(Attempt::Fatal(FetchError::Status { status: 403, .. }))
+        ));
     }
 }

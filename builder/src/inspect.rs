@@ -40,7 +40,17 @@ pub fn run(path: &Path, as_json: bool) -> Result<()> {
         writeln!(
             out,
             "{:>10} {:>9}  {:<8} {:<28} {:<14} {:<8} {:<6} {:>5} {:>5} {:>12} {:>12} {:>12}",
-            "offset", "length", "name", "level", "step", "member", "pack", "ni", "nj", "min", "max",
+            "offset",
+            "length",
+            "name",
+            "level",
+            "step",
+            "member",
+            "pack",
+            "ni",
+            "nj",
+            "min",
+            "max",
             "mean"
         )?;
     }
@@ -52,7 +62,11 @@ pub fn run(path: &Path, as_json: bool) -> Result<()> {
             Err(e) => {
                 failures += 1;
                 if as_json {
-                    writeln!(out, "{}", json!({"offset": offset, "length": length, "error": e.to_string()}))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"offset": offset, "length": length, "error": e.to_string()})
+                    )?;
                 } else {
                     writeln!(out, "{offset:>10} {length:>9}  error: {e}")?;
                 }

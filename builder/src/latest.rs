@@ -41,11 +41,19 @@ pub async fn latest_complete_run(
         tracing::info!(run = %candidate, "incomplete; trying the previous run");
         candidate = previous_run(product, candidate);
     }
-    bail!("{}: no complete run in the last {max_runs} runs before {now}", product.name())
+    bail!(
+        "{}: no complete run in the last {max_runs} runs before {now}",
+        product.name()
+    )
 }
 
 fn floor_to_run(product: &dyn Product, t: RunTime) -> RunTime {
-    let hour = product.run_hours().iter().copied().filter(|&h| h <= t.hour).max();
+    let hour = product
+        .run_hours()
+        .iter()
+        .copied()
+        .filter(|&h| h <= t.hour)
+        .max();
     match hour {
         Some(h) => RunTime { hour: h, ..t },
         None => previous_run(product, RunTime { hour: 0, ..t }),
@@ -53,11 +61,20 @@ fn floor_to_run(product: &dyn Product, t: RunTime) -> RunTime {
 }
 
 fn previous_run(product: &dyn Product, t: RunTime) -> RunTime {
-    match product.run_hours().iter().copied().filter(|&h| h < t.hour).max() {
+    match product
+        .run_hours()
+        .iter()
+        .copied()
+        .filter(|&h| h < t.hour)
+        .max()
+    {
         Some(h) => RunTime { hour: h, ..t },
         None => {
             let day = t.days_before(1);
-            RunTime { hour: product.run_hours().iter().copied().max().unwrap_or(0), ..day }
+            RunTime {
+                hour: product.run_hours().iter().copied().max().unwrap_or(0),
+                ..day
+            }
         }
     }
 }
@@ -72,7 +89,13 @@ mod tests {
         let gefs = Gefs::default();
         let t = RunTime::new(2025, 8, 1, 5).unwrap();
         assert_eq!(floor_to_run(&gefs, t), RunTime::new(2025, 8, 1, 0).unwrap());
-        assert_eq!(previous_run(&gefs, RunTime::new(2025, 8, 1, 0).unwrap()), RunTime::new(2025, 7, 31, 18).unwrap());
-        assert_eq!(previous_run(&gefs, RunTime::new(2025, 8, 1, 12).unwrap()), RunTime::new(2025, 8, 1, 6).unwrap());
+        assert_eq!(
+            previous_run(&gefs, RunTime::new(2025, 8, 1, 0).unwrap()),
+            RunTime::new(2025, 7, 31, 18).unwrap()
+        );
+        assert_eq!(
+            previous_run(&gefs, RunTime::new(2025, 8, 1, 12).unwrap()),
+            RunTime::new(2025, 8, 1, 6).unwrap()
+        );
     }
 }

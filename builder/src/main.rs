@@ -4,7 +4,6 @@
 //! and products live in `gik-core`. Errors become `anyhow` errors here (and only here) and a
 //! non-zero exit code.
 
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -131,12 +130,16 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect { file, json } => inspect::run(&file, json),
         Command::Build(args) => runtime().and_then(|rt| rt.block_on(run_build(args, cli.quiet))),
-        Command::Latest { source, now, max_runs } => {
-            runtime().and_then(|rt| rt.block_on(run_latest(source, now, max_runs)))
-        }
-        Command::Validate { manifest, deep, concurrency } => {
-            runtime().and_then(|rt| rt.block_on(run_validate(&manifest, deep, concurrency)))
-        }
+        Command::Latest {
+            source,
+            now,
+            max_runs,
+        } => runtime().and_then(|rt| rt.block_on(run_latest(source, now, max_runs))),
+        Command::Validate {
+            manifest,
+            deep,
+            concurrency,
+        } => runtime().and_then(|rt| rt.block_on(run_validate(&manifest, deep, concurrency))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -148,15 +151,23 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn init_logging(json: bool, quiet: bool) {
     use std::io::IsTerminal;
-    let default = if quiet || std::io::stderr().is_terminal() { "warn" } else { "info" };
+    let default = if quiet || std::io::stderr().is_terminal() {
+        "warn"
+    } else {
+        "info"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GIK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -215,7 +226,9 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
         let date = args.date.as_deref().context("--date is required")?;
         RunTime::parse(date, &args.run)?
     };
-    let runs: Vec<RunTime> = (0..=i64::from(args.days_back)).map(|d| first.days_before(d)).collect();
+    let runs: Vec<RunTime> = (0..=i64::from(args.days_back))
+        .map(|d| first.days_before(d))
+        .collect();
     let share = tasks::TaskShare::from_args_or_env(args.task_index, args.task_count)?;
     let runs = share.select(&runs);
     if runs.is_empty() {
@@ -266,7 +279,11 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
         }
     }
     if !failed.is_empty() {
-        bail!("{} run(s) incomplete: {:?}", failed.len(), failed.iter().map(ToString::to_string).collect::<Vec<_>>());
+        bail!(
+            "{} run(s) incomplete: {:?}",
+            failed.len(),
+            failed.iter().map(ToString::to_string).collect::<Vec<_>>()
+        );
     }
     let _ = product;
     Ok(())

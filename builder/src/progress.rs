@@ -14,7 +14,10 @@ pub struct Progress {
 impl Progress {
     /// A bar when stderr is a terminal (and not `quiet`), log lines otherwise.
     pub fn new(quiet: bool) -> Self {
-        Self { bar: Mutex::new(None), interactive: !quiet && std::io::stderr().is_terminal() }
+        Self {
+            bar: Mutex::new(None),
+            interactive: !quiet && std::io::stderr().is_terminal(),
+        }
     }
 
     /// Starts a stage of `total` units.
@@ -24,7 +27,8 @@ impl Progress {
             return;
         }
         let bar = ProgressBar::new(total);
-        if let Ok(style) = ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} {elapsed}") {
+        if let Ok(style) = ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} {elapsed}")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message(name.to_string());

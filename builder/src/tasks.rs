@@ -50,7 +50,11 @@ impl TaskShare {
         };
         let index = match index {
             Some(i) => Some(i),
-            None => from_env(&["CLOUD_RUN_TASK_INDEX", "JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"])?,
+            None => from_env(&[
+                "CLOUD_RUN_TASK_INDEX",
+                "JOB_COMPLETION_INDEX",
+                "AWS_BATCH_JOB_ARRAY_INDEX",
+            ])?,
         };
         let count = match count {
             Some(c) => Some(c),
@@ -63,14 +67,23 @@ impl TaskShare {
             (Some(index), Some(count)) => Self { index, count },
         };
         if share.count == 0 || share.index >= share.count {
-            bail!("task index {} is not below task count {}", share.index, share.count);
+            bail!(
+                "task index {} is not below task count {}",
+                share.index,
+                share.count
+            );
         }
         Ok(share)
     }
 
     /// This task's items.
     pub fn select<T: Clone>(&self, items: &[T]) -> Vec<T> {
-        items.iter().enumerate().filter(|(p, _)| p % self.count == self.index).map(|(_, t)| t.clone()).collect()
+        items
+            .iter()
+            .enumerate()
+            .filter(|(p, _)| p % self.count == self.index)
+            .map(|(_, t)| t.clone())
+            .collect()
     }
 }
 
@@ -96,11 +109,20 @@ mod tests {
             "CLOUD_RUN_TASK_COUNT" => Some("4".to_string()),
             _ => None,
         };
-        assert_eq!(TaskShare::resolve(None, None, env).unwrap(), TaskShare { index: 2, count: 4 });
+        assert_eq!(
+            TaskShare::resolve(None, None, env).unwrap(),
+            TaskShare { index: 2, count: 4 }
+        );
         let k8s = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "1".to_string());
-        assert_eq!(TaskShare::resolve(None, Some(2), k8s).unwrap(), TaskShare { index: 1, count: 2 });
+        assert_eq!(
+            TaskShare::resolve(None, Some(2), k8s).unwrap(),
+            TaskShare { index: 1, count: 2 }
+        );
         assert!(TaskShare::resolve(None, None, k8s).is_err());
         assert!(TaskShare::resolve(Some(3), Some(3), |_| None).is_err());
-        assert_eq!(TaskShare::resolve(None, None, |_| None).unwrap(), TaskShare { index: 0, count: 1 });
+        assert_eq!(
+            TaskShare::resolve(None, None, |_| None).unwrap(),
+            TaskShare { index: 0, count: 1 }
+        );
     }
 }

@@ -38,9 +38,15 @@ pub async fn validate(client: &HttpClient, location: &str, deep: bool) -> Result
     let member = read_manifest(client, location).await?;
     let manifest = member.manifest();
     let mut out = Validation::default();
-    out.problems.extend(manifest.validate_structure().into_iter().map(|p| p.to_string()));
+    out.problems.extend(
+        manifest
+            .validate_structure()
+            .into_iter()
+            .map(|p| p.to_string()),
+    );
     if member.data_arrays().is_empty() {
-        out.problems.push("no data arrays (no .zarray with a grib filter)".into());
+        out.problems
+            .push("no data arrays (no .zarray with a grib filter)".into());
     }
     let refs: Vec<_> = manifest.chunk_refs().collect();
     out.references = refs.len();
@@ -55,7 +61,9 @@ pub async fn validate(client: &HttpClient, location: &str, deep: bool) -> Result
         .await;
     for (url, chunk_refs) in &by_url {
         match &sizes[url] {
-            Err(e) => out.problems.push(format!("{e} (referenced by {} chunks)", chunk_refs.len())),
+            Err(e) => out
+                .problems
+                .push(format!("{e} (referenced by {} chunks)", chunk_refs.len())),
             Ok(size) => {
                 for r in chunk_refs {
                     let end = r.offset + r.length.unwrap_or(0);

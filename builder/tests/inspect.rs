@@ -1,0 +1,139 @@
+//! `gik inspect` on real fixtures: the table, the JSON lines, index files, and bad input.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    let candidates = [
+        std::env::var("GIK_FIXTURES").ok().map(PathBuf::from),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")),
+        Some(PathBuf::from("/work/shared/fixtures")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("SOURCES.md").is_file())
+        .expect("shared fixtures")
+}
+
+fn gik(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gik"))
+        .args(args)
+        .output()
+        .expect("run gik");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn json_lines_match_eccodes_summary() {
+    let file = fixtures().join("ecmwf/ecmwf-ifs-oper-surface.grib2");
+    let (ok, stdout, stderr) = gik(&["inspect", file.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("ecmwf/ecmwf-ifs-oper-surface.grib2.summary.json")).unwrap(),
+    )
+    .unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected = summary["messages"].as_array().unwrap();
+    assert_eq!(lines.len(), expected.len());
+    for (line, m) in lines.iter().zip(expected) {
+        for field in [
+            "offset",
+            "length",
+            "short_name",
+            "level",
+            "step",
+            "member",
+            "packing",
+            "ni",
+            "nj",
+            "min",
+            "max",
+            "mean",
+        ] {
+            assert!(line.get(field).is_some(), "missing {field} in {line}");
+        }
+        assert_eq!(line["offset"], m["offset"]);
+        assert_eq!(line["length"], m["length"]);
+        assert_eq!(line["short_name"], m["shortName"]);
+        assert_eq!(line["packing"], "5.42");
+        assert_eq!(line["ni"], m["Ni"]);
+        let (got, want) = (line["mean"].as_f64().unwrap(), m["mean"].as_f64().unwrap());
+        assert!(
+            (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
+    }
+}
+
+#[test]
+fn table_has_one_line_per_message() {
+    let file = fixtures().join("gfs/gfs.20200325.t18z.pgrb2.0p25.f006");
+    let (ok, stdout, stderr) = gik(&["inspect", file.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[1].contains(" tp ") && lines[1].contains("0-6h acc") && lines[1].contains("5.3"),
+        "{}",
+        lines[1]
+    );
+}
+
+#[test]
+fn index_files_list_their_records() {
+    let file = fixtures().join("gefs/idx/gep01.t00z.pgrb2s.0p25.f015.idx");
+    let (ok, stdout, stderr) = gik(&["inspect", file.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 38);
+    let apcp = lines
+        .iter()
+        .find(|l| l["short_name"] == "APCP")
+        .expect("APCP record");
+    assert_eq!(apcp["step"], "12-15h acc");
+    assert_eq!(apcp["member"], "+1");
+    assert!(apcp["length"].as_u64().unwrap() > 0);
+    // The last record's length needs the GRIB file, which is not there.
+    assert!(lines.last().unwrap()["length"].is_null());
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("gik-inspect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let truncated = dir.join("truncated.grib2");
+    let bytes = std::fs::read(fixtures().join("gfs/gfs.20200325.t18z.pgrb2.0p25.f006")).unwrap();
+    std::fs::write(&truncated, &bytes[..5000]).unwrap();
+    let (ok, _, stderr) = gik(&["inspect", truncated.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("truncated.grib2") && stderr.contains("truncated"),
+        "{stderr}"
+    );
+    let bad_idx = dir.join("bad.idx");
+    std::fs::write(
+        &bad_idx,
+        "1:0:d=2025080100:TMP:2 m above ground:anl:\n2:oops:d=2025080100:TMP:surface:anl:\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = gik(&["inspect", bad_idx.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("bad.idx") && stderr.contains("line 2"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = gik(&["inspect", dir.join("absent.grib2").to_str().unwrap()]);
+    assert!(!ok && stderr.contains("absent.grib2"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
