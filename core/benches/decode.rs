@@ -15,7 +15,10 @@ fn fixture(relative: &str) -> Vec<u8> {
 
 fn bench_decode(c: &mut Criterion) {
     let cases = [
-        ("gfs_0p25_complex_spatial_5.3", "gfs/gfs.20200325.t18z.pgrb2.0p25.f006"),
+        (
+            "gfs_0p25_complex_spatial_5.3",
+            "gfs/gfs.20200325.t18z.pgrb2.0p25.f006",
+        ),
         ("ecmwf_0p25_ccsds_5.42", "ecmwf/aifs-ens-cf-t500.grib2"),
     ];
     let mut group = c.benchmark_group("decode");
@@ -25,7 +28,9 @@ fn bench_decode(c: &mut Criterion) {
         let (offset, length) = gik_core::grib::scan(&bytes).unwrap()[0];
         let message = bytes[offset as usize..(offset + length) as usize].to_vec();
         group.throughput(Throughput::Elements(1_038_240));
-        group.bench_function(name, |b| b.iter(|| gik_core::grib::decode(&message).unwrap()));
+        group.bench_function(name, |b| {
+            b.iter(|| gik_core::grib::decode(&message).unwrap())
+        });
     }
     group.finish();
 }

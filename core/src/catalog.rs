@@ -100,7 +100,10 @@ pub struct MissingEntry {
 impl Catalog {
     /// An empty catalog of the current version.
     pub fn new() -> Self {
-        Self { version: CATALOG_VERSION, ..Self::default() }
+        Self {
+            version: CATALOG_VERSION,
+            ..Self::default()
+        }
     }
 
     /// Parses a catalog, refusing one written by a newer gik.
@@ -188,12 +191,18 @@ mod tests {
     #[test]
     fn upsert_keeps_newest_first_and_trims() {
         let mut c = Catalog::new();
-        assert!(c.upsert_run("gefs", "NOAA GEFS", "NOAA", run("2025080100"), 2).is_empty());
+        assert!(c
+            .upsert_run("gefs", "NOAA GEFS", "NOAA", run("2025080100"), 2)
+            .is_empty());
         c.upsert_run("gefs", "NOAA GEFS", "NOAA", run("2025080200"), 2);
         let dropped = c.upsert_run("gefs", "NOAA GEFS", "NOAA", run("2025080106"), 2);
         assert_eq!(dropped.len(), 1);
         assert_eq!(dropped[0].run, "2025080100");
-        let runs: Vec<_> = c.products["gefs"].runs.iter().map(|r| r.run.as_str()).collect();
+        let runs: Vec<_> = c.products["gefs"]
+            .runs
+            .iter()
+            .map(|r| r.run.as_str())
+            .collect();
         assert_eq!(runs, ["2025080200", "2025080106"]);
         // Replacing a run does not duplicate it.
         c.upsert_run("gefs", "NOAA GEFS", "NOAA", run("2025080200"), 0);
@@ -208,8 +217,12 @@ mod tests {
         c.upsert_run("ecmwf", "ECMWF IFS ENS", "© ECMWF", run("2026051206"), 0);
         let bytes = c.to_json().unwrap();
         assert_eq!(Catalog::from_json(&bytes).unwrap(), c);
-        let newer = String::from_utf8(bytes).unwrap().replace("\"version\": 1", "\"version\": 7");
-        let err = Catalog::from_json(newer.as_bytes()).unwrap_err().to_string();
+        let newer = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"version\": 1", "\"version\": 7");
+        let err = Catalog::from_json(newer.as_bytes())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("newer gik") && err.contains('7'), "{err}");
         assert!(Catalog::from_json(b"{}").is_err());
         assert!(Catalog::from_json(b"not json").is_err());

@@ -81,9 +81,12 @@ pub fn build_member_manifest(
 
 fn array_spec(who: &MemberIdentity, v: &VariableMessages) -> Result<ArraySpec> {
     let spec = &v.spec;
-    let (Some(lats), Some(lons), Some(ni), Some(nj)) =
-        (v.grid.latitudes(), v.grid.longitudes(), v.grid.ni, v.grid.nj)
-    else {
+    let (Some(lats), Some(lons), Some(ni), Some(nj)) = (
+        v.grid.latitudes(),
+        v.grid.longitudes(),
+        v.grid.ni,
+        v.grid.nj,
+    ) else {
         return Err(Error::Product {
             product: who.product.clone(),
             reason: format!(
@@ -92,8 +95,12 @@ fn array_spec(who: &MemberIdentity, v: &VariableMessages) -> Result<ArraySpec> {
             ),
         });
     };
-    let index_of: BTreeMap<u32, u64> =
-        v.steps.iter().enumerate().map(|(i, &s)| (s, i as u64)).collect();
+    let index_of: BTreeMap<u32, u64> = v
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (s, i as u64))
+        .collect();
     let steps: Vec<i64> = v.steps.iter().map(|&s| i64::from(s)).collect();
     let run_seconds = who.run.unix_seconds();
     let groups = vec![
@@ -117,15 +124,22 @@ fn array_spec(who: &MemberIdentity, v: &VariableMessages) -> Result<ArraySpec> {
         .with_attr("gik_variable", spec.request.as_str());
     if let Some(level) = spec.level {
         array = array.with_coord(
-            CoordSpec::new(spec.type_of_level.clone(), Vec::<String>::new(), CoordValues::F64(vec![level]))
-                .with_attr("units", level_units(&spec.type_of_level)),
+            CoordSpec::new(
+                spec.type_of_level.clone(),
+                Vec::<String>::new(),
+                CoordValues::F64(vec![level]),
+            )
+            .with_attr("units", level_units(&spec.type_of_level)),
         );
     }
     for m in &v.messages {
         let Some(&i) = index_of.get(&m.step) else {
             return Err(Error::Product {
                 product: who.product.clone(),
-                reason: format!("variable {}: message for step {} not on its step axis", spec.request, m.step),
+                reason: format!(
+                    "variable {}: message for step {} not on its step axis",
+                    spec.request, m.step
+                ),
             });
         };
         array = array.with_chunk(vec![i], m.url.clone(), m.offset, m.length);
@@ -176,7 +190,11 @@ impl MemberManifest {
     /// Wraps a manifest, checking that its layout version is one this build reads.
     pub fn new(manifest: Manifest) -> Result<Self> {
         if let Some(attrs) = manifest.zattrs("")? {
-            if let Some(v) = attrs.other.get("gik_layout_version").and_then(|v| v.as_u64()) {
+            if let Some(v) = attrs
+                .other
+                .get("gik_layout_version")
+                .and_then(|v| v.as_u64())
+            {
                 if v > u64::from(MEMBER_LAYOUT_VERSION) {
                     return Err(ManifestError::UnsupportedVersion {
                         found: v,
@@ -224,17 +242,29 @@ impl MemberManifest {
     /// The step axis (hours) of the data array at `array`.
     pub fn steps(&self, array: &str) -> Result<Vec<u32>> {
         let group = array.rsplit_once('/').map_or("", |(g, _)| g);
-        let key = if group.is_empty() { "step/0".to_string() } else { format!("{group}/step/0") };
-        let bad = |reason: String| ManifestError::BadValue { key: key.clone(), reason };
+        let key = if group.is_empty() {
+            "step/0".to_string()
+        } else {
+            format!("{group}/step/0")
+        };
+        let bad = |reason: String| ManifestError::BadValue {
+            key: key.clone(),
+            reason,
+        };
         match self.manifest.get(&key) {
             Some(Reference::Inline(bytes)) => {
                 if bytes.len() % 8 != 0 {
-                    return Err(bad(format!("{} bytes is not a whole number of int64", bytes.len())).into());
+                    return Err(bad(format!(
+                        "{} bytes is not a whole number of int64",
+                        bytes.len()
+                    ))
+                    .into());
                 }
                 bytes
                     .chunks_exact(8)
                     .map(|c| {
-                        let v = i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+                        let v =
+                            i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
                         u32::try_from(v).map_err(|_| bad(format!("step {v} out of range")).into())
                     })
                     .collect()
@@ -258,9 +288,15 @@ impl MemberManifest {
         let ndim = self.manifest.zarray(array)?.map_or(3, |z| z.shape.len());
         let key = format!("{array}/{i}{}", ".0".repeat(ndim.saturating_sub(1)));
         match self.manifest.get(&key) {
-            Some(Reference::Range { url, offset, length }) => {
-                Ok(Some(ChunkLocation { url: url.clone(), offset: *offset, length: *length }))
-            }
+            Some(Reference::Range {
+                url,
+                offset,
+                length,
+            }) => Ok(Some(ChunkLocation {
+                url: url.clone(),
+                offset: *offset,
+                length: *length,
+            })),
             Some(_) => Err(ManifestError::BadValue {
                 key,
                 reason: "expected a [url, offset, length] reference".into(),
@@ -301,27 +337,63 @@ mod tests {
                 let messages = steps
                     .iter()
                     .filter(|&&s| s != 6) // step 6 "not published"
-                    .map(|&s| MessageRef { step: s, url: format!("http://127.0.0.1:1/f{s:03}"), offset: u64::from(s) * 10, length: 99 })
+                    .map(|&s| MessageRef {
+                        step: s,
+                        url: format!("http://127.0.0.1:1/f{s:03}"),
+                        offset: u64::from(s) * 10,
+                        length: 99,
+                    })
                     .collect();
-                VariableMessages { spec: spec.clone(), grid: grid("gfs/gfs.20200325.t18z.pgrb2.0p25.f006"), steps, messages }
+                VariableMessages {
+                    spec: spec.clone(),
+                    grid: grid("gfs/gfs.20200325.t18z.pgrb2.0p25.f006"),
+                    steps,
+                    messages,
+                }
             })
             .collect();
         let manifest = build_member_manifest(&identity(&gefs, "gep01"), &vars).unwrap();
-        assert!(manifest.validate_structure().is_empty(), "{:?}", manifest.validate_structure());
+        assert!(
+            manifest.validate_structure().is_empty(),
+            "{:?}",
+            manifest.validate_structure()
+        );
         let bytes = crate::manifest::write_parquet(&manifest).unwrap();
         let read = MemberManifest::from_parquet(&bytes).unwrap();
         let mut arrays = read.data_arrays();
         arrays.sort();
-        assert_eq!(arrays, ["t2m/instant/heightAboveGround/t2m", "tp/accum/surface/tp"]);
+        assert_eq!(
+            arrays,
+            ["t2m/instant/heightAboveGround/t2m", "tp/accum/surface/tp"]
+        );
         assert_eq!(read.steps("tp/accum/surface/tp").unwrap(), [3, 6, 9]);
-        assert_eq!(read.steps("t2m/instant/heightAboveGround/t2m").unwrap(), [0, 3, 6, 9]);
+        assert_eq!(
+            read.steps("t2m/instant/heightAboveGround/t2m").unwrap(),
+            [0, 3, 6, 9]
+        );
         let chunk = read.chunk("tp/accum/surface/tp", 9).unwrap().unwrap();
-        assert_eq!(chunk, ChunkLocation { url: "http://127.0.0.1:1/f009".into(), offset: 90, length: 99 });
-        assert_eq!(read.manifest().get("tp/accum/surface/tp/2.0.0"), manifest.get("tp/accum/surface/tp/2.0.0"));
+        assert_eq!(
+            chunk,
+            ChunkLocation {
+                url: "http://127.0.0.1:1/f009".into(),
+                offset: 90,
+                length: 99
+            }
+        );
+        assert_eq!(
+            read.manifest().get("tp/accum/surface/tp/2.0.0"),
+            manifest.get("tp/accum/surface/tp/2.0.0")
+        );
         assert!(read.chunk("tp/accum/surface/tp", 6).unwrap().is_none());
-        let err = read.chunk("tp/accum/surface/tp", 0).unwrap_err().to_string();
+        let err = read
+            .chunk("tp/accum/surface/tp", 0)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no step 0"), "{err}");
-        assert_eq!(MemberManifest::array_of_group("tp/accum/surface"), "tp/accum/surface/tp");
+        assert_eq!(
+            MemberManifest::array_of_group("tp/accum/surface"),
+            "tp/accum/surface/tp"
+        );
     }
 
     #[test]
@@ -332,26 +404,43 @@ mod tests {
             spec: spec.clone(),
             grid: grid("ecmwf/aifs-ens-cf-t500.grib2"),
             steps: vec![0],
-            messages: vec![MessageRef { step: 0, url: "http://h/x".into(), offset: 0, length: 5 }],
+            messages: vec![MessageRef {
+                step: 0,
+                url: "http://h/x".into(),
+                offset: 0,
+                length: 5,
+            }],
         }];
         let manifest = build_member_manifest(&identity(&ecmwf, "control"), &vars).unwrap();
         assert!(manifest.contains_key("u/instant/isobaricInhPa/isobaricInhPa/0"));
-        let attrs = manifest.zattrs("u/instant/isobaricInhPa/u").unwrap().unwrap();
+        let attrs = manifest
+            .zattrs("u/instant/isobaricInhPa/u")
+            .unwrap()
+            .unwrap();
         assert!(attrs.coordinates.unwrap().contains("isobaricInhPa"));
         let lon = manifest.get("u/instant/isobaricInhPa/longitude/0").unwrap();
-        let Reference::Inline(b) = lon else { panic!("inline expected") };
+        let Reference::Inline(b) = lon else {
+            panic!("inline expected")
+        };
         assert_eq!(f64::from_le_bytes(b[..8].try_into().unwrap()), -180.0);
     }
 
     #[test]
     fn a_message_off_the_step_axis_is_an_error() {
         let gefs = Gefs::default();
-        let spec = select_variables(&gefs, &["APCP:surface"]).unwrap().remove(0);
+        let spec = select_variables(&gefs, &["APCP:surface"])
+            .unwrap()
+            .remove(0);
         let vars = [VariableMessages {
             spec,
             grid: grid("gfs/gfs.20200325.t18z.pgrb2.0p25.f006"),
             steps: vec![3],
-            messages: vec![MessageRef { step: 6, url: "http://h/x".into(), offset: 0, length: 5 }],
+            messages: vec![MessageRef {
+                step: 6,
+                url: "http://h/x".into(),
+                offset: 0,
+                length: 5,
+            }],
         }];
         assert!(build_member_manifest(&identity(&gefs, "gec00"), &vars).is_err());
     }

@@ -80,7 +80,13 @@ impl EnsembleAccumulator {
         self.count
             .iter()
             .zip(&self.sum)
-            .map(|(&n, &s)| if n == 0 { f32::NAN } else { (s / f64::from(n)) as f32 })
+            .map(|(&n, &s)| {
+                if n == 0 {
+                    f32::NAN
+                } else {
+                    (s / f64::from(n)) as f32
+                }
+            })
             .collect()
     }
 
@@ -103,12 +109,21 @@ impl EnsembleAccumulator {
     /// Percentage (0–100) of members above threshold number `index` at each point.
     pub fn probability(&self, index: usize) -> Result<Vec<f32>> {
         let exceed = self.exceed.get(index).ok_or_else(|| {
-            Error::Stats(format!("no threshold number {index} ({} counted)", self.thresholds.len()))
+            Error::Stats(format!(
+                "no threshold number {index} ({} counted)",
+                self.thresholds.len()
+            ))
         })?;
         Ok(exceed
             .iter()
             .zip(&self.count)
-            .map(|(&e, &n)| if n == 0 { f32::NAN } else { 100.0 * e as f32 / n as f32 })
+            .map(|(&e, &n)| {
+                if n == 0 {
+                    f32::NAN
+                } else {
+                    100.0 * e as f32 / n as f32
+                }
+            })
             .collect())
     }
 }

@@ -201,7 +201,13 @@ pub fn describe_header(prefix: &[u8]) -> Result<MessageInfo, GribError> {
         template: s.representation.u16(10)?,
         bits_per_value: s.representation.u8(20)?,
     };
-    Ok(MessageInfo { length: s.total_length, grid, metadata, packing, has_bitmap: false })
+    Ok(MessageInfo {
+        length: s.total_length,
+        grid,
+        metadata,
+        packing,
+        has_bitmap: false,
+    })
 }
 
 /// Like [`describe`], for field `field` (0-based) of a message holding several fields

@@ -181,7 +181,9 @@ pub(crate) struct HeaderSections<'a> {
 /// Splits the start of a message, which may be cut anywhere after section 5.
 pub(crate) fn split_header(bytes: &[u8]) -> Result<HeaderSections<'_>, GribError> {
     let (discipline, total_length) = message_length(bytes)?;
-    let end = usize::try_from(total_length).unwrap_or(usize::MAX).min(bytes.len());
+    let end = usize::try_from(total_length)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
     let mut found: [Option<&[u8]>; 8] = [None; 8];
     let mut pos = 16;
     while found[5].is_none() {
@@ -193,7 +195,11 @@ pub(crate) fn split_header(bytes: &[u8]) -> Result<HeaderSections<'_>, GribError
         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let number = header[4];
         if len < 5 || !(1..=7).contains(&number) || pos as u64 + len as u64 > total_length {
-            return Err(GribError::BadSectionLength { section: number, length: len, offset: pos });
+            return Err(GribError::BadSectionLength {
+                section: number,
+                length: len,
+                offset: pos,
+            });
         }
         if number <= 5 {
             let section = bytes.get(pos..pos + len).ok_or(GribError::Truncated {
@@ -208,7 +214,9 @@ pub(crate) fn split_header(bytes: &[u8]) -> Result<HeaderSections<'_>, GribError
         pos += len;
     }
     let get = |n: u8| {
-        found[n as usize].map(|s| Octets::new(s, n)).ok_or(GribError::MissingSection(n))
+        found[n as usize]
+            .map(|s| Octets::new(s, n))
+            .ok_or(GribError::MissingSection(n))
     };
     Ok(HeaderSections {
         discipline,

@@ -410,7 +410,11 @@ fn fixture_dir_is_found() {
 
 #[test]
 fn header_prefix_describes_the_message() {
-    for file in ["gfs/gfs.20200325.t18z.pgrb2.0p25.f006", "ecmwf/aifs-ens-cf-t500.grib2", "gefs/gep08.t00z.pgrb2a.0p50.f012"] {
+    for file in [
+        "gfs/gfs.20200325.t18z.pgrb2.0p25.f006",
+        "ecmwf/aifs-ens-cf-t500.grib2",
+        "gefs/gep08.t00z.pgrb2a.0p50.f012",
+    ] {
         let bytes = read_fixture(file);
         let full = describe(&bytes).unwrap();
         let header = describe_header(&bytes[..bytes.len().min(4096)]).unwrap();

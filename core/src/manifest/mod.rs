@@ -11,14 +11,17 @@
 //!
 //! * [`zarr`]: the zarr v2 metadata documents (`.zarray`, `.zattrs`, `.zgroup`) as typed serde
 //!   structs, so a wrong `dtype` or a `fill_value` of `null` cannot be written by accident;
-//! * [`reference`]: one value of the table ([`Reference`]): metadata text, inline bytes, or a
+//! * [`reference`](mod@reference): one value of the table ([`Reference`]): metadata text, inline bytes, or a
 //!   byte range of a remote GRIB2 file;
 //! * [`model`]: the [`Manifest`] itself (an ordered map key → reference), key rules
 //!   ([`ChunkKey`]) and [`Manifest::validate_structure`], which checks what Python needs;
-//! * [`layout`]: [`ManifestBuilder`], which turns generic [`ArraySpec`]s into the `grib_tree`
-//!   layout without any I/O and without knowing any product;
+//! * [`spec`]: [`ArraySpec`], the generic description of one data array and its coordinates;
+//! * [`layout`]: [`ManifestBuilder`], which turns [`ArraySpec`]s into the `grib_tree` layout
+//!   without any I/O and without knowing any product;
 //! * [`parquet`]: the file format, [`write_parquet`] / [`read_parquet`], pure in-memory so it
-//!   builds for `wasm32-unknown-unknown`.
+//!   builds for `wasm32-unknown-unknown`; two private helpers harden reading against corrupt
+//!   files, `guard` (checks the Thrift footer and page headers before the parquet crate sees
+//!   them) and `pages` (decodes page contents without the parquet crate's asserting decoders).
 //!
 //! # Invariants
 //!
@@ -40,14 +43,16 @@ pub mod model;
 mod pages;
 pub mod parquet;
 pub mod reference;
+pub mod spec;
 pub mod zarr;
 
-pub use layout::{ArraySpec, ChunkSource, CoordSpec, CoordValues, Dim, GroupSpec, ManifestBuilder};
+pub use layout::ManifestBuilder;
 pub use model::{check_key, ChunkKey, ChunkRef, Manifest, MetadataFile, Problem, StructureProblem};
 pub use parquet::{
     read_parquet, read_parquet_bytes, write_parquet, MANIFEST_VERSION, VERSION_METADATA_KEY,
 };
 pub use reference::Reference;
+pub use spec::{ArraySpec, ChunkSource, CoordSpec, CoordValues, Dim, GroupSpec};
 pub use zarr::{Attrs, DType, FillValue, GribFilter, Order, ZArray, ZAttrs, ZGroup};
 
 /// Errors reading, writing or building a manifest.

@@ -7,8 +7,11 @@
 //! Python opener of `shared/INTEROP.md` expects.
 //!
 //! The crate is built without parquet's `arrow` feature (it would pull arrow into the wasm app),
-//! so this module uses parquet's low-level column reader and writer. Input is `bytes::Bytes`:
-//! no file system, so the same code runs in the browser.
+//! so this module writes with parquet's low-level column writer. For reading it uses only the
+//! parquet crate's footer and page machinery: the bytes are first checked by `guard`, and page
+//! contents are decoded by `pages`, because the crate panics on some corrupt input (and a panic
+//! kills the browser page). Input is `bytes::Bytes`: no file system, so the same code runs in
+//! the browser.
 //!
 //! Reading accepts what pandas and pyarrow write for such a table: `key` as `string` or
 //! `large_string`, `value` as binary or string, nullable (OPTIONAL) columns, extra columns such
@@ -603,18 +606,6 @@ mod tests {
         // zstd is not compiled in: a clear error, not a panic.
         let zstd = include_bytes!("testdata/pyarrow_zstd.parquet");
         assert!(matches!(read_parquet(zstd), Err(ManifestError::Parquet(_))));
-    }
-
-    /// Regenerates `testdata/gik_small.parquet`:
-    /// `cargo test -p gik-core --lib manifest::parquet::tests::write_fixture -- --ignored`.
-    #[test]
-    #[ignore]
-    fn write_fixture() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src/manifest/testdata/gik_small.parquet"
-        );
-        std::fs::write(path, write_parquet(&small_manifest()).unwrap()).unwrap();
     }
 
     proptest! {
