@@ -254,16 +254,33 @@ pub async fn build_run(
     progress.finish_stage();
     report.members_written = manifests.len();
 
-    if !manifests.is_empty() {
-        publish_catalog(
-            plan,
-            dest,
-            manifests,
-            variables_entry.into_values().collect(),
-            &report,
-        )
-        .await?;
+    if manifests.is_empty() {
+        // Nothing to publish: an error, so a scheduled job fails loudly instead of leaving an
+        // old catalog in place as if all were well. The catalog is not touched.
+        let first = report
+            .missing
+            .first()
+            .map(|m| {
+                let step = m.step.map_or(String::new(), |s| format!(" f{s:03}"));
+                format!("; first: {}{step}: {}", m.member, m.reason)
+            })
+            .unwrap_or_default();
+        anyhow::bail!(
+            "{name} {}: no manifest could be built ({} missing over {} member-steps \
+             asked{first}); nothing published",
+            plan.run,
+            report.missing.len(),
+            plan.members.len() * plan.steps.len()
+        );
     }
+    publish_catalog(
+        plan,
+        dest,
+        manifests,
+        variables_entry.into_values().collect(),
+        &report,
+    )
+    .await?;
     report.elapsed = start.elapsed();
     Ok(report)
 }

@@ -25,23 +25,51 @@ pub struct Destination {
 impl Destination {
     /// Opens `dest`: a path, `file:///abs/path`, `s3://bucket/prefix` or `gs://bucket/prefix`.
     pub fn open(dest: &str) -> Result<Self> {
+        Self::open_with_options(dest, &[])
+    }
+
+    /// Like [`Destination::open`], with store options that take precedence over the
+    /// environment, named as the environment variables are (any case): `AWS_ENDPOINT`,
+    /// `AWS_ALLOW_HTTP`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`… for `s3://`, `GOOGLE_*` for `gs://`.
+    /// For an S3-compatible server on a test machine without touching the process environment.
+    /// A local destination takes no options.
+    pub fn open_with_options(dest: &str, options: &[(&str, &str)]) -> Result<Self> {
         let (store, prefix): (Arc<dyn ObjectStore>, StorePath) = if let Some(rest) =
             dest.strip_prefix("s3://")
         {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let store = object_store::aws::AmazonS3Builder::from_env()
+            let mut builder = object_store::aws::AmazonS3Builder::from_env();
+            for (key, value) in options {
+                let key: object_store::aws::AmazonS3ConfigKey = key
+                    .to_ascii_lowercase()
+                    .parse()
+                    .with_context(|| format!("{dest}: unknown S3 option {key}"))?;
+                builder = builder.with_config(key, *value);
+            }
+            let store = builder
                 .with_bucket_name(bucket)
                 .build()
                 .with_context(|| format!("opening {dest} (AWS_* environment)"))?;
             (Arc::new(store), StorePath::from(prefix))
         } else if let Some(rest) = dest.strip_prefix("gs://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let store = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+            let mut builder = object_store::gcp::GoogleCloudStorageBuilder::from_env();
+            for (key, value) in options {
+                let key: object_store::gcp::GoogleConfigKey = key
+                    .to_ascii_lowercase()
+                    .parse()
+                    .with_context(|| format!("{dest}: unknown GCS option {key}"))?;
+                builder = builder.with_config(key, *value);
+            }
+            let store = builder
                 .with_bucket_name(bucket)
                 .build()
                 .with_context(|| format!("opening {dest} (GOOGLE_* environment)"))?;
             (Arc::new(store), StorePath::from(prefix))
         } else {
+            if let Some((key, _)) = options.first() {
+                bail!("{dest}: a local destination takes no options (got {key})");
+            }
             let path = dest.strip_prefix("file://").unwrap_or(dest);
             if path.contains("://") {
                 bail!("unsupported destination {dest}: use a folder, file://, s3:// or gs://");

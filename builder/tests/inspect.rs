@@ -1,4 +1,5 @@
 //! `gik inspect` on real fixtures: the table, the JSON lines, index files, and bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -4,6 +4,7 @@
 //! Fixture bytes are compiled in (`include_bytes!`), since a browser has no file system; their
 //! location comes from `build.rs` (`GIK_FIXTURES_DIR`).
 #![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gik_core::grib;
 use wasm_bindgen_test::*;

@@ -164,7 +164,7 @@ mod tests {
         let bytes = [0b1010_1100, 0b0011_1111, 0xFF, 0x00];
         let mut r = BitReader::new(&bytes);
         assert_eq!(r.read(3).unwrap(), 0b101);
-        assert_eq!(r.read(7).unwrap(), 0b0110_000);
+        assert_eq!(r.read(7).unwrap(), 0b011_0000);
         assert_eq!(r.read(0).unwrap(), 0);
         assert_eq!(r.byte_position(), 2);
         r.align();
