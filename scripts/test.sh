@@ -19,7 +19,7 @@ step "clippy (native)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "clippy (wasm32: gik-core)"
-cargo clippy -p gik-core --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p gik-core --target wasm32-unknown-unknown --lib --test wasm --locked -- -D warnings
 
 step "native tests"
 cargo test --workspace --locked
