@@ -194,14 +194,18 @@ pub async fn build_run(
         &format!("{name} {}: grids", plan.run),
         first_message.len() as u64,
     );
-    let mut grids: BTreeMap<String, Grid> = BTreeMap::new();
-    for (request, message) in &first_message {
-        let grid = fetch_grid(client, message)
-            .await
-            .with_context(|| format!("{request}: reading the grid of {}", message.url))?;
-        grids.insert(request.clone(), grid);
-        progress.inc(1);
-    }
+    // All at once (one round trip, not one per variable); the client bounds concurrency.
+    let grids: BTreeMap<String, Grid> =
+        futures::future::try_join_all(first_message.iter().map(|(request, message)| async move {
+            let grid = fetch_grid(client, message)
+                .await
+                .with_context(|| format!("{request}: reading the grid of {}", message.url))?;
+            progress.inc(1);
+            Ok::<_, anyhow::Error>((request.clone(), grid))
+        }))
+        .await?
+        .into_iter()
+        .collect();
     progress.finish_stage();
 
     // Stage 3: one manifest per member, then the catalog.
