@@ -1,0 +1,151 @@
+//! The map: a canvas redrawn whenever the frame, the borders or the window size change, the
+//! value and coordinates under the cursor, and the PNG download of exactly what is drawn.
+
+use std::sync::Arc;
+
+use leptos::ev;
+use leptos::html::{Canvas, Section};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::render::{self, format_position, format_value, pretty_unit, Layout};
+use crate::AppState;
+
+/// Saves the canvas as a PNG file named `stem.png`.
+fn download_png(canvas: &web_sys::HtmlCanvasElement, stem: &str) -> Result<(), String> {
+    let url = canvas
+        .to_data_url_with_type("image/png")
+        .map_err(|_| "the browser refused to export the canvas".to_string())?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| "no document".to_string())?;
+    let a: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|_| "cannot create a link".to_string())?
+        .dyn_into()
+        .map_err(|_| "cannot create a link".to_string())?;
+    a.set_href(&url);
+    a.set_download(&format!("{stem}.png"));
+    a.click();
+    Ok(())
+}
+
+/// Canvas, cursor readout and download button.
+#[component]
+pub fn MapView(
+    /// The page's shared state.
+    app: AppState,
+) -> impl IntoView {
+    let canvas = NodeRef::<Canvas>::new();
+    let container = NodeRef::<Section>::new();
+    let layout = StoredValue::new(None::<Arc<Layout>>);
+    let readout = RwSignal::new(None::<String>);
+    let draw_error = RwSignal::new(None::<String>);
+    let resized = RwSignal::new(0u32);
+    // The listener lives as long as the page (the map is never unmounted).
+    let _ = window_event_listener(ev::resize, move |_| resized.update(|n| *n += 1));
+
+    Effect::new(move |_| {
+        resized.track();
+        let frame = app.frame.get();
+        let borders = app.borders.get();
+        let (Some(c), Some(frame)) = (canvas.get(), frame) else {
+            return;
+        };
+        let width = container
+            .get()
+            // Inner width: the section's client width less its padding (0.5rem each side).
+            .map(|d| f64::from(d.client_width()) - 16.0)
+            .filter(|w| *w > 0.0)
+            .unwrap_or(900.0)
+            .clamp(320.0, 1400.0);
+        let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+        match render::draw(&c, &frame, borders.as_deref(), width, ratio) {
+            Ok(l) => {
+                layout.set_value(Some(Arc::new(l)));
+                draw_error.set(None);
+            }
+            Err(e) => draw_error.set(Some(e)),
+        }
+    });
+
+    let on_move = move |ev: web_sys::MouseEvent| {
+        let (Some(l), Some(frame), Some(c)) = (
+            layout.get_value(),
+            app.frame.get_untracked(),
+            canvas.get_untracked(),
+        ) else {
+            return;
+        };
+        // The canvas may be scaled down by CSS (max-width: 100%).
+        let scale = l.width / f64::from(c.client_width().max(1));
+        let (x, y) = (
+            f64::from(ev.offset_x()) * scale,
+            f64::from(ev.offset_y()) * scale,
+        );
+        let text = l.locate(x, y).map(|(panel, lat, lon)| {
+            let value = frame
+                .crop
+                .index_at(lat, lon)
+                .and_then(|i| frame.value(panel, i));
+            let unit = pretty_unit(&frame.plan.unit);
+            match value {
+                Some((v, Some(member))) => {
+                    format!(
+                        "{} · {member}: {}",
+                        format_position(lat, lon),
+                        format_value(v, &unit)
+                    )
+                }
+                Some((v, None)) => {
+                    format!("{} · {}", format_position(lat, lon), format_value(v, &unit))
+                }
+                None => format_position(lat, lon),
+            }
+        });
+        readout.set(text);
+    };
+
+    let download = move |_| {
+        let (Some(c), Some(frame)) = (canvas.get_untracked(), app.frame.get_untracked()) else {
+            return;
+        };
+        if let Err(e) = download_png(&c, &frame.plan.file_stem) {
+            draw_error.set(Some(e));
+        }
+    };
+
+    view! {
+        <section class="map" node_ref=container>
+            <div class="map-tools">
+                <button
+                    on:click=download
+                    disabled=move || app.frame.with(Option::is_none)
+                    title="Save the map, its legend, title and credits as a PNG image"
+                >
+                    "Download PNG"
+                </button>
+                <span class="readout">
+                    {move || readout.get().unwrap_or_else(|| "Point at the map for values".into())}
+                </span>
+            </div>
+            {move || draw_error.get().map(|e| view! { <p class="error">{e}</p> })}
+            {move || {
+                (app.frame.with(Option::is_none) && app.plan.with(Option::is_some))
+                    .then(|| {
+                        let text = if app.progress.with(|p| p.complete) {
+                            "No member could be read for this view: see why above."
+                        } else {
+                            "The map appears as soon as the first member is decoded."
+                        };
+                        view! { <p class="placeholder">{text}</p> }
+                    })
+            }}
+            <canvas
+                node_ref=canvas
+                on:mousemove=on_move
+                on:mouseleave=move |_| readout.set(None)
+            ></canvas>
+        </section>
+    }
+}

@@ -1,0 +1,1385 @@
+//! What a view needs and how its pieces combine, without any I/O.
+//!
+//! Why a pure module: the decisions that make a map right or wrong — which run and step the URL
+//! really means, which GRIB2 messages of which member must be read (precipitation windows follow
+//! `gik_core::product::precipitation_plan`, never an ad-hoc sum), which grid points fall in the
+//! box (GEFS longitudes run 0…359.75, ECMWF −180…179.75, the box is always −180…180), and how
+//! members become a mean, a spread, a probability or a row of stamps — are all here and tested
+//! natively (`cargo test -p gik-app`). The web layer ([`crate::loader`]) only fetches bytes and
+//! feeds them in.
+//!
+//! Flow: [`plan_view`] turns the catalog and a [`ViewState`] into a [`ViewPlan`] (members,
+//! [`Recipe`], display units, titles). Each decoded message is cut to the box with a [`Crop`];
+//! [`Recipe::combine`] makes one member's field; an [`Ensemble`] accumulates members and gives
+//! the current [`FrameData`] at any time, so the map sharpens as members arrive.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gik_core::catalog::{Catalog, RunEntry, VariableEntry};
+use gik_core::grib::Grid;
+use gik_core::product::{self, AccumulationPlan, DisplayConversion, Hosts, Product};
+use gik_core::stats::EnsembleAccumulator;
+use gik_core::time::RunTime;
+
+use crate::view_state::{BBox, ViewKind, ViewState};
+
+/// Largest number of grid points a single map keeps after cropping; bigger boxes are thinned
+/// (every k-th row and column), since a screen cannot show more anyway.
+pub const MAX_MAP_POINTS: usize = 400_000;
+
+/// Largest number of grid points kept over all postage stamps together.
+pub const MAX_STAMP_POINTS: usize = 2_000_000;
+
+/// Attribution for ECMWF open data (CC BY 4.0 requires it on every map derived from it).
+pub const ECMWF_ATTRIBUTION: &str =
+    "© ECMWF. Source: ECMWF open data (www.ecmwf.int), licence CC BY 4.0 \
+     (https://creativecommons.org/licenses/by/4.0/). This map is derived from ECMWF data; ECMWF \
+     accepts no responsibility for it.";
+
+/// Credit for NOAA GEFS data.
+pub const GEFS_ATTRIBUTION: &str =
+    "NOAA Global Ensemble Forecast System (GEFS), NOAA/NCEP, via the NOAA Open Data Dissemination \
+     program.";
+
+/// Credit for the map outlines.
+pub const BORDERS_ATTRIBUTION: &str = "Borders: Natural Earth (public domain).";
+
+/// The attribution a product's data licence requires (falls back to `fallback`, the catalog's).
+pub fn attribution(product: &str, fallback: &str) -> String {
+    match product {
+        "ecmwf" => ECMWF_ATTRIBUTION.to_string(),
+        "gefs" => GEFS_ATTRIBUTION.to_string(),
+        _ => fallback.to_string(),
+    }
+}
+
+/// What kind of quantity a map shows; decides its colour scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    /// Temperature (°C).
+    Temperature,
+    /// Precipitation amount (mm).
+    Precipitation,
+    /// Probability (%).
+    Probability,
+    /// Ensemble spread of any variable.
+    Spread,
+    /// Pressure (hPa).
+    Pressure,
+    /// Wind component (m/s).
+    Wind,
+    /// Anything else.
+    Other,
+}
+
+/// One member to read: its name and its manifest's path relative to the catalog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberSource {
+    /// Member name (`gep01`, `ens07`).
+    pub name: String,
+    /// Manifest path relative to the catalog.
+    pub manifest: String,
+}
+
+/// How one member's field is made from its messages.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recipe {
+    /// One message: `array` at `step`.
+    Single {
+        /// Data array path in the member manifest (`t2m/instant/heightAboveGround/t2m`).
+        array: String,
+        /// Forecast step (hours).
+        step: u32,
+    },
+    /// Precipitation over a window, by the product's accumulation rules (result in mm).
+    Precipitation {
+        /// Data array path of the precipitation variable.
+        array: String,
+        /// Which messages, with which sign.
+        plan: AccumulationPlan,
+    },
+}
+
+impl Recipe {
+    /// The data array read.
+    pub fn array(&self) -> &str {
+        match self {
+            Self::Single { array, .. } | Self::Precipitation { array, .. } => array,
+        }
+    }
+
+    /// The distinct steps whose messages are needed, ascending.
+    pub fn steps(&self) -> Vec<u32> {
+        match self {
+            Self::Single { step, .. } => vec![*step],
+            Self::Precipitation { plan, .. } => plan.steps(),
+        }
+    }
+
+    /// One member's field from its (cropped) messages, keyed by step.
+    pub fn combine(&self, fields: &BTreeMap<u32, Vec<f32>>) -> Result<Vec<f32>, String> {
+        let get = |step: u32| {
+            fields
+                .get(&step)
+                .ok_or_else(|| format!("the message of step {step} h is missing"))
+        };
+        match self {
+            Self::Single { step, .. } => get(*step).cloned(),
+            Self::Precipitation { plan, .. } => {
+                let terms = plan
+                    .terms
+                    .iter()
+                    .map(|t| get(t.step).map(Vec::as_slice))
+                    .collect::<Result<Vec<&[f32]>, String>>()?;
+                plan.combine(&terms).map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// A choice in a selector: value and label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    /// Value written to the state.
+    pub value: String,
+    /// Text shown.
+    pub label: String,
+}
+
+/// Everything needed to fetch, compute and label one view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewPlan {
+    /// Product name (`gefs`).
+    pub product: String,
+    /// Product label (`NOAA GEFS`).
+    pub product_label: String,
+    /// Products in the catalog, for the selector.
+    pub products: Vec<Choice>,
+    /// Attribution required by the data licence.
+    pub attribution: String,
+    /// Run, `YYYYMMDDHH`.
+    pub run: String,
+    /// Runs of the product (newest first), for the selector.
+    pub runs: Vec<Choice>,
+    /// The run as a time.
+    pub run_time: RunTime,
+    /// Steps the slider offers for this variable (hours).
+    pub steps: Vec<u32>,
+    /// The step shown.
+    pub step: u32,
+    /// Variables of the run, for the selector.
+    pub variables: Vec<Choice>,
+    /// The variable shown (catalog name).
+    pub variable: String,
+    /// Whether the variable is the product's precipitation.
+    pub is_precipitation: bool,
+    /// Whether the run has a precipitation variable (the probability view needs one).
+    pub has_precipitation: bool,
+    /// What the map shows.
+    pub kind: ViewKind,
+    /// The selected member (for [`ViewKind::Member`]; the first member otherwise).
+    pub member: String,
+    /// Every member of the run, for the selector.
+    pub all_members: Vec<String>,
+    /// Members to read.
+    pub members: Vec<MemberSource>,
+    /// How each member's field is made.
+    pub recipe: Recipe,
+    /// Conversion from the data's units to the displayed ones (applied per member).
+    pub display: DisplayConversion,
+    /// Displayed unit (`°C`, `mm`, `%`).
+    pub unit: String,
+    /// Quantity, for the colour scale.
+    pub quantity: Quantity,
+    /// Threshold in mm (probability view).
+    pub threshold: Option<f32>,
+    /// Accumulation window actually used (hours after the run), for precipitation.
+    pub window: Option<(u32, u32)>,
+    /// Map box.
+    pub bbox: BBox,
+    /// First title line (`NOAA GEFS · 24-h precipitation 24–48 h · ensemble mean`).
+    pub title: String,
+    /// Second title line (run and valid time).
+    pub subtitle: String,
+    /// Short name for files (`gefs-2025080100-f048-mean`).
+    pub file_stem: String,
+}
+
+/// A plan and the adjustments made to reach it (shown to the user).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    /// The plan.
+    pub plan: ViewPlan,
+    /// E.g. "run 2025073100 is not in the catalog; showing the newest run".
+    pub notes: Vec<String>,
+}
+
+impl ViewPlan {
+    /// `state` with product, run, variable, step (and member for the member view) set to what
+    /// this plan shows, so that the URL pins the view.
+    pub fn pinned(&self, state: &ViewState) -> ViewState {
+        let mut s = state.clone();
+        s.product = Some(self.product.clone());
+        s.run = Some(self.run.clone());
+        s.var = Some(self.variable.clone());
+        s.step = Some(self.step);
+        if self.kind == ViewKind::Member {
+            s.member = Some(self.member.clone());
+        }
+        s
+    }
+
+    /// Total messages the view reads.
+    pub fn message_count(&self) -> usize {
+        self.members.len() * self.recipe.steps().len()
+    }
+
+    /// Largest number of points one member's cropped field may have.
+    pub fn max_points(&self) -> usize {
+        if self.kind == ViewKind::Stamps {
+            (MAX_STAMP_POINTS / self.members.len().max(1)).clamp(20_000, MAX_MAP_POINTS)
+        } else {
+            MAX_MAP_POINTS
+        }
+    }
+}
+
+/// Turns the catalog and the requested state into a plan. Missing or unknown product, run,
+/// variable, step or member fall back (to the first product, the newest run, precipitation or
+/// the first variable, the nearest step, the first member) with a note; what cannot work at all
+/// (empty catalog, a window the product cannot compute) is an error.
+pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String> {
+    let mut notes = Vec::new();
+
+    // Product.
+    let names: Vec<&String> = catalog.products.keys().collect();
+    let Some(first) = names
+        .iter()
+        .find(|n| n.as_str() == "gefs")
+        .or_else(|| names.first())
+    else {
+        return Err("the catalog lists no products yet (has the builder run?)".into());
+    };
+    let product_name = match &state.product {
+        Some(p) if catalog.products.contains_key(p) => p.clone(),
+        Some(p) => {
+            notes.push(format!(
+                "product {p:?} is not in the catalog; showing {first}"
+            ));
+            (*first).clone()
+        }
+        None => (*first).clone(),
+    };
+    let entry = catalog
+        .products
+        .get(&product_name)
+        .ok_or_else(|| format!("product {product_name} vanished from the catalog"))?;
+    let product =
+        product::product_by_name(&product_name, &Hosts::default()).map_err(|e| e.to_string())?;
+    let product_label = if entry.label.is_empty() {
+        product_name.to_ascii_uppercase()
+    } else {
+        entry.label.clone()
+    };
+    let products = catalog
+        .products
+        .iter()
+        .map(|(name, p)| Choice {
+            value: name.clone(),
+            label: if p.label.is_empty() {
+                name.to_ascii_uppercase()
+            } else {
+                p.label.clone()
+            },
+        })
+        .collect();
+
+    // Run.
+    let run = match state
+        .run
+        .as_deref()
+        .and_then(|r| catalog.run(&product_name, Some(r)))
+    {
+        Some(r) => r,
+        None => {
+            let newest = catalog
+                .run(&product_name, None)
+                .ok_or_else(|| format!("the catalog has no runs of {product_label} yet"))?;
+            if let Some(r) = &state.run {
+                notes.push(format!(
+                    "run {r} of {product_label} is not in the catalog; showing the newest, {}",
+                    newest.run
+                ));
+            }
+            newest
+        }
+    };
+    let run_time = RunTime::parse_compact(&run.run).map_err(|e| e.to_string())?;
+    let runs = entry
+        .runs
+        .iter()
+        .map(|r| Choice {
+            value: r.run.clone(),
+            label: RunTime::parse_compact(&r.run)
+                .map(|t| format_run(&t))
+                .unwrap_or_else(|_| r.run.clone()),
+        })
+        .collect();
+    if run.variables.is_empty() || run.members.is_empty() {
+        return Err(format!(
+            "run {} of {product_label} has no variables or members in the catalog",
+            run.run
+        ));
+    }
+
+    // Variable.
+    let precip = precipitation_entry(product.as_ref(), run);
+    let variable = if state.view == ViewKind::Probability {
+        precip.ok_or_else(|| {
+            format!(
+                "the probability view needs precipitation ({}), which run {} does not have",
+                product.precipitation().variable,
+                run.run
+            )
+        })?
+    } else {
+        match state
+            .var
+            .as_deref()
+            .and_then(|v| run.variables.iter().find(|e| e.name == v))
+        {
+            Some(v) => v,
+            None => {
+                let fallback = precip
+                    .or_else(|| run.variables.first())
+                    .ok_or_else(|| format!("run {} has no variables", run.run))?;
+                if let Some(v) = &state.var {
+                    notes.push(format!(
+                        "variable {v:?} is not in run {}; showing {}",
+                        run.run, fallback.name
+                    ));
+                }
+                fallback
+            }
+        }
+    };
+    let is_precipitation = precip.is_some_and(|p| p.name == variable.name);
+    let array = data_array(variable);
+    let variables = run
+        .variables
+        .iter()
+        .map(|v| Choice {
+            value: v.name.clone(),
+            label: variable_label(v),
+        })
+        .collect();
+
+    // Step.
+    let mut steps: Vec<u32> = run
+        .steps
+        .iter()
+        .copied()
+        .filter(|&s| s > 0 || !is_precipitation)
+        .collect();
+    steps.sort_unstable();
+    steps.dedup();
+    let Some(&first_step) = steps.first() else {
+        return Err(format!(
+            "run {} has no steps for {}",
+            run.run, variable.name
+        ));
+    };
+    let step = match state.step {
+        Some(s) if steps.contains(&s) => s,
+        Some(s) => {
+            let nearest = steps
+                .iter()
+                .copied()
+                .min_by_key(|&x| x.abs_diff(s))
+                .unwrap_or(first_step);
+            notes.push(format!(
+                "step +{s} h is not available for {}; showing +{nearest} h",
+                variable.name
+            ));
+            nearest
+        }
+        None => {
+            // Default: the first step at or after the accumulation window (+24 h), else first.
+            let want = if is_precipitation { state.window } else { 0 };
+            steps
+                .iter()
+                .copied()
+                .find(|&s| s >= want)
+                .unwrap_or(first_step)
+        }
+    };
+
+    // Members.
+    let all_members = run.members.clone();
+    let member = match &state.member {
+        Some(m) if all_members.contains(m) => m.clone(),
+        Some(m) if state.view == ViewKind::Member => {
+            let first = all_members.first().cloned().unwrap_or_default();
+            notes.push(format!(
+                "member {m} is not in run {}; showing {first}",
+                run.run
+            ));
+            first
+        }
+        _ => all_members.first().cloned().unwrap_or_default(),
+    };
+    let wanted: Vec<&String> = if state.view == ViewKind::Member {
+        vec![&member]
+    } else {
+        all_members.iter().collect()
+    };
+    let mut members = Vec::new();
+    for name in wanted {
+        match run.manifests.get(name) {
+            Some(path) => members.push(MemberSource {
+                name: name.clone(),
+                manifest: path.clone(),
+            }),
+            None => notes.push(format!("member {name} has no manifest in the catalog")),
+        }
+    }
+    if members.is_empty() {
+        return Err(format!("no member of run {} has a manifest", run.run));
+    }
+
+    // Recipe, units, labels.
+    let (recipe, display, window) = if is_precipitation {
+        let end = step;
+        let start = end.saturating_sub(state.window);
+        let plan = product::precipitation_plan(product.as_ref(), run_time, start, end)
+            .map_err(|e| e.to_string())?;
+        if let Some(missing) = plan.steps().into_iter().find(|s| !run.steps.contains(s)) {
+            return Err(format!(
+                "precipitation {start}–{end} h needs the message of step {missing} h, which the \
+                 manifests of run {} do not include",
+                run.run
+            ));
+        }
+        (
+            Recipe::Precipitation { array, plan },
+            DisplayConversion::identity("mm"),
+            Some((start, end)),
+        )
+    } else {
+        let display = product
+            .variable(&variable.name)
+            .map(|s| s.display)
+            .unwrap_or_else(|_| DisplayConversion::for_units(&variable.units, false));
+        (Recipe::Single { array, step }, display, None)
+    };
+    let threshold = (state.view == ViewKind::Probability).then_some(state.threshold);
+    let unit = if threshold.is_some() {
+        "%".to_string()
+    } else {
+        display.unit.clone()
+    };
+    let quantity = quantity_of(state.view, is_precipitation, &display.unit);
+    let what = match window {
+        Some((a, b)) => format!("{}-h precipitation ({a}–{b} h)", b - a),
+        None => variable_label(variable),
+    };
+    let kind_text = match state.view {
+        ViewKind::Member => format!("member {member}"),
+        ViewKind::Mean => "ensemble mean".into(),
+        ViewKind::Spread => "ensemble spread (standard deviation)".into(),
+        ViewKind::Probability => format!(
+            "probability of more than {} mm",
+            crate::view_state::short_number(f64::from(state.threshold))
+        ),
+        ViewKind::Stamps => "every member".into(),
+    };
+    let title = format!("{product_label} · {what} · {kind_text}");
+    let subtitle = format!(
+        "Run {} · valid {} (+{step} h)",
+        format_run(&run_time),
+        format_valid(&run_time, step)
+    );
+    let file_stem = format!(
+        "{product_name}-{}-f{step:03}-{}{}",
+        run.run,
+        state.view.as_str(),
+        match state.view {
+            ViewKind::Member => format!("-{member}"),
+            ViewKind::Probability => format!(
+                "-{}mm",
+                crate::view_state::short_number(f64::from(state.threshold))
+            ),
+            _ => String::new(),
+        }
+    );
+    Ok(Planned {
+        plan: ViewPlan {
+            product: product_name.clone(),
+            product_label,
+            products,
+            attribution: attribution(&product_name, &entry.attribution),
+            run: run.run.clone(),
+            runs,
+            run_time,
+            steps,
+            step,
+            variables,
+            variable: variable.name.clone(),
+            is_precipitation,
+            has_precipitation: precip.is_some(),
+            kind: state.view,
+            member,
+            all_members,
+            members,
+            recipe,
+            display,
+            unit,
+            quantity,
+            threshold,
+            window,
+            bbox: state.bbox,
+            title,
+            subtitle,
+            file_stem,
+        },
+        notes,
+    })
+}
+
+/// The catalog variable holding the product's precipitation, if the run has it.
+pub fn precipitation_entry<'a>(
+    product: &dyn Product,
+    run: &'a RunEntry,
+) -> Option<&'a VariableEntry> {
+    let acc = product.precipitation();
+    let path = product.variable(acc.variable).ok().map(|s| s.zarr_path());
+    run.variables
+        .iter()
+        .find(|v| v.name == acc.variable || Some(&v.path) == path.as_ref())
+}
+
+/// The data array path of a catalog variable (`{path}/{array}`).
+pub fn data_array(v: &VariableEntry) -> String {
+    if v.array.is_empty() {
+        gik_core::member::MemberManifest::array_of_group(&v.path)
+    } else {
+        format!("{}/{}", v.path, v.array)
+    }
+}
+
+/// Label for a catalog variable: its long name, with the name users type.
+pub fn variable_label(v: &VariableEntry) -> String {
+    if v.long_name.is_empty() || v.long_name == v.name {
+        v.name.clone()
+    } else {
+        format!("{} ({})", v.long_name, v.name)
+    }
+}
+
+fn quantity_of(kind: ViewKind, precipitation: bool, unit: &str) -> Quantity {
+    match kind {
+        ViewKind::Probability => Quantity::Probability,
+        ViewKind::Spread => Quantity::Spread,
+        _ if precipitation => Quantity::Precipitation,
+        _ => match unit {
+            "°C" | "K" => Quantity::Temperature,
+            "hPa" | "Pa" => Quantity::Pressure,
+            "m s**-1" | "m/s" => Quantity::Wind,
+            "mm" => Quantity::Precipitation,
+            _ => Quantity::Other,
+        },
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `Fri 1 Aug 2025 00 UTC`.
+fn format_time(seconds: i64) -> String {
+    let t = RunTime::from_unix_seconds(seconds);
+    let weekday = WEEKDAYS
+        .get(seconds.div_euclid(86_400).rem_euclid(7) as usize)
+        .copied()
+        .unwrap_or("");
+    let month = MONTHS
+        .get(t.month.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or("");
+    format!("{weekday} {} {month} {} {:02} UTC", t.day, t.year, t.hour)
+}
+
+/// The run start, e.g. `Fri 1 Aug 2025 00 UTC`.
+pub fn format_run(run: &RunTime) -> String {
+    format_time(run.unix_seconds())
+}
+
+/// The valid time `step` hours after `run`, e.g. `Sat 2 Aug 2025 00 UTC`.
+pub fn format_valid(run: &RunTime, step: u32) -> String {
+    format_time(run.unix_seconds() + i64::from(step) * 3600)
+}
+
+/// The grid points of a message that fall in a box, as a north-up, west-to-east raster.
+///
+/// Built once per (grid, box) and applied to every message on that grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Crop {
+    /// Row latitudes, north first.
+    pub lats: Vec<f64>,
+    /// Column longitudes in −180…180, west first.
+    pub lons: Vec<f64>,
+    /// Row spacing in degrees (grid spacing times the thinning factor).
+    pub dlat: f64,
+    /// Column spacing in degrees.
+    pub dlon: f64,
+    /// Thinning factor (1: every grid point).
+    pub stride: usize,
+    /// Number of points of the source grid.
+    grid_points: usize,
+    /// Index in the message's values of each raster point, row by row.
+    source: Vec<u32>,
+}
+
+impl Crop {
+    /// The raster of `grid` inside `bbox`, thinned to at most `max_points` points.
+    pub fn new(grid: &Grid, bbox: &BBox, max_points: usize) -> Result<Self, String> {
+        let (Some(g), Some(lats), Some(lons)) =
+            (grid.latlon.as_ref(), grid.latitudes(), grid.longitudes())
+        else {
+            return Err(format!(
+                "grid template 3.{} has no regular latitude/longitude axes",
+                grid.template
+            ));
+        };
+        let eps = 1e-6;
+        let mut rows: Vec<f64> = lats
+            .iter()
+            .copied()
+            .filter(|&lat| lat >= bbox.south - eps && lat <= bbox.north + eps)
+            .collect();
+        rows.sort_by(|a, b| b.total_cmp(a));
+        rows.dedup();
+        let mut cols: Vec<f64> = lons
+            .iter()
+            .map(|&lon| wrap_longitude(lon))
+            .filter(|&lon| lon >= bbox.west - eps && lon <= bbox.east + eps)
+            .collect();
+        cols.sort_by(f64::total_cmp);
+        cols.dedup_by(|a, b| (*a - *b).abs() < eps);
+        if rows.is_empty() || cols.is_empty() {
+            return Err(format!(
+                "the box {bbox} holds no point of the grid (latitudes {}…{}, longitudes {}…{})",
+                g.lat_first, g.lat_last, g.lon_first, g.lon_last
+            ));
+        }
+        let mut stride = 1usize;
+        while rows.len().div_ceil(stride) * cols.len().div_ceil(stride) > max_points.max(1) {
+            stride += 1;
+        }
+        let rows: Vec<f64> = rows.into_iter().step_by(stride).collect();
+        let cols: Vec<f64> = cols.into_iter().step_by(stride).collect();
+        let mut source = Vec::with_capacity(rows.len() * cols.len());
+        for &lat in &rows {
+            for &lon in &cols {
+                let index = grid
+                    .nearest_index(lat, lon)
+                    .and_then(|i| u32::try_from(i).ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "cannot locate {lat}°, {lon}° on the grid (scanning mode {:#04x} is \
+                             not supported)",
+                            g.scanning_mode
+                        )
+                    })?;
+                source.push(index);
+            }
+        }
+        Ok(Self {
+            lats: rows,
+            lons: cols,
+            dlat: g.dj * stride as f64,
+            dlon: g.di * stride as f64,
+            stride,
+            grid_points: grid.num_points,
+            source,
+        })
+    }
+
+    /// Number of raster rows.
+    pub fn rows(&self) -> usize {
+        self.lats.len()
+    }
+
+    /// Number of raster columns.
+    pub fn cols(&self) -> usize {
+        self.lons.len()
+    }
+
+    /// Number of raster points.
+    pub fn len(&self) -> usize {
+        self.source.len()
+    }
+
+    /// Whether the raster is empty (never, for a crop that was built).
+    pub fn is_empty(&self) -> bool {
+        self.source.is_empty()
+    }
+
+    /// Whether two crops give the same raster (same axes), so their fields can be combined.
+    pub fn same_raster(&self, other: &Crop) -> bool {
+        self.lats == other.lats && self.lons == other.lons
+    }
+
+    /// The raster values of a decoded message on this crop's grid.
+    pub fn apply(&self, values: &[f32]) -> Result<Vec<f32>, String> {
+        if values.len() != self.grid_points {
+            return Err(format!(
+                "message has {} values, its grid {}",
+                values.len(),
+                self.grid_points
+            ));
+        }
+        Ok(self
+            .source
+            .iter()
+            .map(|&i| values.get(i as usize).copied().unwrap_or(f32::NAN))
+            .collect())
+    }
+
+    /// Raster index of the point nearest to (`lat`, `lon`), if within half a cell of the
+    /// raster.
+    pub fn index_at(&self, lat: f64, lon: f64) -> Option<usize> {
+        let nearest = |axis: &[f64], x: f64, step: f64| -> Option<usize> {
+            let (i, d) = axis
+                .iter()
+                .enumerate()
+                .map(|(i, &a)| (i, (a - x).abs()))
+                .min_by(|a, b| a.1.total_cmp(&b.1))?;
+            (d <= step / 2.0 + 1e-9).then_some(i)
+        };
+        let row = nearest(&self.lats, lat, self.dlat)?;
+        let col = nearest(&self.lons, wrap_longitude(lon), self.dlon)?;
+        Some(row * self.cols() + col)
+    }
+}
+
+/// A longitude in −180…180 (180 itself becomes −180).
+pub fn wrap_longitude(lon: f64) -> f64 {
+    let x = (lon + 180.0).rem_euclid(360.0) - 180.0;
+    // Undo float noise such as 359.75 → -0.25000000000002.
+    (x * 1e6).round() / 1e6
+}
+
+/// The data of the current frame: one field, or one per member.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FrameData {
+    /// One field on the crop's raster.
+    Field(Vec<f32>),
+    /// (member, field) in member order.
+    Stamps(Vec<(String, Vec<f32>)>),
+}
+
+/// A map ready to draw: the plan it shows, its raster, its data and how complete it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    /// The view.
+    pub plan: Arc<ViewPlan>,
+    /// The raster the data lies on.
+    pub crop: Arc<Crop>,
+    /// The data, in display units.
+    pub data: FrameData,
+    /// Members included so far.
+    pub members_done: usize,
+    /// Members the view asked for.
+    pub members_total: usize,
+    /// Whether every member has been tried.
+    pub complete: bool,
+}
+
+impl Frame {
+    /// What the map is made of: `27 of 31 members`, with `(loading)` while members arrive.
+    pub fn members_line(&self) -> String {
+        let base = if self.plan.kind == ViewKind::Member {
+            format!("member {}", self.plan.member)
+        } else {
+            format!("{} of {} members", self.members_done, self.members_total)
+        };
+        if self.complete {
+            base
+        } else {
+            format!("{base} (loading)")
+        }
+    }
+
+    /// The value at raster point `index` of panel `panel` (stamps) or of the field.
+    pub fn value(&self, panel: usize, index: usize) -> Option<(f32, Option<&str>)> {
+        match &self.data {
+            FrameData::Field(f) => f.get(index).map(|v| (*v, None)),
+            FrameData::Stamps(s) => s
+                .get(panel)
+                .and_then(|(name, f)| f.get(index).map(|v| (*v, Some(name.as_str())))),
+        }
+    }
+}
+
+/// Members accumulated so far for one view.
+#[derive(Clone, Debug)]
+pub struct Ensemble {
+    kind: ViewKind,
+    points: usize,
+    acc: EnsembleAccumulator,
+    fields: Vec<(usize, String, Vec<f32>)>,
+}
+
+impl Ensemble {
+    /// An empty ensemble for `kind` on a raster of `points`; `threshold` for the probability.
+    pub fn new(kind: ViewKind, points: usize, threshold: Option<f32>) -> Self {
+        let thresholds: Vec<f32> = threshold.into_iter().collect();
+        let acc_points = if matches!(
+            kind,
+            ViewKind::Mean | ViewKind::Spread | ViewKind::Probability
+        ) {
+            points
+        } else {
+            0
+        };
+        Self {
+            kind,
+            points,
+            acc: EnsembleAccumulator::new(acc_points, &thresholds),
+            fields: Vec::new(),
+        }
+    }
+
+    /// Adds member number `order` (its place in the plan) called `name`.
+    pub fn add(&mut self, order: usize, name: &str, field: Vec<f32>) -> Result<(), String> {
+        if field.len() != self.points {
+            return Err(format!(
+                "member {name}: {} points, the map has {}",
+                field.len(),
+                self.points
+            ));
+        }
+        match self.kind {
+            ViewKind::Mean | ViewKind::Spread | ViewKind::Probability => {
+                self.acc.add(&field).map_err(|e| e.to_string())?;
+            }
+            ViewKind::Member | ViewKind::Stamps => {
+                let at = self.fields.partition_point(|(o, _, _)| *o < order);
+                self.fields.insert(at, (order, name.to_string(), field));
+            }
+        }
+        Ok(())
+    }
+
+    /// Members added.
+    pub fn members(&self) -> usize {
+        match self.kind {
+            ViewKind::Mean | ViewKind::Spread | ViewKind::Probability => self.acc.members(),
+            ViewKind::Member | ViewKind::Stamps => self.fields.len(),
+        }
+    }
+
+    /// The frame as it stands; `None` before the first member.
+    pub fn frame(&self) -> Option<FrameData> {
+        if self.members() == 0 {
+            return None;
+        }
+        match self.kind {
+            ViewKind::Mean => Some(FrameData::Field(self.acc.mean())),
+            ViewKind::Spread => Some(FrameData::Field(self.acc.spread())),
+            ViewKind::Probability => self.acc.probability(0).ok().map(FrameData::Field),
+            ViewKind::Member => self
+                .fields
+                .first()
+                .map(|(_, _, f)| FrameData::Field(f.clone())),
+            ViewKind::Stamps => Some(FrameData::Stamps(
+                self.fields
+                    .iter()
+                    .map(|(_, n, f)| (n.clone(), f.clone()))
+                    .collect(),
+            )),
+        }
+    }
+}
+
+/// Applies a display conversion to a field in place (NaN stays NaN).
+pub fn convert(display: &DisplayConversion, field: &mut [f32]) {
+    if display.scale == 1.0 && display.offset == 0.0 {
+        return;
+    }
+    for v in field {
+        *v = display.apply(*v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gik_core::catalog::ProductEntry;
+    use gik_core::grib::LatLonGrid;
+    use gik_core::product::{Sign, Term};
+
+    fn gefs_grid() -> Grid {
+        Grid {
+            template: 0,
+            num_points: 1440 * 721,
+            ni: Some(1440),
+            nj: Some(721),
+            latlon: Some(LatLonGrid {
+                lat_first: 90.0,
+                lon_first: 0.0,
+                lat_last: -90.0,
+                lon_last: 359.75,
+                di: 0.25,
+                dj: 0.25,
+                scanning_mode: 0,
+                gaussian: false,
+            }),
+        }
+    }
+
+    fn ecmwf_grid() -> Grid {
+        Grid {
+            template: 0,
+            num_points: 1440 * 721,
+            ni: Some(1440),
+            nj: Some(721),
+            latlon: Some(LatLonGrid {
+                lat_first: 90.0,
+                lon_first: -180.0,
+                lat_last: -90.0,
+                lon_last: 179.75,
+                di: 0.25,
+                dj: 0.25,
+                scanning_mode: 0,
+                gaussian: false,
+            }),
+        }
+    }
+
+    /// A field whose value encodes its own coordinates: lat*1000 + lon (lon in −180..180).
+    fn coded_field(grid: &Grid) -> Vec<f32> {
+        (0..grid.num_points)
+            .map(|i| {
+                let (lat, lon) = grid.coordinates(i).unwrap();
+                (lat * 1000.0 + wrap_longitude(lon)) as f32
+            })
+            .collect()
+    }
+
+    fn variable(name: &str, path: &str, array: &str, units: &str) -> VariableEntry {
+        VariableEntry {
+            name: name.into(),
+            path: path.into(),
+            array: array.into(),
+            units: units.into(),
+            long_name: String::new(),
+        }
+    }
+
+    fn catalog() -> Catalog {
+        let mut c = Catalog::new();
+        let gefs_members: Vec<String> = (0..31)
+            .map(|i| {
+                if i == 0 {
+                    "gec00".to_string()
+                } else {
+                    format!("gep{i:02}")
+                }
+            })
+            .collect();
+        let run = RunEntry {
+            run: "2025080100".into(),
+            members: gefs_members.clone(),
+            steps: (0..=72).step_by(3).collect(),
+            variables: vec![
+                variable(
+                    "TMP:2 m above ground",
+                    "t2m/instant/heightAboveGround",
+                    "t2m",
+                    "K",
+                ),
+                variable("APCP:surface", "tp/accum/surface", "tp", "kg m**-2"),
+            ],
+            manifests: gefs_members
+                .iter()
+                .map(|m| {
+                    (
+                        m.clone(),
+                        format!("gefs/20250801/00z/2025080100z-{m}.parquet"),
+                    )
+                })
+                .collect(),
+            ..RunEntry::default()
+        };
+        let mut older = run.clone();
+        older.run = "2025073118".into();
+        c.products.insert(
+            "gefs".into(),
+            ProductEntry {
+                label: "NOAA GEFS".into(),
+                attribution: String::new(),
+                runs: vec![run, older],
+            },
+        );
+        let ecmwf_members: Vec<String> = std::iter::once("control".to_string())
+            .chain((1..=50).map(|i| format!("ens{i:02}")))
+            .collect();
+        let run = RunEntry {
+            run: "2025080100".into(),
+            members: ecmwf_members.clone(),
+            steps: (0..=144).step_by(3).collect(),
+            variables: vec![
+                variable("2t", "t2m/instant/heightAboveGround", "t2m", "K"),
+                variable("tp", "tp/accum/surface", "tp", "m"),
+                variable("msl", "msl/instant/meanSea", "msl", "Pa"),
+            ],
+            manifests: ecmwf_members
+                .iter()
+                .map(|m| (m.clone(), format!("ecmwf/{m}.parquet")))
+                .collect(),
+            ..RunEntry::default()
+        };
+        c.products.insert(
+            "ecmwf".into(),
+            ProductEntry {
+                label: "ECMWF IFS ensemble".into(),
+                attribution: String::new(),
+                runs: vec![run],
+            },
+        );
+        c
+    }
+
+    fn state(query: &str) -> ViewState {
+        ViewState::from_query(query).0
+    }
+
+    #[test]
+    fn defaults_come_from_the_catalog() {
+        let p = plan_view(&catalog(), &ViewState::default()).unwrap();
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+        let plan = p.plan;
+        assert_eq!(plan.product, "gefs");
+        assert_eq!(plan.run, "2025080100");
+        assert_eq!(plan.variable, "APCP:surface");
+        assert!(plan.is_precipitation && plan.has_precipitation);
+        assert_eq!(plan.step, 24);
+        assert_eq!(plan.steps.first(), Some(&3));
+        assert_eq!(plan.members.len(), 31);
+        assert_eq!(plan.message_count(), 31 * 4);
+        assert_eq!(plan.window, Some((0, 24)));
+        assert_eq!(plan.quantity, Quantity::Precipitation);
+        assert_eq!(plan.unit, "mm");
+        assert_eq!(
+            plan.title,
+            "NOAA GEFS · 24-h precipitation (0–24 h) · ensemble mean"
+        );
+        assert_eq!(
+            plan.subtitle,
+            "Run Fri 1 Aug 2025 00 UTC · valid Sat 2 Aug 2025 00 UTC (+24 h)"
+        );
+        assert!(plan.attribution.contains("NOAA/NCEP"));
+        assert_eq!(plan.file_stem, "gefs-2025080100-f024-mean");
+        let pinned = plan.pinned(&ViewState::default());
+        assert_eq!(
+            pinned.to_query(),
+            "product=gefs&run=2025080100&var=APCP:surface&step=24"
+        );
+        // Planning the pinned state gives the same plan: the URL reproduces the view.
+        assert_eq!(plan_view(&catalog(), &pinned).unwrap().plan, plan);
+    }
+
+    #[test]
+    fn gefs_probability_uses_six_hour_buckets() {
+        let plan = plan_view(&catalog(), &state("view=prob&step=36&threshold=25"))
+            .unwrap()
+            .plan;
+        let Recipe::Precipitation { array, plan: acc } = &plan.recipe else {
+            panic!("precipitation expected: {:?}", plan.recipe)
+        };
+        assert_eq!(array, "tp/accum/surface/tp");
+        assert_eq!(acc.window, (12, 36));
+        assert_eq!(plan.recipe.steps(), [18, 24, 30, 36]);
+        assert_eq!(plan.threshold, Some(25.0));
+        assert_eq!(plan.unit, "%");
+        assert_eq!(plan.quantity, Quantity::Probability);
+        assert!(
+            plan.title.contains("probability of more than 25 mm"),
+            "{}",
+            plan.title
+        );
+        assert_eq!(plan.file_stem, "gefs-2025080100-f036-prob-25mm");
+        // The variable in the URL does not matter for the probability view.
+        let other = plan_view(
+            &catalog(),
+            &state("view=prob&step=36&threshold=25&var=TMP:2+m+above+ground"),
+        )
+        .unwrap()
+        .plan;
+        assert_eq!(other.recipe, plan.recipe);
+    }
+
+    #[test]
+    fn ecmwf_precipitation_is_a_difference_of_running_totals() {
+        let plan = plan_view(
+            &catalog(),
+            &state("product=ecmwf&var=tp&step=48&view=member"),
+        )
+        .unwrap()
+        .plan;
+        let Recipe::Precipitation { plan: acc, .. } = &plan.recipe else {
+            panic!("precipitation expected")
+        };
+        assert_eq!(
+            acc.terms,
+            [
+                Term {
+                    step: 48,
+                    window: (0, 48),
+                    sign: Sign::Plus
+                },
+                Term {
+                    step: 24,
+                    window: (0, 24),
+                    sign: Sign::Minus
+                }
+            ]
+        );
+        assert_eq!(plan.members.len(), 1);
+        assert_eq!(plan.members[0].name, "control");
+        assert_eq!(plan.members[0].manifest, "ecmwf/control.parquet");
+        assert!(plan.attribution.contains("© ECMWF") && plan.attribution.contains("CC BY 4.0"));
+        // Combine: (tp48 - tp24) in m → mm.
+        let fields: BTreeMap<u32, Vec<f32>> =
+            [(24, vec![0.001, 0.002]), (48, vec![0.011, 0.002])].into();
+        let mm = plan.recipe.combine(&fields).unwrap();
+        assert!((mm[0] - 10.0).abs() < 1e-3 && mm[1] == 0.0, "{mm:?}");
+        let missing: BTreeMap<u32, Vec<f32>> = [(48, vec![0.0])].into();
+        assert!(plan.recipe.combine(&missing).unwrap_err().contains("24"));
+    }
+
+    #[test]
+    fn early_steps_use_a_shorter_window_and_step_zero_is_not_offered() {
+        let plan = plan_view(&catalog(), &state("step=9")).unwrap().plan;
+        assert_eq!(plan.window, Some((0, 9)));
+        assert!(
+            plan.title.contains("9-h precipitation (0–9 h)"),
+            "{}",
+            plan.title
+        );
+        let p = plan_view(&catalog(), &state("step=0")).unwrap();
+        assert_eq!(p.plan.step, 3);
+        assert_eq!(p.notes.len(), 1);
+    }
+
+    #[test]
+    fn temperature_is_shown_in_celsius_and_pressure_in_hpa() {
+        let plan = plan_view(
+            &catalog(),
+            &state("var=TMP:2+m+above+ground&step=0&view=spread"),
+        )
+        .unwrap()
+        .plan;
+        assert_eq!(
+            plan.recipe,
+            Recipe::Single {
+                array: "t2m/instant/heightAboveGround/t2m".into(),
+                step: 0
+            }
+        );
+        assert_eq!(plan.display.unit, "°C");
+        assert_eq!(plan.display.apply(273.15), 0.0);
+        assert_eq!(plan.quantity, Quantity::Spread);
+        assert_eq!(plan.steps.first(), Some(&0));
+        let msl = plan_view(&catalog(), &state("product=ecmwf&var=msl&step=6"))
+            .unwrap()
+            .plan;
+        assert_eq!(
+            (msl.unit.as_str(), msl.quantity),
+            ("hPa", Quantity::Pressure)
+        );
+        let mut f = vec![101_325.0, f32::NAN];
+        convert(&msl.display, &mut f);
+        assert!((f[0] - 1013.25).abs() < 1e-3 && f[1].is_nan());
+    }
+
+    #[test]
+    fn unknown_values_fall_back_with_notes() {
+        let p = plan_view(
+            &catalog(),
+            &state("product=gfs&run=2020010100&var=nope&step=7&view=member&member=gep99"),
+        )
+        .unwrap();
+        assert_eq!(p.notes.len(), 5, "{:?}", p.notes);
+        assert_eq!(p.plan.product, "gefs");
+        assert_eq!(p.plan.run, "2025080100");
+        assert_eq!(p.plan.member, "gec00");
+        assert_eq!(p.plan.step, 6);
+        let older = plan_view(&catalog(), &state("run=2025073118"))
+            .unwrap()
+            .plan;
+        assert_eq!(older.run, "2025073118");
+        assert_eq!(older.runs.len(), 2);
+        assert_eq!(older.runs[1].label, "Thu 31 Jul 2025 18 UTC");
+    }
+
+    #[test]
+    fn impossible_views_are_errors() {
+        assert!(plan_view(&Catalog::new(), &ViewState::default())
+            .unwrap_err()
+            .contains("no products"));
+        let mut c = catalog();
+        if let Some(p) = c.products.get_mut("gefs") {
+            for r in &mut p.runs {
+                r.variables.retain(|v| v.name != "APCP:surface");
+            }
+        }
+        assert!(plan_view(&c, &state("view=prob"))
+            .unwrap_err()
+            .contains("APCP"));
+        // A window whose start is not a step the manifests hold.
+        let mut c = catalog();
+        if let Some(p) = c.products.get_mut("gefs") {
+            p.runs[0].steps.retain(|&s| s != 18);
+        }
+        let err = plan_view(&c, &state("step=36")).unwrap_err();
+        assert!(err.contains("step 18 h"), "{err}");
+    }
+
+    #[test]
+    fn crops_gefs_and_ecmwf_grids_to_the_same_raster() {
+        let bbox = crate::view_state::DEFAULT_BBOX;
+        let g = gefs_grid();
+        let e = ecmwf_grid();
+        let cg = Crop::new(&g, &bbox, MAX_MAP_POINTS).unwrap();
+        let ce = Crop::new(&e, &bbox, MAX_MAP_POINTS).unwrap();
+        assert!(cg.same_raster(&ce));
+        assert_eq!((cg.rows(), cg.cols()), (141, 129));
+        assert_eq!((cg.lats[0], cg.lats[140]), (23.0, -12.0));
+        assert_eq!((cg.lons[0], cg.lons[128]), (21.0, 53.0));
+        for (grid, crop) in [(&g, &cg), (&e, &ce)] {
+            let out = crop.apply(&coded_field(grid)).unwrap();
+            assert_eq!(out.len(), crop.len());
+            for (k, v) in out.iter().enumerate() {
+                let (r, c) = (k / crop.cols(), k % crop.cols());
+                let want = (crop.lats[r] * 1000.0 + crop.lons[c]) as f32;
+                assert_eq!(*v, want, "point {k}");
+            }
+        }
+        assert!(cg.apply(&[1.0, 2.0]).is_err());
+    }
+
+    #[test]
+    fn crops_across_the_greenwich_meridian_and_thins_big_boxes() {
+        let bbox = BBox {
+            south: 0.0,
+            north: 10.0,
+            west: -10.0,
+            east: 10.0,
+        };
+        let g = gefs_grid();
+        let c = Crop::new(&g, &bbox, MAX_MAP_POINTS).unwrap();
+        assert_eq!(c.cols(), 81);
+        assert_eq!((c.lons[0], c.lons[40], c.lons[80]), (-10.0, 0.0, 10.0));
+        let out = c.apply(&coded_field(&g)).unwrap();
+        assert_eq!(out[0], (10.0 * 1000.0 - 10.0) as f32);
+        let world = BBox {
+            south: -90.0,
+            north: 90.0,
+            west: -180.0,
+            east: 180.0,
+        };
+        let w = Crop::new(&g, &world, 100_000).unwrap();
+        assert!(
+            w.len() <= 100_000 && w.stride == 4,
+            "{} {}",
+            w.len(),
+            w.stride
+        );
+        assert_eq!(w.dlon, 1.0);
+        let out = w.apply(&coded_field(&g)).unwrap();
+        let k = w.index_at(-30.2, 120.1).unwrap();
+        assert_eq!(out[k], (-30.0 * 1000.0 + 120.0) as f32);
+        assert_eq!(c.index_at(5.1, 4.9), Some(c.cols() * 20 + 60));
+        assert_eq!(c.index_at(20.0, 0.0), None);
+        let off = BBox {
+            south: 0.0,
+            north: 0.1,
+            west: 0.0,
+            east: 0.1,
+        };
+        assert!(Crop::new(&g, &off, 10).unwrap().len() == 1);
+        let no_geometry = Grid {
+            template: 30,
+            num_points: 4,
+            ni: Some(2),
+            nj: Some(2),
+            latlon: None,
+        };
+        assert!(Crop::new(&no_geometry, &bbox, 10)
+            .unwrap_err()
+            .contains("3.30"));
+    }
+
+    #[test]
+    fn ensemble_views_sharpen_member_by_member() {
+        let mut mean = Ensemble::new(ViewKind::Mean, 2, None);
+        assert!(mean.frame().is_none());
+        mean.add(0, "a", vec![1.0, f32::NAN]).unwrap();
+        let Some(FrameData::Field(m)) = mean.frame() else {
+            panic!()
+        };
+        assert!(m[0] == 1.0 && m[1].is_nan(), "{m:?}");
+        mean.add(1, "b", vec![3.0, 2.0]).unwrap();
+        let Some(FrameData::Field(m)) = mean.frame() else {
+            panic!()
+        };
+        assert_eq!(m, vec![2.0, 2.0]);
+        assert_eq!(mean.members(), 2);
+        assert!(mean.add(2, "c", vec![1.0]).is_err());
+
+        let mut prob = Ensemble::new(ViewKind::Probability, 2, Some(10.0));
+        for (i, v) in [[12.0, 0.0], [9.0, 0.0], [10.0, 30.0], [50.0, 0.0]]
+            .iter()
+            .enumerate()
+        {
+            prob.add(i, "m", v.to_vec()).unwrap();
+        }
+        assert_eq!(prob.frame(), Some(FrameData::Field(vec![50.0, 25.0])));
+
+        let mut spread = Ensemble::new(ViewKind::Spread, 1, None);
+        spread.add(0, "a", vec![1.0]).unwrap();
+        spread.add(1, "b", vec![3.0]).unwrap();
+        assert_eq!(spread.frame(), Some(FrameData::Field(vec![1.0])));
+
+        let mut stamps = Ensemble::new(ViewKind::Stamps, 1, None);
+        stamps.add(2, "gep02", vec![2.0]).unwrap();
+        stamps.add(0, "gec00", vec![0.0]).unwrap();
+        stamps.add(1, "gep01", vec![1.0]).unwrap();
+        let Some(FrameData::Stamps(s)) = stamps.frame() else {
+            panic!()
+        };
+        let names: Vec<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["gec00", "gep01", "gep02"]);
+
+        let mut one = Ensemble::new(ViewKind::Member, 1, None);
+        one.add(0, "gep03", vec![7.0]).unwrap();
+        assert_eq!(one.frame(), Some(FrameData::Field(vec![7.0])));
+    }
+
+    #[test]
+    fn wraps_longitudes() {
+        assert_eq!(wrap_longitude(359.75), -0.25);
+        assert_eq!(wrap_longitude(180.0), -180.0);
+        assert_eq!(wrap_longitude(-180.0), -180.0);
+        assert_eq!(wrap_longitude(21.0), 21.0);
+        assert_eq!(
+            format_valid(&RunTime::new(2025, 12, 31, 18).unwrap(), 6),
+            "Thu 1 Jan 2026 00 UTC"
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! # gik-app
+//!
+//! The browser app: ensemble forecast maps for East Africa straight from the public buckets.
+//! It reads `config.json` and the builder's `catalog.json`, then for the chosen view fetches each
+//! member's parquet manifest and, with HTTP Range requests, exactly the GRIB2 messages it needs,
+//! decodes them with `gik-core` in wasm and draws the map as members arrive.
+//!
+//! Modules, by job (the pure ones are tested natively with `cargo test -p gik-app`):
+//! - [`view_state`] — the view as typed state and its URL query form (pure);
+//! - [`compute`] — which members and messages a view needs, cropping, combining (pure);
+//! - [`render`] — colour scales, layout and drawing to a canvas;
+//! - [`data`] — `config.json`, the catalog, and the Range-request fetch layer;
+//! - [`loader`] — runs a view: concurrency, caching, cancellation, progress, failures;
+//! - [`tasks`] — small single-threaded async helpers;
+//! - [`components`] — the Leptos components; [`App`] wires them.
+//!
+//! State flows one way: URL → [`ViewState`] signal → plan (a memo over the catalog) → loader
+//! job → frame signal → canvas. The page writes the resolved state back to the URL, so the
+//! address bar always reproduces the view.
+
+pub mod components;
+pub mod compute;
+pub mod data;
+pub mod loader;
+pub mod render;
+pub mod tasks;
+pub mod view_state;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use gik_core::catalog::Catalog;
+use leptos::prelude::*;
+
+use crate::compute::{plan_view, Frame, Planned, ViewPlan};
+use crate::loader::{Failure, Loader, Outputs, Progress};
+use crate::render::Borders;
+use crate::view_state::ViewState;
+
+/// Where the page is in its start-up.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Boot {
+    /// Reading `config.json` and the catalog.
+    Loading,
+    /// Ready, with the catalog.
+    Ready(Arc<Catalog>),
+    /// Start-up failed (shown to the user).
+    Failed(String),
+}
+
+/// The page's shared state: signals and memos, all `Copy`.
+#[derive(Clone, Copy, Debug)]
+pub struct AppState {
+    /// The view, mirrored in the URL.
+    pub state: RwSignal<ViewState>,
+    /// Notes about adjustments (bad URL values, fallbacks), cleared on the next user edit.
+    pub notes: RwSignal<Vec<String>>,
+    /// Start-up.
+    pub boot: RwSignal<Boot>,
+    /// The state resolved against the catalog.
+    pub planned: Memo<Result<Arc<Planned>, String>>,
+    /// Just the plan (changes only when the view does).
+    pub plan: Memo<Option<Arc<ViewPlan>>>,
+    /// The map.
+    pub frame: RwSignal<Option<Arc<Frame>>>,
+    /// Loading progress.
+    pub progress: RwSignal<Progress>,
+    /// Failures of the current view.
+    pub failures: RwSignal<Vec<Failure>>,
+    /// Country borders, once loaded.
+    pub borders: RwSignal<Option<Arc<Borders>>>,
+    /// Whether the forecast time is animating.
+    pub playing: RwSignal<bool>,
+}
+
+impl AppState {
+    /// Applies a user's change to the view (and clears old notes).
+    pub fn edit(&self, f: impl FnOnce(&mut ViewState)) {
+        self.notes.set(Vec::new());
+        self.state.update(f);
+    }
+}
+
+/// Mounts the app on the page body.
+pub fn mount() {
+    leptos::mount::mount_to_body(App);
+}
+
+/// The whole page.
+#[component]
+pub fn App() -> impl IntoView {
+    let query = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    let (initial, url_notes) = ViewState::from_query(&query);
+    let embed = initial.embed;
+    let state = RwSignal::new(initial);
+    let notes = RwSignal::new(url_notes);
+    let boot = RwSignal::new(Boot::Loading);
+    let planned = Memo::new(move |_| match boot.get() {
+        Boot::Loading => Err("Loading the catalog…".to_string()),
+        Boot::Failed(e) => Err(e),
+        Boot::Ready(catalog) => state.with(|s| plan_view(&catalog, s)).map(Arc::new),
+    });
+    let plan =
+        Memo::new(move |_| planned.with(|p| p.as_ref().ok().map(|p| Arc::new(p.plan.clone()))));
+    let app = AppState {
+        state,
+        notes,
+        boot,
+        planned,
+        plan,
+        frame: RwSignal::new(None),
+        progress: RwSignal::new(Progress::default()),
+        failures: RwSignal::new(Vec::new()),
+        borders: RwSignal::new(None),
+        playing: RwSignal::new(false),
+    };
+    let outputs = Outputs {
+        frame: app.frame,
+        progress: app.progress,
+        failures: app.failures,
+    };
+
+    // Start-up: config, catalog, then the loader; borders in parallel.
+    let loader: Rc<RefCell<Option<Rc<Loader>>>> = Rc::new(RefCell::new(None));
+    {
+        let loader = Rc::clone(&loader);
+        leptos::task::spawn_local(async move {
+            let (config, note) = match data::load_config().await {
+                Ok(c) => c,
+                Err(e) => return boot.set(Boot::Failed(e)),
+            };
+            if let Some(n) = note {
+                notes.update(|v| v.push(n));
+            }
+            match data::load_catalog(&config).await {
+                Ok((catalog, url)) => {
+                    *loader.borrow_mut() = Some(Rc::new(Loader::new(
+                        config,
+                        url,
+                        data::page_origin(),
+                        outputs,
+                    )));
+                    boot.set(Boot::Ready(Arc::new(catalog)));
+                }
+                Err(e) => boot.set(Boot::Failed(e)),
+            }
+        });
+    }
+    leptos::task::spawn_local(async move {
+        let loaded = match data::resolve_url("borders/borders-50m.json", &data::page_url()) {
+            Ok(url) => match data::fetch_bytes(&url, None, None).await {
+                Ok(bytes) => Borders::from_json(&bytes),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e),
+        };
+        match loaded {
+            Ok(b) => app.borders.set(Some(Arc::new(b))),
+            Err(e) => notes.update(|v| v.push(format!("country borders not shown: {e}"))),
+        }
+    });
+
+    // Pin what the catalog decided into the state (and so the URL); keep its notes.
+    Effect::new(move |_| {
+        if let Ok(p) = app.planned.get() {
+            if !p.notes.is_empty() {
+                notes.update(|v| {
+                    for n in &p.notes {
+                        if !v.contains(n) {
+                            v.push(n.clone());
+                        }
+                    }
+                });
+            }
+            let current = state.get_untracked();
+            let pinned = p.plan.pinned(&current);
+            if pinned != current {
+                state.set(pinned);
+            }
+        }
+    });
+
+    // Mirror the state in the address bar (replace, so the slider does not flood history).
+    Effect::new(move |_| {
+        let query = state.with(ViewState::to_query);
+        if let Some(w) = web_sys::window() {
+            let path = w.location().pathname().unwrap_or_default();
+            let url = if query.is_empty() {
+                path
+            } else {
+                format!("{path}?{query}")
+            };
+            if let Ok(history) = w.history() {
+                let _ =
+                    history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+            }
+        }
+    });
+
+    // Load each new view.
+    Effect::new(move |_| {
+        let plan = app.plan.get();
+        let Some(l) = loader.borrow().clone() else {
+            return;
+        };
+        match plan {
+            Some(p) => l.start(p),
+            None => {
+                l.stop();
+                app.frame.set(None);
+            }
+        }
+    });
+
+    if embed {
+        view! {
+            <main class="gik embed">
+                <components::map::MapView app=app />
+                <components::status::Problems app=app />
+            </main>
+        }
+        .into_any()
+    } else {
+        view! {
+            <main class="gik">
+                <header>
+                    <h1>"Ensemble forecasts for East Africa"</h1>
+                    <p class="lead">
+                        "NOAA GEFS and ECMWF ensemble forecasts, read straight from the public buckets: "
+                        "only the GRIB2 messages a map needs are downloaded."
+                    </p>
+                </header>
+                <components::controls::Controls app=app />
+                <components::time::TimeSlider app=app />
+                <components::status::Status app=app />
+                <components::map::MapView app=app />
+                <components::attribution::Attribution />
+            </main>
+        }
+        .into_any()
+    }
+}
