@@ -3,7 +3,8 @@
 #
 #   1. formatting and lints (cargo fmt --check, clippy -D warnings, native and wasm32)
 #   2. native tests of every crate (unit, integration, end-to-end against the local mirror)
-#   3. wasm tests of gik-core in headless Chromium (wasm-bindgen-test-runner + chromedriver)
+#   3. wasm tests of gik-core in headless Chromium (wasm-bindgen-test-runner + chromedriver),
+#      and the Trunk-built app driven by headless Chromium against the local mirror
 #   4. Python interop tests (pandas / fsspec / xarray / kerchunk open our manifests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "clippy (wasm32: gik-core)"
 cargo clippy -p gik-core --target wasm32-unknown-unknown --lib --test wasm --locked -- -D warnings
 
-step "native tests"
+step "clippy (wasm32: gik-app)"
+cargo clippy -p gik-app --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "build the web app (dist/, used by the browser end-to-end tests)"
+scripts/build-app.sh
+
+step "native tests (including the app end to end in headless Chromium)"
 cargo test --workspace --locked
 
 step "wasm tests in headless Chromium"
