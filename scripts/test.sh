@@ -23,7 +23,7 @@ step "clippy (wasm32: gik-core)"
 cargo clippy -p gik-core --target wasm32-unknown-unknown --lib --test wasm --locked -- -D warnings
 
 step "clippy (wasm32: gik-app)"
-cargo clippy -p gik-app --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p gik-app --target wasm32-unknown-unknown --lib --bins --test web --locked -- -D warnings
 
 step "build the web app (dist/, used by the browser end-to-end tests)"
 scripts/build-app.sh
@@ -33,6 +33,7 @@ cargo test --workspace --locked
 
 step "wasm tests in headless Chromium"
 cargo test -p gik-core --target wasm32-unknown-unknown --test wasm --locked
+cargo test -p gik-app --target wasm32-unknown-unknown --test web --locked
 
 if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
   step "Python interop tests"

@@ -325,8 +325,15 @@ pub struct Layout {
 
 impl Layout {
     /// Lays out `panels` maps of `bbox` on a canvas `width` wide, with `attribution_lines`
-    /// lines of attribution at the bottom.
-    pub fn new(bbox: &BBox, panels: usize, width: f64, attribution_lines: usize) -> Self {
+    /// lines of attribution at the bottom; a single map is at most `max_map_height` tall (and
+    /// never less than 160 pixels).
+    pub fn new(
+        bbox: &BBox,
+        panels: usize,
+        width: f64,
+        attribution_lines: usize,
+        max_map_height: f64,
+    ) -> Self {
         let width = width.max(320.0);
         let mid = ((bbox.north + bbox.south) / 2.0)
             .to_radians()
@@ -338,7 +345,7 @@ impl Layout {
         let maps_bottom;
         if panels <= 1 {
             let avail = inner - AXIS_W;
-            let max_h = 680.0;
+            let max_h = max_map_height.max(160.0);
             let (mut w, mut h) = (avail, avail / aspect);
             if h > max_h {
                 h = max_h;
@@ -513,13 +520,14 @@ fn text(ctx: &Ctx, s: &str, x: f64, y: f64) {
     let _ = ctx.fill_text(s, x, y);
 }
 
-/// Draws `frame` (with `borders`, if loaded) on `canvas`, `width` CSS pixels wide, and
-/// returns the layout (for the cursor readout).
+/// Draws `frame` (with `borders`, if loaded) on `canvas`, `width` CSS pixels wide with a
+/// single map at most `max_map_height` tall, and returns the layout (for the cursor readout).
 pub fn draw(
     canvas: &web_sys::HtmlCanvasElement,
     frame: &Frame,
     borders: Option<&Borders>,
     width: f64,
+    max_map_height: f64,
     pixel_ratio: f64,
 ) -> Result<Layout, String> {
     let ctx = context(canvas)?;
@@ -539,7 +547,7 @@ pub fn draw(
         FrameData::Field(_) => 1,
         FrameData::Stamps(s) => s.len().max(1),
     };
-    let layout = Layout::new(&plan.bbox, panels, width, attribution.len());
+    let layout = Layout::new(&plan.bbox, panels, width, attribution.len(), max_map_height);
 
     let ratio = pixel_ratio.clamp(1.0, 3.0);
     canvas.set_width((layout.width * ratio).round() as u32);
@@ -877,7 +885,7 @@ mod tests {
     #[test]
     fn layout_round_trips_pixels_and_coordinates() {
         let bbox = crate::view_state::DEFAULT_BBOX;
-        let l = Layout::new(&bbox, 1, 900.0, 2);
+        let l = Layout::new(&bbox, 1, 900.0, 2, 680.0);
         assert_eq!(l.panels.len(), 1);
         let p = l.panels[0];
         assert!(p.h <= 680.0 + 1e-9 && p.w > 100.0);
@@ -886,8 +894,11 @@ mod tests {
         assert_eq!(k, 0);
         assert!((lat + 3.0).abs() < 1e-9 && (lon - 36.0).abs() < 1e-9);
         assert!(l.locate(1.0, 1.0).is_none());
+        let short = Layout::new(&bbox, 1, 900.0, 2, 300.0);
+        assert_eq!(short.panels[0].h, 300.0);
+        assert!(short.panels[0].w < p.w);
         assert!(l.height > p.y + p.h + 2.0 * LINE_H);
-        let s = Layout::new(&bbox, 31, 900.0, 2);
+        let s = Layout::new(&bbox, 31, 900.0, 2, 680.0);
         assert_eq!(s.panels.len(), 31);
         assert!(s
             .panels

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::compute::Choice;
 use crate::view_state::{BBox, ViewKind, DEFAULT_BBOX, DEFAULT_THRESHOLDS};
-use crate::AppState;
+use crate::{AppState, Boot};
 
 /// Options of a `<select>`, the current one selected.
 fn options(choices: Vec<Choice>, current: String) -> impl IntoView {
@@ -35,9 +35,18 @@ pub fn Controls(
         label: label.to_string(),
     };
 
-    let products = move || {
-        plan.get()
-            .map(|p| options(p.products.clone(), p.product.clone()))
+    // From the plan; from the catalog when no plan could be made, so the user can still
+    // switch product after an error.
+    let products = move || match plan.get() {
+        Some(p) => options(p.products.clone(), p.product.clone()).into_any(),
+        None => match app.boot.get() {
+            Boot::Ready(c) => {
+                let choices = c.products.keys().map(|k| choice(k.clone(), k)).collect();
+                let current = app.state.with(|s| s.product.clone().unwrap_or_default());
+                options(choices, current).into_any()
+            }
+            _ => ().into_any(),
+        },
     };
     let runs = move || plan.get().map(|p| options(p.runs.clone(), p.run.clone()));
     let variables = move || {

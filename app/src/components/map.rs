@@ -36,6 +36,7 @@ pub fn MapView(
     /// The page's shared state.
     app: AppState,
 ) -> impl IntoView {
+    let embed = app.state.with_untracked(|s| s.embed);
     let canvas = NodeRef::<Canvas>::new();
     let container = NodeRef::<Section>::new();
     let layout = StoredValue::new(None::<Arc<Layout>>);
@@ -59,8 +60,19 @@ pub fn MapView(
             .filter(|w| *w > 0.0)
             .unwrap_or(900.0)
             .clamp(320.0, 1400.0);
-        let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
-        match render::draw(&c, &frame, borders.as_deref(), width, ratio) {
+        let window = web_sys::window();
+        let ratio = window.as_ref().map_or(1.0, |w| w.device_pixel_ratio());
+        // Embedded, the whole figure should fit the frame: title, legend and credits take
+        // about 250 pixels with the tool bar. On the page, the map is at most 680 pixels tall.
+        let max_map_height = if embed {
+            window
+                .and_then(|w| w.inner_height().ok())
+                .and_then(|h| h.as_f64())
+                .map_or(680.0, |h| h - 250.0)
+        } else {
+            680.0
+        };
+        match render::draw(&c, &frame, borders.as_deref(), width, max_map_height, ratio) {
             Ok(l) => {
                 layout.set_value(Some(Arc::new(l)));
                 draw_error.set(None);
