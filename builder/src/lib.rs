@@ -11,6 +11,7 @@
 //! | [`validate`] | a published manifest's structure and references |
 //! | [`tasks`] | a batch engine task's share of a backfill |
 //! | [`inspect`] | `gik inspect` listings |
+//! | [`stream`] | `gik stream`: the messages a job needs → one cropped CF NetCDF-4 file |
 //! | [`progress`] | progress bar or log lines |
 
 pub mod build;
@@ -19,5 +20,6 @@ pub mod http;
 pub mod inspect;
 pub mod latest;
 pub mod progress;
+pub mod stream;
 pub mod tasks;
 pub mod validate;

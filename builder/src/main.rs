@@ -58,6 +58,9 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         max_runs: usize,
     },
+    /// Read the messages a job needs (variables, steps, members, box) from a run's manifests
+    /// and write them, cropped, to one CF NetCDF-4 file. Presets: cgan, rain-probability.
+    Stream(Box<gik_builder::stream::StreamArgs>),
     /// Check a published manifest: structure, and every reference inside its file.
     Validate {
         /// Manifest path or http(s) URL.
@@ -135,6 +138,9 @@ fn main() -> ExitCode {
             now,
             max_runs,
         } => runtime().and_then(|rt| rt.block_on(run_latest(source, now, max_runs))),
+        Command::Stream(args) => {
+            runtime().and_then(|rt| rt.block_on(gik_builder::stream::run_cli(*args, cli.quiet)))
+        }
         Command::Validate {
             manifest,
             deep,
