@@ -212,6 +212,19 @@ pub struct ViewState {
     pub member: Option<String>,
     /// Show only the map and its legend (for an iframe).
     pub embed: bool,
+    /// A point (latitude, longitude) whose value the readout shows when the cursor is not on
+    /// the map: a link can point a reader at a place (and tests read the value there).
+    pub probe: Option<(f64, f64)>,
+}
+
+/// `lat,lon` with latitude in −90…90 and longitude in −180…360.
+fn parse_probe(text: &str) -> Option<(f64, f64)> {
+    let (lat, lon) = text.split_once(',')?;
+    let (lat, lon) = (
+        lat.trim().parse::<f64>().ok()?,
+        lon.trim().parse::<f64>().ok()?,
+    );
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=360.0).contains(&lon)).then_some((lat, lon))
 }
 
 impl Default for ViewState {
@@ -227,6 +240,7 @@ impl Default for ViewState {
             bbox: DEFAULT_BBOX,
             member: None,
             embed: false,
+            probe: None,
         }
     }
 }
@@ -284,6 +298,10 @@ impl ViewState {
                 },
                 "member" => state.member = non_empty(),
                 "embed" => state.embed = matches!(text, "1" | "true" | "yes" | ""),
+                "probe" => match parse_probe(text) {
+                    Some(p) => state.probe = Some(p),
+                    None => notes.push(format!("probe {text:?} ignored: expected lat,lon")),
+                },
                 _ => {}
             }
         }
@@ -326,6 +344,9 @@ impl ViewState {
         }
         if self.embed {
             push("embed", "1");
+        }
+        if let Some((lat, lon)) = self.probe {
+            push("probe", &format!("{lat},{lon}"));
         }
         parts.join("&")
     }
@@ -479,6 +500,13 @@ mod tests {
         assert_eq!(decode_component("TMP:2+m"), "TMP:2 m");
         assert_eq!(decode_component("100%"), "100%");
         assert_eq!(decode_component("%zz"), "%zz");
+        let (p, notes) = ViewState::from_query("probe=-1.25,36.75");
+        assert_eq!(p.probe, Some((-1.25, 36.75)));
+        assert!(notes.is_empty());
+        assert_eq!(ViewState::from_query(&p.to_query()).0.probe, p.probe);
+        let (bad, notes) = ViewState::from_query("probe=95,10");
+        assert_eq!(bad.probe, None);
+        assert_eq!(notes.len(), 1);
         let (s, _) = ViewState::from_query("var=TMP%3A2+m+above+ground&embed");
         assert_eq!(s.var.as_deref(), Some("TMP:2 m above ground"));
         assert!(s.embed);

@@ -15,6 +15,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use gik_core::grib;
+use gik_core::member::MemberManifest;
+use gik_core::product::precipitation_plan;
+use gik_core::stats::EnsembleAccumulator;
 use gik_tests::mirror::{DirContent, FaultRule, MirrorConfig, MirrorServer};
 use gik_tests::synthetic::{Synthetic, SyntheticConfig};
 
@@ -41,6 +45,62 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// What gik-core computes natively from the published manifests: the percentage of GEFS
+/// members whose 0–24 h precipitation exceeds `threshold` mm at the grid point nearest
+/// (`lat`, `lon`).
+fn native_probability(
+    server: &MirrorServer,
+    site: &Path,
+    threshold: f32,
+    lat: f64,
+    lon: f64,
+) -> f32 {
+    let catalog = common::read_catalog(site).unwrap();
+    let entry = catalog.run("gefs", None).unwrap();
+    let product = common::product(server, "gefs");
+    let plan = precipitation_plan(product.as_ref(), common::run(), 0, 24).unwrap();
+    let mut acc = None;
+    for path in entry.manifests.values() {
+        let member = common::read_member(site, path);
+        let array = MemberManifest::array_of_group("tp/accum/surface");
+        let mut fields = Vec::new();
+        let mut index = None;
+        for term in &plan.terms {
+            let chunk = member.chunk(&array, term.step).unwrap().unwrap();
+            let bytes = common::range_read(server, &chunk.url, chunk.offset, chunk.length);
+            let decoded = grib::decode(&bytes).unwrap();
+            index = decoded.info.grid.nearest_index(lat, lon);
+            fields.push(vec![decoded.values[index.unwrap()]]);
+        }
+        let refs: Vec<&[f32]> = fields.iter().map(Vec::as_slice).collect();
+        let total = plan.combine(&refs).unwrap();
+        acc.get_or_insert_with(|| EnsembleAccumulator::new(1, &[threshold]))
+            .add(&total)
+            .unwrap();
+        assert!(index.is_some());
+    }
+    let acc = acc.unwrap();
+    assert_eq!(acc.members(), 31);
+    acc.probability(0).unwrap()[0]
+}
+
+/// The number in the readout text (`1.25°S, 36.75°E · 35.5 %`).
+fn readout_value(dom: &str) -> f32 {
+    let start =
+        dom.find(r#"class="readout">"#).expect("readout element") + r#"class="readout">"#.len();
+    let text = &dom[start..start + dom[start..].find('<').unwrap()];
+    let after = text
+        .split('·')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no value in readout {text:?}"));
+    after
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("readout {text:?}"))
 }
 
 /// The site (app + config + catalog + manifests) and the synthetic buckets on one server.
@@ -143,6 +203,41 @@ fn probability_view_finishes_with_every_member_and_draws_a_varied_map() {
         "only {} colours in the map area of {}",
         colours.len(),
         shot.display()
+    );
+}
+
+#[test]
+fn readout_at_a_point_equals_the_native_computation() {
+    let (server, site) = serve_site();
+    let mut checked = 0;
+    for (lat, lon) in [
+        (-1.25, 36.75),
+        (9.0, 38.75),
+        (2.0, 45.25),
+        (-6.75, 39.25),
+        (15.5, 32.5),
+    ] {
+        let native = native_probability(&server, site.path(), 10.0, lat, lon);
+        let url = format!(
+            "{}/?product=gefs&view=prob&threshold=10&step=24&probe={lat},{lon}",
+            server.base_url()
+        );
+        let dom = String::from_utf8(chromium(&url, &["--dump-dom"])).unwrap();
+        assert!(
+            dom.contains(r#"class="progress done""#),
+            "map did not finish:\n{dom}"
+        );
+        let shown = readout_value(&dom);
+        // The readout rounds to one decimal (10..100) or two (below 10).
+        assert!(
+            (shown - native).abs() <= 0.051,
+            "({lat}, {lon}): page {shown} %, native {native} %"
+        );
+        checked += usize::from(native > 0.0 && native < 100.0);
+    }
+    assert!(
+        checked >= 2,
+        "only {checked} points with a probability strictly between 0 and 100"
     );
 }
 

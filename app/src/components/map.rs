@@ -8,6 +8,7 @@ use leptos::html::{Canvas, Section};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::compute::Frame;
 use crate::render::{self, format_position, format_value, pretty_unit, Layout};
 use crate::AppState;
 
@@ -95,28 +96,19 @@ pub fn MapView(
             f64::from(ev.offset_x()) * scale,
             f64::from(ev.offset_y()) * scale,
         );
-        let text = l.locate(x, y).map(|(panel, lat, lon)| {
-            let value = frame
-                .crop
-                .index_at(lat, lon)
-                .and_then(|i| frame.value(panel, i));
-            let unit = pretty_unit(&frame.plan.unit);
-            match value {
-                Some((v, Some(member))) => {
-                    format!(
-                        "{} · {member}: {}",
-                        format_position(lat, lon),
-                        format_value(v, &unit)
-                    )
-                }
-                Some((v, None)) => {
-                    format!("{} · {}", format_position(lat, lon), format_value(v, &unit))
-                }
-                None => format_position(lat, lon),
-            }
-        });
+        let text = l
+            .locate(x, y)
+            .map(|(panel, lat, lon)| readout_text(&frame, panel, lat, lon));
         readout.set(text);
     };
+
+    // A `probe=lat,lon` in the URL pins the readout to that point while the cursor is away.
+    Effect::new(move |_| {
+        let probe = app.state.with(|s| s.probe);
+        if let (Some((lat, lon)), Some(frame)) = (probe, app.frame.get()) {
+            readout.set(Some(readout_text(&frame, 0, lat, lon)));
+        }
+    });
 
     let download = move |_| {
         let (Some(c), Some(frame)) = (canvas.get_untracked(), app.frame.get_untracked()) else {
@@ -159,5 +151,26 @@ pub fn MapView(
                 on:mouseleave=move |_| readout.set(None)
             ></canvas>
         </section>
+    }
+}
+
+/// The readout for a point of one panel: position, and the value there (with the member on
+/// postage stamps).
+fn readout_text(frame: &Frame, panel: usize, lat: f64, lon: f64) -> String {
+    let value = frame
+        .crop
+        .index_at(lat, lon)
+        .and_then(|i| frame.value(panel, i));
+    let unit = pretty_unit(&frame.plan.unit);
+    match value {
+        Some((v, Some(member))) => {
+            format!(
+                "{} · {member}: {}",
+                format_position(lat, lon),
+                format_value(v, &unit)
+            )
+        }
+        Some((v, None)) => format!("{} · {}", format_position(lat, lon), format_value(v, &unit)),
+        None => format_position(lat, lon),
     }
 }
