@@ -436,6 +436,7 @@ mod tests {
             },
             member: Some("gep07".into()),
             embed: true,
+            probe: None,
         };
         let q = state.to_query();
         assert_eq!(
