@@ -24,7 +24,9 @@ fn time_decode(name: &str, bytes: &[u8]) {
         assert_eq!(decoded.values.len(), 1_038_240);
     }
     let per = (now_ms() - start) / f64::from(rounds);
-    web_sys_log(&format!("wasm decode {name}: {per:.1} ms per message ({rounds} rounds)"));
+    web_sys_log(&format!(
+        "wasm decode {name}: {per:.1} ms per message ({rounds} rounds)"
+    ));
 }
 
 fn web_sys_log(text: &str) {
@@ -35,10 +37,16 @@ fn web_sys_log(text: &str) {
 fn decode_speed_in_the_browser() {
     time_decode(
         "gfs_0p25_complex_spatial_5.3",
-        include_bytes!(concat!(env!("GIK_FIXTURES_DIR"), "/gfs/gfs.20200325.t18z.pgrb2.0p25.f006")),
+        include_bytes!(concat!(
+            env!("GIK_FIXTURES_DIR"),
+            "/gfs/gfs.20200325.t18z.pgrb2.0p25.f006"
+        )),
     );
     time_decode(
         "ecmwf_0p25_ccsds_5.42",
-        include_bytes!(concat!(env!("GIK_FIXTURES_DIR"), "/ecmwf/aifs-ens-cf-t500.grib2")),
+        include_bytes!(concat!(
+            env!("GIK_FIXTURES_DIR"),
+            "/ecmwf/aifs-ens-cf-t500.grib2"
+        )),
     );
 }
