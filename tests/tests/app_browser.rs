@@ -20,7 +20,7 @@ use gik_core::member::MemberManifest;
 use gik_core::product::precipitation_plan;
 use gik_core::stats::EnsembleAccumulator;
 use gik_tests::mirror::{DirContent, FaultRule, MirrorConfig, MirrorServer};
-use gik_tests::synthetic::{Synthetic, SyntheticConfig};
+use gik_tests::synthetic::{expected_exceedance, Model, Synthetic, SyntheticConfig};
 
 fn dist() -> PathBuf {
     let dist = std::env::var("GIK_APP_DIST")
@@ -228,6 +228,13 @@ fn readout_at_a_point_equals_the_native_computation() {
             "map did not finish:\n{dom}"
         );
         let shown = readout_value(&dom);
+        // The same numbers as the synthetic truth that `gik stream`'s test checks against, so the
+        // app, the native computation and the stream job agree.
+        let truth = expected_exceedance(Model::Gefs, common::run(), (0, 24), 10.0, lat, lon);
+        assert!(
+            (native - truth).abs() < 1e-3,
+            "({lat}, {lon}): native {native} %, truth {truth} %"
+        );
         // The readout rounds to one decimal (10..100) or two (below 10).
         assert!(
             (shown - native).abs() <= 0.051,
