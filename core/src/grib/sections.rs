@@ -66,28 +66,9 @@ pub(crate) fn split_field(bytes: &[u8], field: usize) -> Result<Sections<'_>, Gr
     let mut fields_seen = 0usize;
     let mut pos = 16;
     while pos < total - 4 {
-        let header = bytes.get(pos..pos + 5).ok_or(GribError::Truncated {
-            section: 255,
-            needed: pos + 5,
-            available: total,
-        })?;
-        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let number = header[4];
-        if len < 5 || pos + len > total - 4 {
-            return Err(GribError::BadSectionLength {
-                section: number,
-                length: len,
-                offset: pos,
-            });
-        }
-        if !(1..=7).contains(&number) {
-            return Err(GribError::BadSectionLength {
-                section: number,
-                length: len,
-                offset: pos,
-            });
-        }
-        found[number as usize] = Some(&bytes[pos..pos + len]);
+        let (number, section) = read_section(bytes, pos, (total - 4) as u64)?;
+        let len = section.len();
+        found[number as usize] = Some(section);
         pos += len;
         if number == 7 {
             if fields_seen == field {
@@ -118,6 +99,34 @@ pub(crate) fn split_field(bytes: &[u8], field: usize) -> Result<Sections<'_>, Gr
         bitmap: get(6)?,
         data: get(7)?,
     })
+}
+
+/// Reads the section starting at `pos`: its number and bytes. The section must end by `limit`
+/// (the end of the message's sections), and its bytes must be present in `bytes`.
+fn read_section(bytes: &[u8], pos: usize, limit: u64) -> Result<(u8, &[u8]), GribError> {
+    let header = bytes.get(pos..pos + 5).ok_or(GribError::Truncated {
+        section: 255,
+        needed: pos + 5,
+        available: bytes.len(),
+    })?;
+    let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let number = header[4];
+    let end = pos
+        .checked_add(len)
+        .filter(|&e| len >= 5 && e as u64 <= limit);
+    let Some(end) = end.filter(|_| (1..=7).contains(&number)) else {
+        return Err(GribError::BadSectionLength {
+            section: number,
+            length: len,
+            offset: pos,
+        });
+    };
+    let section = bytes.get(pos..end).ok_or(GribError::Truncated {
+        section: number,
+        needed: end,
+        available: bytes.len(),
+    })?;
+    Ok((number, section))
 }
 
 /// Offsets and lengths of every GRIB2 message in a buffer (a whole file), in order.
@@ -187,30 +196,12 @@ pub(crate) fn split_header(bytes: &[u8]) -> Result<HeaderSections<'_>, GribError
     let mut found: [Option<&[u8]>; 8] = [None; 8];
     let mut pos = 16;
     while found[5].is_none() {
-        let header = bytes.get(pos..pos + 5).ok_or(GribError::Truncated {
-            section: 255,
-            needed: pos + 5,
-            available: end,
-        })?;
-        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let number = header[4];
-        if len < 5 || !(1..=7).contains(&number) || pos as u64 + len as u64 > total_length {
-            return Err(GribError::BadSectionLength {
-                section: number,
-                length: len,
-                offset: pos,
-            });
-        }
-        if number <= 5 {
-            let section = bytes.get(pos..pos + len).ok_or(GribError::Truncated {
-                section: number,
-                needed: pos + len,
-                available: end,
-            })?;
-            found[number as usize] = Some(section);
-        } else {
+        let (number, section) = read_section(&bytes[..end], pos, total_length)?;
+        let len = section.len();
+        if number > 5 {
             return Err(GribError::MissingSection(5));
         }
+        found[number as usize] = Some(section);
         pos += len;
     }
     let get = |n: u8| {
