@@ -111,17 +111,20 @@ pub fn parse_members(product: &dyn Product, text: &str) -> Result<Vec<Member>> {
     Ok(out)
 }
 
-fn invalid(product: &dyn Product, text: &str) -> Error {
+/// Names of the product's first and last members (`gec00`, `gep30`), for error messages.
+pub(crate) fn member_range(product: &dyn Product) -> (String, String) {
     let members = product.members();
-    let first = members
-        .first()
-        .map(|m| product.member_name(*m))
-        .unwrap_or_default();
-    let last = members
+    let name = |m: Option<&Member>| m.map(|m| product.member_name(*m)).unwrap_or_default();
+    (name(members.first()), name(members.last()))
+}
+
+fn invalid(product: &dyn Product, text: &str) -> Error {
+    let (first, last) = member_range(product);
+    let max = product
+        .members()
         .last()
-        .map(|m| product.member_name(*m))
+        .map(|m| m.number())
         .unwrap_or_default();
-    let max = members.last().map(|m| m.number()).unwrap_or_default();
     Error::InvalidArgument {
         what: "member",
         value: text.to_string(),

@@ -155,15 +155,7 @@ pub fn check_request(product: &dyn Product, run: RunTime, member: Member, step: 
         ));
     }
     if !product.members().contains(&member) {
-        let members = product.members();
-        let first = members
-            .first()
-            .map(|m| product.member_name(*m))
-            .unwrap_or_default();
-        let last = members
-            .last()
-            .map(|m| product.member_name(*m))
-            .unwrap_or_default();
+        let (first, last) = member::member_range(product);
         return fail(format!(
             "no member {member:?} (members are {first} .. {last})"
         ));
