@@ -155,6 +155,140 @@ impl<'a> BitReader<'a> {
     }
 }
 
+/// A fast big-endian bit reader for the hot loops (CCSDS, packed values) with a 64-bit buffer: the next `valid` bits
+/// are the top bits of `acc`. Reading past the end yields zeros and is caught by
+/// [`Bits::check`], so the hot paths have no per-read end test.
+pub(crate) struct BitStream<'a> {
+    data: &'a [u8],
+    /// Next byte to load (may run past `data.len()` while zeros are fed in).
+    pos: usize,
+    acc: u64,
+    valid: u32,
+}
+
+impl<'a> BitStream<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        let mut bits = Self {
+            data,
+            pos: 0,
+            acc: 0,
+            valid: 0,
+        };
+        bits.refill();
+        bits
+    }
+
+    /// Tops the buffer up to at least 56 valid bits.
+    #[inline(always)]
+    fn refill(&mut self) {
+        if let Some(word) = self.data.get(self.pos..self.pos + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            let word = u64::from_be_bytes(w);
+            // The bytes below the ones counted are the true next bytes; the next refill ORs the
+            // same bits again.
+            self.acc |= word >> self.valid;
+            let bytes = (63 - self.valid) >> 3;
+            self.pos += bytes as usize;
+            self.valid += bytes * 8;
+        } else {
+            while self.valid < 56 {
+                let byte = self.data.get(self.pos).copied().unwrap_or(0);
+                self.acc |= u64::from(byte) << (56 - self.valid);
+                self.pos += 1;
+                self.valid += 8;
+            }
+        }
+    }
+
+    /// Bits consumed so far.
+    #[inline(always)]
+    pub(crate) fn consumed(&self) -> usize {
+        self.pos * 8 - self.valid as usize
+    }
+
+    /// Fails when more bits were read than the data holds.
+    #[inline]
+    pub(crate) fn check(&self) -> Result<(), GribError> {
+        let available = self.data.len() * 8;
+        if self.consumed() > available {
+            return Err(GribError::DataTooShort {
+                needed_bits: self.consumed(),
+                available_bits: available,
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads `n` bits (1..=32) without refilling: the caller made sure `valid >= n`.
+    #[inline(always)]
+    fn take(&mut self, n: u32) -> u32 {
+        let v = (self.acc >> (64 - n)) as u32;
+        self.acc <<= n;
+        self.valid -= n;
+        v
+    }
+
+    /// Reads `n` bits (0..=32).
+    #[inline(always)]
+    pub(crate) fn read(&mut self, n: u32) -> u32 {
+        if n == 0 {
+            return 0;
+        }
+        if self.valid < n {
+            self.refill();
+        }
+        self.take(n)
+    }
+
+    /// Reads a fundamental sequence: the number of 0 bits before the next 1 bit.
+    #[inline(always)]
+    pub(crate) fn fs(&mut self) -> Result<u32, GribError> {
+        if self.valid < 32 {
+            self.refill();
+        }
+        let zeros = self.acc.leading_zeros();
+        if zeros < self.valid {
+            // zeros <= 62 here, so the shift by zeros + 1 stays below 64.
+            self.acc <<= zeros + 1;
+            self.valid -= zeros + 1;
+            return Ok(zeros);
+        }
+        self.fs_long()
+    }
+
+    /// A fundamental sequence longer than the buffer: rare in valid data, endless in corrupt.
+    #[cold]
+    fn fs_long(&mut self) -> Result<u32, GribError> {
+        let mut count = 0u32;
+        loop {
+            let zeros = self.acc.leading_zeros();
+            if zeros < self.valid {
+                self.acc <<= zeros + 1;
+                self.valid -= zeros + 1;
+                return Ok(count.saturating_add(zeros));
+            }
+            count = count.saturating_add(self.valid);
+            self.acc = 0;
+            self.valid = 0;
+            if self.pos > self.data.len() {
+                self.check()?;
+                return Err(GribError::Compression(
+                    "CCSDS: fundamental sequence runs past the end of the data".into(),
+                ));
+            }
+            self.refill();
+        }
+    }
+
+    /// Skips to the next byte boundary.
+    pub(crate) fn align(&mut self) {
+        let skip = self.valid % 8;
+        self.acc <<= skip;
+        self.valid -= skip;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,7 +48,14 @@ pub struct LatLonGrid {
 
 impl Grid {
     pub(crate) fn parse(section: Octets<'_>) -> Result<Self, GribError> {
-        let num_points = section.u32(7)? as usize;
+        let num_points = section.u32(7)?;
+        if num_points == 0 || num_points as u64 > MAX_POINTS as u64 {
+            return Err(GribError::Inconsistent(format!(
+                "grid of {num_points} points (gik decodes 1 to {MAX_POINTS})"
+            )));
+        }
+        // Fits: at most MAX_POINTS, which fits a 32-bit usize.
+        let num_points = num_points as usize;
         let template = section.u16(13)?;
         let mut grid = Grid {
             template,
@@ -60,18 +67,26 @@ impl Grid {
         if !matches!(template, 0 | 40) {
             // Lambert (30), polar stereographic (20), Mercator (10): Nx/Ny at octets 31-38.
             if matches!(template, 10 | 20 | 30) {
-                grid.ni = Some(section.u32(31)? as usize);
-                grid.nj = Some(section.u32(35)? as usize);
+                let (nx, ny) = (section.u32(31)?, section.u32(35)?);
+                check_shape(nx, ny, num_points)?;
+                grid.ni = Some(nx as usize);
+                grid.nj = Some(ny as usize);
             }
             return Ok(grid);
         }
         let ni = section.u32(31)?;
         let nj = section.u32(35)?;
         if ni == u32::MAX {
-            // Reduced grid (rows of varying length): no fixed Ni.
+            // Reduced grid (rows of varying length): no fixed Ni, at least one point per row.
+            if nj == 0 || nj as usize > num_points {
+                return Err(GribError::Inconsistent(format!(
+                    "reduced grid with Nj {nj} rows for {num_points} points"
+                )));
+            }
             grid.nj = Some(nj as usize);
             return Ok(grid);
         }
+        check_shape(ni, nj, num_points)?;
         grid.ni = Some(ni as usize);
         grid.nj = Some(nj as usize);
         let basic_angle = section.u32(39)?;
@@ -110,11 +125,6 @@ impl Grid {
         } else {
             f64::from(section.u32(68)?) * unit
         };
-        if ni as usize * nj as usize != num_points {
-            return Err(GribError::Inconsistent(format!(
-                "grid has Ni {ni} x Nj {nj} but {num_points} points"
-            )));
-        }
         grid.latlon = Some(LatLonGrid {
             lat_first,
             lon_first,
@@ -193,6 +203,22 @@ impl Grid {
         }
         Some(row as usize * ni + col as usize)
     }
+}
+
+/// Largest number of points in a grid gik decodes: 10⁸ (a 0.25° global grid has 1,038,240;
+/// MRMS's 7000 × 3500, the largest seen, 24.5 million). Corrupt or hostile headers must not
+/// decide how much memory a decode allocates, nor make a size product wrap on wasm32.
+pub const MAX_POINTS: usize = 100_000_000;
+
+/// `Ni` and `Nj` must both be positive and multiply (in u64, so nothing wraps on wasm32) to the
+/// grid's number of points.
+fn check_shape(ni: u32, nj: u32, num_points: usize) -> Result<(), GribError> {
+    if ni == 0 || nj == 0 || u64::from(ni) * u64::from(nj) != num_points as u64 {
+        return Err(GribError::Inconsistent(format!(
+            "grid has Ni {ni} x Nj {nj} but {num_points} points"
+        )));
+    }
+    Ok(())
 }
 
 impl LatLonGrid {

@@ -3,7 +3,9 @@
 //! Product definition templates 4.0–4.15 share one layout for octets 10–34 (parameter, forecast
 //! time, fixed surfaces); ensemble, derived-ensemble, probability, percentile and statistical
 //! templates append their own fields. We read the shared part for every such template and the
-//! ensemble and time-window parts where the template has them. Names follow ecCodes'
+//! ensemble and time-window parts where the template has them; the chemical templates 4.40–4.43
+//! are those with two more octets. Any other template is not refused: its parameter is read
+//! (octets 10–11 are common to all templates) and `unknown` says what was not. Names follow ecCodes'
 //! `shortName` for the parameters gik's products carry, and the WMO abbreviation otherwise.
 
 use serde::Serialize;
@@ -41,6 +43,10 @@ pub struct MessageMetadata {
     /// Reference time (section 1), when valid.
     #[serde(serialize_with = "serialize_run")]
     pub reference_time: Option<RunTime>,
+    /// What gik could not read, when the product definition template is one it does not
+    /// describe (the values still decode: they do not depend on section 4). Then `level` is
+    /// `unknown`, `time` is [`ForecastTime::Analysis`] and `member` is `None`, placeholders only.
+    pub unknown: Option<String>,
 }
 
 /// The level of a message.
@@ -108,64 +114,43 @@ impl MessageMetadata {
         product: Octets<'_>,
     ) -> Result<Self, GribError> {
         let template = product.u16(8)?;
-        if template > 15 {
-            return Err(GribError::Unsupported(format!(
-                "product definition template 4.{template}"
-            )));
-        }
         let category = product.u8(10)?;
         let number = product.u8(11)?;
-        let level = parse_level(product)?;
-        let unit = product.u8(18)?;
-        let forecast = product.u32(19)?;
-        let start_minutes = minutes(unit, forecast)
-            .ok_or_else(|| GribError::Unsupported(format!("time unit {unit} (code table 4.4)")))?;
-        let time = match statistics_octet(template) {
-            Some(base) => {
-                let statistic = match product.u8(base + 12)? {
-                    0 => Statistic::Average,
-                    1 => Statistic::Accumulation,
-                    2 => Statistic::Maximum,
-                    3 => Statistic::Minimum,
-                    _ => Statistic::Other,
-                };
-                let range_unit = product.u8(base + 14)?;
-                let length = product.u32(base + 15)?;
-                let length = minutes(range_unit, length).ok_or_else(|| {
-                    GribError::Unsupported(format!("time range unit {range_unit}"))
-                })?;
-                ForecastTime::Window {
-                    start_minutes,
-                    end_minutes: start_minutes.saturating_add(length),
-                    statistic,
-                }
+        // Chemical-constituent templates 4.40-4.43 are 4.0, 4.1, 4.8 and 4.11 with the
+        // constituent type inserted at octets 12-13.
+        let chemical;
+        let (layout, product) = match template {
+            0..=15 => (Some(template), product),
+            40..=43 => {
+                let bytes = product.tail_from(1)?;
+                let tail = product.tail_from(14)?;
+                chemical = [&bytes[..11], tail].concat();
+                (
+                    Some([0, 1, 8, 11][usize::from(template - 40)]),
+                    Octets::new(&chemical, 4),
+                )
             }
-            None => ForecastTime::Lead {
-                minutes: start_minutes,
-            },
+            _ => (None, product),
         };
-        let member = match template {
-            1 | 11 => {
-                let kind = product.u8(35)?;
-                let n = u16::from(product.u8(36)?);
-                Some(match kind {
-                    0 | 1 => EnsembleMember::Control,
-                    2 => EnsembleMember::NegativelyPerturbed(n),
-                    3 => EnsembleMember::Perturbed(n),
-                    _ if n == 0 => EnsembleMember::Control,
-                    _ => EnsembleMember::Perturbed(n),
-                })
+        let (level, time, member, unknown) = match layout {
+            Some(layout) => {
+                let (level, time, member) = described(layout, product)?;
+                (level, time, member, None)
             }
-            2 | 12 => Some(EnsembleMember::Derived(
-                match product.u8(35)? {
-                    0 | 1 => "ens mean",
-                    2 | 3 => "ens std dev",
-                    4 | 5 => "ens spread",
-                    _ => "ens derived",
-                }
-                .to_string(),
-            )),
-            _ => None,
+            None => (
+                LevelInfo {
+                    first_type: 255,
+                    second_type: 255,
+                    type_of_level: "unknown".into(),
+                    value: None,
+                    second_value: None,
+                },
+                ForecastTime::Analysis,
+                None,
+                Some(format!(
+                    "product definition template 4.{template}: level, time and member not read"
+                )),
+            ),
         };
         let reference_time = RunTime::new(
             i32::from(identification.u16(13)?),
@@ -205,8 +190,68 @@ impl MessageMetadata {
             time,
             member,
             reference_time,
+            unknown,
         })
     }
+}
+
+/// Level, forecast time and member of a product definition template laid out as 4.0–4.15.
+fn described(
+    template: u16,
+    product: Octets<'_>,
+) -> Result<(LevelInfo, ForecastTime, Option<EnsembleMember>), GribError> {
+    let level = parse_level(product)?;
+    let unit = product.u8(18)?;
+    let forecast = product.u32(19)?;
+    let start_minutes = minutes(unit, forecast)
+        .ok_or_else(|| GribError::Unsupported(format!("time unit {unit} (code table 4.4)")))?;
+    let time = match statistics_octet(template) {
+        Some(base) => {
+            let statistic = match product.u8(base + 12)? {
+                0 => Statistic::Average,
+                1 => Statistic::Accumulation,
+                2 => Statistic::Maximum,
+                3 => Statistic::Minimum,
+                _ => Statistic::Other,
+            };
+            let range_unit = product.u8(base + 14)?;
+            let length = product.u32(base + 15)?;
+            let length = minutes(range_unit, length)
+                .ok_or_else(|| GribError::Unsupported(format!("time range unit {range_unit}")))?;
+            ForecastTime::Window {
+                start_minutes,
+                end_minutes: start_minutes.saturating_add(length),
+                statistic,
+            }
+        }
+        None => ForecastTime::Lead {
+            minutes: start_minutes,
+        },
+    };
+    let member = match template {
+        1 | 11 => {
+            let kind = product.u8(35)?;
+            let n = u16::from(product.u8(36)?);
+            Some(match kind {
+                0 | 1 => EnsembleMember::Control,
+                2 => EnsembleMember::NegativelyPerturbed(n),
+                3 => EnsembleMember::Perturbed(n),
+                _ if n == 0 => EnsembleMember::Control,
+                _ => EnsembleMember::Perturbed(n),
+            })
+        }
+        2 | 12 => Some(EnsembleMember::Derived(
+            match product.u8(35)? {
+                0 | 1 => "ens mean",
+                2 | 3 => "ens std dev",
+                4 | 5 => "ens spread",
+                _ => "ens derived",
+            }
+            .to_string(),
+        )),
+        _ => None,
+    };
+    Ok((level, time, member))
 }
 
 /// Converts a time in code-table-4.4 units to minutes.

@@ -12,14 +12,17 @@
 //! templates 5.0/5.2/5.3/5.41 and by gribberish for 5.42 (CCSDS) and natively 5.40 (JPEG 2000).
 
 mod bits;
+mod ccsds;
 mod grid;
 mod metadata;
 mod sections;
 mod unpack;
 
-pub use grid::{Grid, LatLonGrid};
+pub use grid::{Grid, LatLonGrid, MAX_POINTS};
 pub use metadata::{LevelInfo, MessageMetadata};
 pub use sections::scan;
+
+use sections::Cut;
 
 use serde::Serialize;
 
@@ -213,7 +216,11 @@ pub fn describe_header(prefix: &[u8]) -> Result<MessageInfo, GribError> {
 /// Like [`describe`], for field `field` (0-based) of a message holding several fields
 /// (wgrib2's sub-messages `n.1`, `n.2`...).
 pub fn describe_field(bytes: &[u8], field: usize) -> Result<MessageInfo, GribError> {
-    let s = sections::split_field(bytes, field)?;
+    let s = sections::split_field(bytes, field, Cut::Whole)?;
+    info(&s)
+}
+
+fn info(s: &sections::Sections<'_>) -> Result<MessageInfo, GribError> {
     let grid = Grid::parse(s.grid)?;
     let metadata = MessageMetadata::parse(s.discipline, s.identification, s.product)?;
     let packing = Packing {
@@ -235,38 +242,187 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedMessage, GribError> {
     decode_field(bytes, 0)
 }
 
-/// Like [`decode`], for field `field` (0-based) of a message holding several fields.
+/// Like [`decode`], for field `field` (0-based) of a message holding several fields (wgrib2's
+/// `n.(field+1)`; a field inherits the sections it does not repeat). A field number past the
+/// message's last field is an error, never another field.
 pub fn decode_field(bytes: &[u8], field: usize) -> Result<DecodedMessage, GribError> {
-    let s = sections::split_field(bytes, field)?;
-    let info = describe_field(bytes, field)?;
-    let points = info.grid.num_points;
-    let packed_count = s.representation.u32(6)? as usize;
-    let data = s.data.tail_from(6)?;
+    let s = sections::split_field(bytes, field, Cut::Whole)?;
+    decode_points(&s, None)
+}
 
-    let bitmap = match s.bitmap.u8(6)? {
-        255 => None,
+/// Decodes only the first `rows` rows of the message at the start of `bytes`: the first
+/// `rows × Ni` points in scan order (north to south on the global lat/lon grids gik reads).
+///
+/// Guarantees:
+/// - `values` has exactly `rows × Ni` points (`rows` larger than `Nj` is an error), identical
+///   to the first `rows × Ni` values of [`decode`] on the whole message, for every packing
+///   (bitmaps, missing-value management and constant fields included);
+/// - `bytes` may be a prefix of the message: sections 0–6 whole, section 7 cut anywhere after
+///   the bits of those rows. Simple (5.0), complex (5.2, 5.3), PNG (5.41) and CCSDS (5.42)
+///   packing stop reading after them; JPEG 2000 (5.40) needs the whole data section. A prefix
+///   too short for the rows is an error ([`GribError::DataTooShort`], or for PNG a
+///   [`GribError::Compression`]), never wrong values: decoding a longer prefix is the remedy;
+///   [`bytes_for_rows`] says how long when the packing allows it.
+/// - the grid must have rows: a fixed `Ni`, points consecutive along a row (scanning mode
+///   bit 3 clear); otherwise [`GribError::Unsupported`].
+///
+/// `info.grid` still describes the whole grid.
+pub fn decode_rows(bytes: &[u8], rows: usize) -> Result<DecodedMessage, GribError> {
+    decode_field_rows(bytes, 0, rows)
+}
+
+/// [`decode_rows`] for field `field` (0-based) of a message holding several fields.
+pub fn decode_field_rows(
+    bytes: &[u8],
+    field: usize,
+    rows: usize,
+) -> Result<DecodedMessage, GribError> {
+    let s = sections::split_field(bytes, field, Cut::DataMayEnd)?;
+    let grid = Grid::parse(s.grid)?;
+    let points = row_points(&grid, rows)?;
+    decode_points(&s, Some(points))
+}
+
+/// Number of points in the first `rows` rows of `grid`, if the grid has such rows.
+fn row_points(grid: &Grid, rows: usize) -> Result<usize, GribError> {
+    let (Some(ni), Some(nj)) = (grid.ni, grid.nj) else {
+        return Err(GribError::Unsupported(format!(
+            "row-limited decoding of grid template 3.{} (no fixed row length)",
+            grid.template
+        )));
+    };
+    if grid
+        .latlon
+        .as_ref()
+        .is_some_and(|g| g.scanning_mode & 0x20 != 0)
+    {
+        return Err(GribError::Unsupported(
+            "row-limited decoding of a grid stored column by column (scanning mode bit 3)".into(),
+        ));
+    }
+    if rows > nj {
+        return Err(GribError::Inconsistent(format!(
+            "{rows} rows asked for, the grid has {nj}"
+        )));
+    }
+    // ni * nj == num_points <= MAX_POINTS (checked by Grid::parse), so this cannot overflow.
+    Ok(rows * ni)
+}
+
+/// How many bytes of a message [`decode_rows`] needs for its first rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum BytesForRows {
+    /// The first this-many bytes of the message are enough, and exactly what the rows' bits
+    /// need (simple packing; complex packing once the group descriptors are in the prefix).
+    Exact(u64),
+    /// The packing does not tell before decoding (CCSDS, PNG, JPEG 2000, or complex packing
+    /// whose group descriptors are not in the prefix yet). At least `at_least` bytes are
+    /// needed; `guess` (data section in proportion to the rows, plus 2 % and 4 KiB, at most the
+    /// whole message) is usually enough but not guaranteed: when [`decode_rows`] says the data
+    /// is too short, read more (the whole message always works).
+    Unknown {
+        /// A lower bound.
+        at_least: u64,
+        /// A likely-sufficient prefix length.
+        guess: u64,
+    },
+}
+
+/// How many bytes of the message whose start is `prefix` [`decode_rows`] needs for `rows` rows.
+/// `prefix` must hold sections 0–6 and the start of section 7 (for complex packing, as much of
+/// the group descriptors as available improves the answer).
+pub fn bytes_for_rows(prefix: &[u8], rows: usize) -> Result<BytesForRows, GribError> {
+    let s = sections::split_field(prefix, 0, Cut::DataMayEnd)?;
+    let grid = Grid::parse(s.grid)?;
+    let points = row_points(&grid, rows)?;
+    let present = match bitmap(&s, grid.num_points)? {
+        Some(b) => count_set(b, points),
+        None => points,
+    };
+    let count = s.representation.u32(6)? as usize;
+    let data_start = section_offset(prefix, s.data.tail_from(1)?)?;
+    let data_length = s.data.u32(1)?;
+    let total = s.total_length;
+    let template = s.representation.u16(10)?;
+    let exact = |bits: Option<u64>| bits.map(|b| (data_start + 5 + b.div_ceil(8)).min(total));
+    let packed_bits = unpack::packed_bits(
+        template,
+        s.representation,
+        s.data.tail_from(6)?,
+        count,
+        present,
+    )?;
+    Ok(match exact(packed_bits) {
+        Some(n) => BytesForRows::Exact(n),
+        None => {
+            let share = u64::from(data_length) as f64 * present as f64 / count.max(1) as f64;
+            let guess = data_start as f64 + share * 1.02 + 4096.0;
+            BytesForRows::Unknown {
+                at_least: (data_start + 5).min(total),
+                guess: (guess as u64).min(total),
+            }
+        }
+    })
+}
+
+/// Offset of `section` (a slice of `message`) from the start of `message`.
+fn section_offset(message: &[u8], section: &[u8]) -> Result<u64, GribError> {
+    let offset = (section.as_ptr() as usize).wrapping_sub(message.as_ptr() as usize);
+    if offset > message.len() {
+        return Err(GribError::Inconsistent(
+            "section outside its message".into(),
+        ));
+    }
+    Ok(offset as u64)
+}
+
+/// The bitmap bits of section 6, if it has a bitmap covering `points` points.
+fn bitmap<'a>(s: &sections::Sections<'a>, points: usize) -> Result<Option<&'a [u8]>, GribError> {
+    match s.bitmap.u8(6)? {
+        255 => Ok(None),
         0 => {
             let bitmap = s.bitmap.tail_from(7)?;
-            if bitmap.len() * 8 < points {
+            if (bitmap.len() as u64) * 8 < points as u64 {
                 return Err(GribError::Truncated {
                     section: 6,
                     needed: points.div_ceil(8) + 6,
                     available: bitmap.len() + 6,
                 });
             }
-            Some(bitmap)
+            Ok(Some(bitmap))
         }
-        254 => {
-            return Err(GribError::Unsupported(
-                "bitmap defined by an earlier field of the same message".into(),
-            ))
-        }
-        other => return Err(GribError::Unsupported(format!("predefined bitmap {other}"))),
-    };
+        254 => Err(GribError::Unsupported(
+            "bitmap defined by an earlier field of the same message".into(),
+        )),
+        other => Err(GribError::Unsupported(format!("predefined bitmap {other}"))),
+    }
+}
+
+/// Number of set bits among the first `points` bits of `bitmap` (which holds at least that
+/// many).
+fn count_set(bitmap: &[u8], points: usize) -> usize {
+    let (full, rest) = (points / 8, points % 8);
+    let mut n: usize = bitmap[..full].iter().map(|b| b.count_ones() as usize).sum();
+    if rest > 0 {
+        n += (bitmap[full] & !(0xFFu8 >> rest)).count_ones() as usize;
+    }
+    n
+}
+
+/// Decodes the first `limit` points (all when `None`) of the field in `s`.
+fn decode_points(
+    s: &sections::Sections<'_>,
+    limit: Option<usize>,
+) -> Result<DecodedMessage, GribError> {
+    let info = info(s)?;
+    let points = info.grid.num_points;
+    let wanted_points = limit.unwrap_or(points).min(points);
+    let packed_count = s.representation.u32(6)? as usize;
+    let data = s.data.tail_from(6)?;
+    let bitmap = bitmap(s, points)?;
     let present = match bitmap {
-        Some(b) => (0..points)
-            .filter(|&i| b[i / 8] & (0x80 >> (i % 8)) != 0)
-            .count(),
+        Some(b) => count_set(b, points),
         None => points,
     };
     if packed_count != present {
@@ -274,20 +430,33 @@ pub fn decode_field(bytes: &[u8], field: usize) -> Result<DecodedMessage, GribEr
             "section 5 packs {packed_count} values, the grid/bitmap expects {present}"
         )));
     }
-    let packed = unpack::unpack(info.packing.template, s.representation, data, packed_count)?;
+    let want = match bitmap {
+        Some(b) => count_set(b, wanted_points),
+        None => wanted_points,
+    };
+    let packed = unpack::unpack(
+        info.packing.template,
+        s.representation,
+        data,
+        packed_count,
+        want,
+    )?;
     let values = match bitmap {
         None => packed,
         Some(b) => {
             let mut packed = packed.into_iter();
-            (0..points)
-                .map(|i| {
-                    if b[i / 8] & (0x80 >> (i % 8)) != 0 {
+            let mut values = Vec::with_capacity(wanted_points);
+            for (i, &byte) in b.iter().enumerate().take(wanted_points.div_ceil(8)) {
+                let n = (wanted_points - i * 8).min(8);
+                for bit in 0..n {
+                    values.push(if byte & (0x80 >> bit) != 0 {
                         packed.next().unwrap_or(f32::NAN)
                     } else {
                         f32::NAN
-                    }
-                })
-                .collect()
+                    });
+                }
+            }
+            values
         }
     };
     Ok(DecodedMessage { info, values })
@@ -295,3 +464,7 @@ pub fn decode_field(bytes: &[u8], field: usize) -> Result<DecodedMessage, GribEr
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hostile;
+#[cfg(test)]
+mod tests_rows;

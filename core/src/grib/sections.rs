@@ -49,27 +49,46 @@ pub(crate) fn message_length(bytes: &[u8]) -> Result<(u8, u64), GribError> {
 
 /// Splits `bytes` into the sections of field `field` (0-based; wgrib2's `n.(field+1)`). A field
 /// inherits the sections it does not repeat from the fields before it.
-pub(crate) fn split_field(bytes: &[u8], field: usize) -> Result<Sections<'_>, GribError> {
+///
+/// With `Cut::DataMayEnd`, `bytes` may be a prefix of the message that ends anywhere inside that
+/// field's section 7 (sections before it complete): the data section is then what is there.
+pub(crate) fn split_field(bytes: &[u8], field: usize, cut: Cut) -> Result<Sections<'_>, GribError> {
     let (discipline, total_length) = message_length(bytes)?;
-    if total_length < 16 + 4 || (bytes.len() as u64) < total_length {
+    let whole = (bytes.len() as u64) >= total_length;
+    if total_length < 16 + 4 || (!whole && cut == Cut::Whole) {
         return Err(GribError::Truncated {
             section: 0,
             needed: usize::try_from(total_length).unwrap_or(usize::MAX),
             available: bytes.len(),
         });
     }
-    let total = total_length as usize;
-    if &bytes[total - 4..total] != b"7777" {
-        return Err(GribError::MissingEnd);
+    if whole {
+        // total_length <= bytes.len(), so it fits in usize.
+        let total = total_length as usize;
+        if &bytes[total - 4..total] != b"7777" {
+            return Err(GribError::MissingEnd);
+        }
     }
+    let sections_end = total_length - 4;
     let mut found: [Option<&[u8]>; 8] = [None; 8];
     let mut fields_seen = 0usize;
-    let mut pos = 16;
-    while pos < total - 4 {
-        let (number, section) = read_section(bytes, pos, (total - 4) as u64)?;
-        let len = section.len();
+    let mut pos = 16usize;
+    while (pos as u64) < sections_end {
+        let (number, length) = section_header(bytes, pos, sections_end)?;
+        let end = pos + length;
+        let section = match bytes.get(pos..end) {
+            Some(s) => s,
+            None if number == 7 && cut == Cut::DataMayEnd && fields_seen == field => &bytes[pos..],
+            None => {
+                return Err(GribError::Truncated {
+                    section: number,
+                    needed: end,
+                    available: bytes.len(),
+                })
+            }
+        };
         found[number as usize] = Some(section);
-        pos += len;
+        pos = end;
         if number == 7 {
             if fields_seen == field {
                 break;
@@ -101,26 +120,56 @@ pub(crate) fn split_field(bytes: &[u8], field: usize) -> Result<Sections<'_>, Gr
     })
 }
 
-/// Reads the section starting at `pos`: its number and bytes. The section must end by `limit`
-/// (the end of the message's sections), and its bytes must be present in `bytes`.
-fn read_section(bytes: &[u8], pos: usize, limit: u64) -> Result<(u8, &[u8]), GribError> {
-    let header = bytes.get(pos..pos + 5).ok_or(GribError::Truncated {
-        section: 255,
-        needed: pos + 5,
-        available: bytes.len(),
-    })?;
-    let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+/// Whether a message's bytes must be whole, or may stop inside the data section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The whole message, `7777` included.
+    Whole,
+    /// A prefix ending anywhere in the asked-for field's data section.
+    DataMayEnd,
+}
+
+/// Reads the header of the section starting at `pos`: its number and declared length. The
+/// section must end by `limit` (the end of the message's sections); its bytes may be absent.
+fn section_header(bytes: &[u8], pos: usize, limit: u64) -> Result<(u8, usize), GribError> {
+    let header = bytes
+        .get(pos..pos.saturating_add(5))
+        .ok_or(GribError::Truncated {
+            section: 255,
+            needed: pos.saturating_add(5),
+            available: bytes.len(),
+        })?;
+    let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     let number = header[4];
-    let end = pos
-        .checked_add(len)
-        .filter(|&e| len >= 5 && e as u64 <= limit);
-    let Some(end) = end.filter(|_| (1..=7).contains(&number)) else {
+    let fits = len >= 5 && (pos as u64).saturating_add(u64::from(len)) <= limit;
+    if !fits || !(1..=7).contains(&number) {
+        return Err(GribError::BadSectionLength {
+            section: number,
+            length: len as usize,
+            offset: pos,
+        });
+    }
+    // pos + len <= limit <= a length that fits the buffer's address space only if present;
+    // usize::try_from guards wasm32.
+    let len = usize::try_from(len).map_err(|_| GribError::BadSectionLength {
+        section: number,
+        length: usize::MAX,
+        offset: pos,
+    })?;
+    if pos.checked_add(len).is_none() {
         return Err(GribError::BadSectionLength {
             section: number,
             length: len,
             offset: pos,
         });
-    };
+    }
+    Ok((number, len))
+}
+
+/// Reads the section starting at `pos`: its number and bytes, which must all be present.
+fn read_section(bytes: &[u8], pos: usize, limit: u64) -> Result<(u8, &[u8]), GribError> {
+    let (number, len) = section_header(bytes, pos, limit)?;
+    let end = pos + len;
     let section = bytes.get(pos..end).ok_or(GribError::Truncated {
         section: number,
         needed: end,

@@ -1,13 +1,19 @@
 //! Unpacking the data section (GRIB2 section 7) according to section 5's template.
 //!
 //! Our own code handles simple packing (5.0), complex packing (5.2), complex packing with
-//! spatial differencing (5.3) and PNG (5.41): the gribberish crate mishandles missing-value
-//! management in 5.3, constant fields, PNG sample widths and 5.2 without spatial differencing
-//! (see `shared/fixtures/SOURCES.md`), and these templates are short to write from the WMO
-//! tables. CCSDS (5.42) and, natively, JPEG 2000 (5.40) are delegated to gribberish, whose
-//! decoders agree with ecCodes on every fixture. All templates share `Y = (R + X·2^E) / 10^D`.
+//! spatial differencing (5.3), PNG (5.41) and CCSDS (5.42, [`super::ccsds`]): gribberish
+//! mishandles missing-value management in 5.3, constant fields, PNG sample widths and 5.2
+//! without spatial differencing (see `shared/fixtures/SOURCES.md`), and its CCSDS decoder is
+//! 1.5× slower than ecCodes (BENCHMARKS.md). Only JPEG 2000 (5.40, native builds) is delegated
+//! to gribberish. All templates share `Y = (R + X·2^E)·10^-D`, applied while each value is
+//! written (no intermediate vector of integers or `f64`).
+//!
+//! Every unpacker produces the first `want` of the `count` packed values and stops: the data
+//! section may end right after the bits those values need (a message cut after the rows a map
+//! needs). Bits missing before that point are [`GribError::DataTooShort`].
 
-use super::bits::{sign_magnitude, BitReader, Octets};
+use super::bits::{sign_magnitude, BitReader, BitStream, Octets};
+use super::ccsds;
 use super::GribError;
 
 /// The packing parameters common to templates 5.0, 5.2, 5.3, 5.40, 5.41 and 5.42.
@@ -49,36 +55,216 @@ impl Scaling {
     }
 }
 
-/// Unpacks `count` values (the points that the bitmap marks present), NaN where the packing's
-/// own missing-value management says so.
+/// Unpacks the first `want` of the `count` packed values (the points that the bitmap marks
+/// present), NaN where the packing's own missing-value management says so.
 pub(crate) fn unpack(
     template: u16,
     representation: Octets<'_>,
     data: &[u8],
     count: usize,
+    want: usize,
 ) -> Result<Vec<f32>, GribError> {
     let scaling = Scaling::parse(representation)?;
+    let want = want.min(count);
     match template {
         // In every template but 5.2/5.3 (whose groups can mark missing values), zero bits per
         // value means every point is the reference value R.
-        0 | 40 | 41 | 42 if scaling.bits == 0 => Ok(vec![scaling.constant(); count]),
-        0 => unpack_simple(&scaling, data, count),
-        2 | 3 => unpack_complex(template, representation, &scaling, data, count),
-        41 => unpack_png(&scaling, data, count),
-        40 | 42 => unpack_with_gribberish(representation, data, count),
+        0 | 40 | 41 | 42 if scaling.bits == 0 => Ok(vec![scaling.constant(); want]),
+        0 => unpack_simple(&scaling, data, want),
+        2 | 3 => unpack_complex(template, representation, &scaling, data, count, want),
+        41 => unpack_png(&scaling, data, count, want),
+        42 => unpack_ccsds(representation, &scaling, data, want),
+        40 => unpack_with_gribberish(representation, data, count, want),
         t => Err(GribError::Unsupported(format!(
             "data representation template 5.{t}"
         ))),
     }
 }
 
-fn unpack_simple(scaling: &Scaling, data: &[u8], count: usize) -> Result<Vec<f32>, GribError> {
-    let mut reader = BitReader::new(data);
+/// Fails unless `values` values of `bits` bits fit in `data` (after `skip_bits`).
+fn ensure_bits(data: &[u8], skip_bits: u64, values: usize, bits: u32) -> Result<(), GribError> {
+    let needed = (values as u64)
+        .saturating_mul(u64::from(bits))
+        .saturating_add(skip_bits);
+    let available = (data.len() as u64).saturating_mul(8);
+    if needed > available {
+        return Err(GribError::DataTooShort {
+            needed_bits: usize::try_from(needed).unwrap_or(usize::MAX),
+            available_bits: usize::try_from(available).unwrap_or(usize::MAX),
+        });
+    }
+    Ok(())
+}
+
+fn unpack_simple(scaling: &Scaling, data: &[u8], want: usize) -> Result<Vec<f32>, GribError> {
     let bits = u32::from(scaling.bits);
-    reader.ensure(count, bits)?;
-    (0..count)
-        .map(|_| Ok(scaling.apply(f64::from(reader.read(bits)?))))
-        .collect()
+    if bits > 32 {
+        return Err(GribError::Unsupported(format!("{bits}-bit packed values")));
+    }
+    ensure_bits(data, 0, want, bits)?;
+    let mut reader = BitStream::new(data);
+    let mut out = vec![0f32; want];
+    for o in out.iter_mut() {
+        *o = scaling.apply(f64::from(reader.read(bits)));
+    }
+    reader.check()?;
+    Ok(out)
+}
+
+/// Where the bits of the first `want` of `count` packed values end, counted from the start of
+/// the packed data (section 7 octet 6), when the packing says so without decoding: simple
+/// packing, constant fields, and complex packing whose group descriptors are in `data`.
+pub(crate) fn packed_bits(
+    template: u16,
+    representation: Octets<'_>,
+    data: &[u8],
+    count: usize,
+    want: usize,
+) -> Result<Option<u64>, GribError> {
+    let bits = u64::from(representation.u8(20)?);
+    Ok(match template {
+        0 => Some(bits.saturating_mul(want as u64)),
+        40..=42 if bits == 0 => Some(0),
+        2 | 3 => match Groups::parse(template, representation, data, count) {
+            Ok(groups) => {
+                let mut total = (groups.values_start as u64) * 8;
+                let mut left = want as u64;
+                for (&width, &length) in groups.widths.iter().zip(&groups.lengths) {
+                    if left == 0 {
+                        break;
+                    }
+                    let take = length.min(left);
+                    total = total.saturating_add(take * u64::from(width));
+                    left -= take;
+                }
+                Some(total)
+            }
+            Err(GribError::DataTooShort { .. }) => None,
+            Err(e) => return Err(e),
+        },
+        _ => None,
+    })
+}
+
+/// The layout of complex packing (5.2, 5.3): spatial-differencing descriptors, then each
+/// group's reference, width and length, all before the packed values.
+struct Groups {
+    order: u8,
+    descriptors: [i64; 3],
+    missing_management: u8,
+    references: Vec<u32>,
+    widths: Vec<u32>,
+    lengths: Vec<u64>,
+    /// Byte offset of the packed values in the data.
+    values_start: usize,
+}
+
+impl Groups {
+    fn parse(
+        template: u16,
+        section: Octets<'_>,
+        data: &[u8],
+        count: usize,
+    ) -> Result<Self, GribError> {
+        let bits = u32::from(section.u8(20)?);
+        let missing_management = section.u8(23)?;
+        let groups = section.u32(32)? as usize;
+        let width_reference = u32::from(section.u8(36)?);
+        let width_bits = u32::from(section.u8(37)?);
+        let length_reference = u64::from(section.u32(38)?);
+        let length_increment = u64::from(section.u8(42)?);
+        let last_length = u64::from(section.u32(43)?);
+        let length_bits = u32::from(section.u8(47)?);
+        let (order, extra_octets) = if template == 3 {
+            (section.u8(48)?, usize::from(section.u8(49)?))
+        } else {
+            (0, 0)
+        };
+        if order > 2 {
+            return Err(GribError::Unsupported(format!(
+                "spatial differencing of order {order}"
+            )));
+        }
+        // `count` is at most MAX_POINTS, so the vectors below are bounded.
+        if groups > count.max(1) {
+            return Err(GribError::Inconsistent(format!(
+                "{groups} groups for {count} values"
+            )));
+        }
+        let mut reader = BitReader::new(data);
+
+        // Extra descriptors of 5.3: first value(s) and the minimum of the differences.
+        let mut descriptors = [0i64; 3];
+        if order > 0 {
+            if extra_octets == 0 || extra_octets > 8 {
+                return Err(GribError::Inconsistent(format!(
+                    "{extra_octets} octets per spatial-differencing descriptor"
+                )));
+            }
+            let octets = Octets::new(data, 7);
+            for (k, d) in descriptors
+                .iter_mut()
+                .take(usize::from(order) + 1)
+                .enumerate()
+            {
+                let raw = octets
+                    .uint(1 + k * extra_octets, extra_octets)
+                    .map_err(|_| GribError::DataTooShort {
+                        needed_bits: (k + 1) * extra_octets * 8,
+                        available_bits: data.len() * 8,
+                    })?;
+                *d = sign_magnitude(raw, (extra_octets * 8) as u32);
+            }
+            reader = BitReader::new(
+                data.get(extra_octets * (usize::from(order) + 1)..)
+                    .unwrap_or(&[]),
+            );
+        }
+        let skipped = if order > 0 {
+            extra_octets * (usize::from(order) + 1)
+        } else {
+            0
+        };
+
+        reader.ensure(groups, bits)?;
+        let references: Vec<u32> = (0..groups)
+            .map(|_| reader.read(bits))
+            .collect::<Result<_, _>>()?;
+        reader.align();
+        reader.ensure(groups, width_bits)?;
+        let widths: Vec<u32> = (0..groups)
+            .map(|_| Ok(reader.read(width_bits)?.saturating_add(width_reference)))
+            .collect::<Result<_, GribError>>()?;
+        reader.align();
+        reader.ensure(groups, length_bits)?;
+        let mut lengths: Vec<u64> = (0..groups)
+            .map(|_| Ok(length_reference + u64::from(reader.read(length_bits)?) * length_increment))
+            .collect::<Result<_, GribError>>()?;
+        reader.align();
+        if let Some(last) = lengths.last_mut() {
+            *last = last_length;
+        }
+        // Sums in u64: on wasm32 a usize sum of corrupt lengths would wrap.
+        let total = lengths.iter().try_fold(0u64, |a, &l| a.checked_add(l));
+        if total != Some(count as u64) {
+            return Err(GribError::Inconsistent(format!(
+                "groups hold {} values but section 5 announces {count}",
+                total.map_or_else(|| "more than 2^64".to_string(), |t| t.to_string())
+            )));
+        }
+        if let Some(w) = widths.iter().find(|&&w| w > 32) {
+            return Err(GribError::Inconsistent(format!("group width {w} bits")));
+        }
+        Ok(Self {
+            order,
+            descriptors,
+            missing_management,
+            references,
+            widths,
+            lengths,
+            values_start: skipped + reader.byte_position(),
+        })
+    }
 }
 
 /// Templates 5.2 and 5.3: values in groups, each with a reference, a width and a length.
@@ -88,191 +274,197 @@ fn unpack_complex(
     scaling: &Scaling,
     data: &[u8],
     count: usize,
+    want: usize,
 ) -> Result<Vec<f32>, GribError> {
-    let missing_management = section.u8(23)?;
-    let groups = section.u32(32)? as usize;
-    let width_reference = u32::from(section.u8(36)?);
-    let width_bits = u32::from(section.u8(37)?);
-    let length_reference = section.u32(38)?;
-    let length_increment = u32::from(section.u8(42)?);
-    let last_length = section.u32(43)?;
-    let length_bits = u32::from(section.u8(47)?);
-    let (order, extra_octets) = if template == 3 {
-        (section.u8(48)?, usize::from(section.u8(49)?))
-    } else {
-        (0, 0)
-    };
-    if order > 2 {
-        return Err(GribError::Unsupported(format!(
-            "spatial differencing of order {order}"
-        )));
-    }
-    if groups > count.max(1) {
-        return Err(GribError::Inconsistent(format!(
-            "{groups} groups for {count} values"
-        )));
-    }
     let bits = u32::from(scaling.bits);
-    let mut reader = BitReader::new(data);
-
-    // Extra descriptors of 5.3: first value(s) and the minimum of the differences.
-    let mut descriptors = [0i64; 3];
-    if template == 3 && order > 0 {
-        let octets = Octets::new(data, 7);
-        for (k, d) in descriptors
-            .iter_mut()
-            .take(usize::from(order) + 1)
-            .enumerate()
-        {
-            if extra_octets == 0 || extra_octets > 8 {
-                return Err(GribError::Inconsistent(format!(
-                    "{extra_octets} octets per spatial-differencing descriptor"
-                )));
-            }
-            let raw = octets.uint(1 + k * extra_octets, extra_octets)?;
-            *d = sign_magnitude(raw, (extra_octets * 8) as u32);
-        }
-        reader = BitReader::new(
-            data.get(extra_octets * (usize::from(order) + 1)..)
-                .unwrap_or(&[]),
-        );
-    }
-
-    reader.ensure(groups, bits)?;
-    let references: Vec<u32> = (0..groups)
-        .map(|_| reader.read(bits))
-        .collect::<Result<_, _>>()?;
-    reader.align();
-    reader.ensure(groups, width_bits)?;
-    let widths: Vec<u32> = (0..groups)
-        .map(|_| Ok(reader.read(width_bits)? + width_reference))
-        .collect::<Result<_, GribError>>()?;
-    reader.align();
-    reader.ensure(groups, length_bits)?;
-    let mut lengths: Vec<usize> = (0..groups)
-        .map(|_| Ok((length_reference + reader.read(length_bits)? * length_increment) as usize))
-        .collect::<Result<_, GribError>>()?;
-    reader.align();
-    if let Some(last) = lengths.last_mut() {
-        *last = last_length as usize;
-    }
-    let total: usize = lengths.iter().sum();
-    if total != count {
-        return Err(GribError::Inconsistent(format!(
-            "groups hold {total} values but section 5 announces {count}"
-        )));
-    }
-
-    // Integer values (None = missing) before spatial differencing.
-    let mut values: Vec<Option<i64>> = Vec::with_capacity(count);
+    let Groups {
+        order,
+        descriptors,
+        missing_management,
+        references,
+        widths,
+        lengths,
+        values_start,
+    } = Groups::parse(template, section, data, count)?;
+    let packed = data.get(values_start..).unwrap_or(&[]);
+    let mut stream = BitStream::new(packed);
+    let mut out = Vec::with_capacity(want);
     let all_ones = |w: u32| if w >= 32 { u32::MAX } else { (1u32 << w) - 1 };
+    let mut undo = Undifferencing::new(order, descriptors);
     for ((&reference, &width), &length) in references.iter().zip(&widths).zip(&lengths) {
-        if width > 32 {
-            return Err(GribError::Inconsistent(format!("group width {width} bits")));
+        let remaining = want - out.len();
+        if remaining == 0 {
+            break;
         }
+        // `length` fits: the lengths sum to `count`, a usize.
+        let take = (length as usize).min(remaining);
         if width == 0 {
             let missing = match missing_management {
                 1 => reference == all_ones(bits),
                 2 => reference == all_ones(bits) || reference == all_ones(bits).wrapping_sub(1),
                 _ => false,
             };
-            let v = if missing {
-                None
-            } else {
-                Some(i64::from(reference))
-            };
-            values.extend(std::iter::repeat_n(v, length));
+            for _ in 0..take {
+                out.push(if missing {
+                    f32::NAN
+                } else {
+                    scaling.apply(undo.next(i64::from(reference)) as f64)
+                });
+            }
             continue;
         }
-        reader.ensure(length, width)?;
-        let primary = all_ones(width);
-        let secondary = primary.wrapping_sub(1);
-        for _ in 0..length {
-            let x = reader.read(width)?;
-            let missing = match missing_management {
-                1 => x == primary,
-                2 => x == primary || x == secondary,
-                _ => false,
-            };
-            values.push(if missing {
-                None
-            } else {
-                Some(i64::from(reference) + i64::from(x))
-            });
+        ensure_bits(packed, stream.consumed() as u64, take, width)?;
+        let reference = i64::from(reference);
+        match missing_management {
+            0 => {
+                for _ in 0..take {
+                    let x = i64::from(stream.read(width));
+                    out.push(scaling.apply(undo.next(reference + x) as f64));
+                }
+            }
+            m => {
+                let primary = all_ones(width);
+                let secondary = if m == 2 {
+                    primary.wrapping_sub(1)
+                } else {
+                    primary
+                };
+                for _ in 0..take {
+                    let x = stream.read(width);
+                    out.push(if x == primary || x == secondary {
+                        f32::NAN
+                    } else {
+                        scaling.apply(undo.next(reference + i64::from(x)) as f64)
+                    });
+                }
+            }
+        }
+        // Skip the rest of a group cut by `want`: nothing after it is read.
+    }
+    stream.check()?;
+    Ok(out)
+}
+
+/// Reverses first- or second-order spatial differencing over the non-missing values, one
+/// value at a time (order 0: values pass through).
+struct Undifferencing {
+    order: u8,
+    descriptors: [i64; 3],
+    previous: i64,
+    before_previous: i64,
+    seen: usize,
+}
+
+impl Undifferencing {
+    fn new(order: u8, descriptors: [i64; 3]) -> Self {
+        Self {
+            order,
+            descriptors,
+            previous: 0,
+            before_previous: 0,
+            seen: 0,
         }
     }
 
-    if template == 3 && order > 0 {
-        undo_spatial_differencing(&mut values, order, descriptors);
-    }
-    Ok(values
-        .into_iter()
-        .map(|v| v.map_or(f32::NAN, |x| scaling.apply(x as f64)))
-        .collect())
-}
-
-/// Reverses first- or second-order spatial differencing over the non-missing values.
-fn undo_spatial_differencing(values: &mut [Option<i64>], order: u8, descriptors: [i64; 3]) {
-    let minimum = descriptors[usize::from(order)];
-    let (mut previous, mut before_previous) = (0i64, 0i64);
-    let mut n = 0usize;
-    for value in values.iter_mut() {
-        let Some(x) = value.as_mut() else { continue };
-        let restored = if n < usize::from(order) {
-            descriptors[n]
+    #[inline(always)]
+    fn next(&mut self, x: i64) -> i64 {
+        let order = usize::from(self.order);
+        if order == 0 {
+            return x;
+        }
+        let minimum = self.descriptors[order];
+        let restored = if self.seen < order {
+            self.descriptors[self.seen]
         } else if order == 1 {
-            x.wrapping_add(minimum).wrapping_add(previous)
+            x.wrapping_add(minimum).wrapping_add(self.previous)
         } else {
             x.wrapping_add(minimum)
-                .wrapping_add(previous.wrapping_mul(2))
-                .wrapping_sub(before_previous)
+                .wrapping_add(self.previous.wrapping_mul(2))
+                .wrapping_sub(self.before_previous)
         };
-        *x = restored;
-        before_previous = previous;
-        previous = restored;
-        n += 1;
+        self.before_previous = self.previous;
+        self.previous = restored;
+        self.seen += 1;
+        restored
     }
 }
 
-/// Template 5.41: the packed integers are the samples of a greyscale or colour PNG image.
-fn unpack_png(scaling: &Scaling, data: &[u8], count: usize) -> Result<Vec<f32>, GribError> {
+/// Template 5.41: the packed integers are the samples of a greyscale or colour PNG image, read
+/// row by row until `want` values are out.
+fn unpack_png(
+    scaling: &Scaling,
+    data: &[u8],
+    count: usize,
+    want: usize,
+) -> Result<Vec<f32>, GribError> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(data));
     decoder.set_transformations(png::Transformations::IDENTITY);
     let mut reader = decoder
         .read_info()
         .map_err(|e| GribError::Compression(format!("PNG header: {e}")))?;
-    let mut buffer = vec![0u8; reader.output_buffer_size()];
-    let frame = reader
-        .next_frame(&mut buffer)
-        .map_err(|e| GribError::Compression(format!("PNG: {e}")))?;
-    let bits_per_pixel = frame.bit_depth as u32 * frame.color_type.samples() as u32;
-    let (width, height) = (frame.width as usize, frame.height as usize);
-    if width * height < count {
+    let info = reader.info();
+    let (width, height) = (u64::from(info.width), u64::from(info.height));
+    let bits_per_pixel = info.bit_depth as u32 * info.color_type.samples() as u32;
+    // The image must hold the values, and is never allowed to be much larger: its size comes
+    // from its own header and must not decide what we allocate.
+    let (pixels, count64) = (width.saturating_mul(height), count as u64);
+    if width > count64 || pixels < count64 || pixels - count64 >= width {
         return Err(GribError::Inconsistent(format!(
             "PNG image has {width}x{height} pixels for {count} values"
         )));
     }
-    let mut out = Vec::with_capacity(count);
-    for row in buffer.chunks(frame.line_size).take(height) {
-        let mut bits = BitReader::new(row);
-        for _ in 0..width {
-            if out.len() == count {
-                break;
-            }
-            out.push(scaling.apply(f64::from(bits.read(bits_per_pixel)?)));
+    if bits_per_pixel > 32 {
+        return Err(GribError::Unsupported(format!(
+            "PNG with {bits_per_pixel} bits per pixel"
+        )));
+    }
+    let mut out = Vec::with_capacity(want);
+    while out.len() < want {
+        let row = reader
+            .next_row()
+            .map_err(|e| GribError::Compression(format!("PNG: {e}")))?
+            .ok_or_else(|| GribError::Inconsistent("PNG image ends early".into()))?;
+        let mut bits = BitStream::new(row.data());
+        let take = (want - out.len()).min(width as usize);
+        for _ in 0..take {
+            out.push(scaling.apply(f64::from(bits.read(bits_per_pixel))));
         }
+        bits.check()?;
     }
     Ok(out)
 }
 
-/// Templates 5.42 (CCSDS) and 5.40 (JPEG 2000, native builds only) through gribberish.
+/// Template 5.42: CCSDS, with our own decoder.
+fn unpack_ccsds(
+    representation: Octets<'_>,
+    scaling: &Scaling,
+    data: &[u8],
+    want: usize,
+) -> Result<Vec<f32>, GribError> {
+    // Octets 21-25 of template 5.42; checked here so that a short section is an error naming it.
+    let params = ccsds::Params {
+        bits: scaling.bits,
+        flags: representation.u8(22)?,
+        block_size: u16::from(representation.u8(23)?),
+        rsi: representation.u16(24)?,
+    };
+    let mut out = vec![0f32; want];
+    ccsds::decode(params, data, &mut out, |x| scaling.apply(f64::from(x)))?;
+    Ok(out)
+}
+
+/// Template 5.40 (JPEG 2000, native builds only) through gribberish: the whole data section is
+/// needed (JPEG 2000 has no row order), then the first `want` values are kept.
 fn unpack_with_gribberish(
     representation: Octets<'_>,
     data: &[u8],
     count: usize,
+    want: usize,
 ) -> Result<Vec<f32>, GribError> {
     use bitvec::prelude::*;
     use gribberish::sections::data_representation::DataRepresentationSection;
+    // gribberish indexes section 5 without checking its length: template 5.40 has 23 octets.
+    representation.u8(23)?;
     let section_bytes = representation.tail_from(1)?;
     let section = DataRepresentationSection::from_data(section_bytes);
     let template = section.data_representation_template().ok_or_else(|| {
@@ -296,5 +488,5 @@ fn unpack_with_gribberish(
             values.len()
         )));
     }
-    Ok(values.into_iter().take(count).map(|v| v as f32).collect())
+    Ok(values.into_iter().take(want).map(|v| v as f32).collect())
 }
