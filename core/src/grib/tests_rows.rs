@@ -80,7 +80,10 @@ fn first_rows_equal_a_full_decode_on_every_fixture() {
     assert!(failures.is_empty(), "{failures:#?}");
     // Every packing gik decodes with rows is covered.
     for template in [0, 2, 3, 41, 42] {
-        assert!(checked.get(&template).is_some_and(|&n| n > 0), "5.{template}: {checked:?}");
+        assert!(
+            checked.get(&template).is_some_and(|&n| n > 0),
+            "5.{template}: {checked:?}"
+        );
     }
 }
 
@@ -114,5 +117,8 @@ fn rows_of_a_later_field() {
     let ni = full.info.grid.ni.unwrap();
     let part = decode_field_rows(&bytes, 3, 5).unwrap();
     assert!(same(&part.values, &full.values[..5 * ni]));
-    assert!(!same(&decode_field_rows(&bytes, 0, 5).unwrap().values, &part.values));
+    assert!(!same(
+        &decode_field_rows(&bytes, 0, 5).unwrap().values,
+        &part.values
+    ));
 }
