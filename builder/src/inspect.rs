@@ -89,6 +89,10 @@ fn print_message(
     let meta = &info.metadata;
     let stats = decoded.stats();
     let member = meta.member.as_ref().map(ToString::to_string);
+    // A product definition template gik does not describe: its values decode, its level and
+    // time are not read, and the output says so instead of showing placeholders.
+    let known = meta.unknown.is_none();
+    let step = known.then(|| meta.time.to_string());
     if as_json {
         let finite = |v: f64| if v.is_finite() { json!(v) } else { json!(null) };
         writeln!(
@@ -101,8 +105,9 @@ fn print_message(
                 "level": meta.level.to_string(),
                 "type_of_level": meta.level.type_of_level,
                 "level_value": meta.level.value,
-                "step": meta.time.to_string(),
-                "step_hours": meta.time.end_hours(),
+                "step": step,
+                "step_hours": known.then(|| meta.time.end_hours()),
+                "unknown": meta.unknown,
                 "member": member,
                 "packing": format!("5.{}", info.packing.template),
                 "packing_type": info.packing.name(),
@@ -123,7 +128,7 @@ fn print_message(
             info.length,
             meta.short_name,
             meta.level.to_string(),
-            meta.time.to_string(),
+            step.unwrap_or_else(|| format!("?(4.{})", meta.product_template)),
             member.unwrap_or_else(|| "-".into()),
             format!("5.{}", info.packing.template),
             dim(info.grid.ni),

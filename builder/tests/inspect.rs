@@ -138,3 +138,110 @@ fn bad_input_is_a_clear_error() {
     assert!(!ok && stderr.contains("absent.grib2"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every GRIB file with an ecCodes summary in the shared fixtures, under `dir`.
+fn summarised_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            summarised_files(&path, out);
+        } else if let Some(grib) = path
+            .to_str()
+            .and_then(|p| p.strip_suffix(".summary.json"))
+            .map(PathBuf::from)
+            .filter(|g| g.is_file())
+        {
+            out.push(grib);
+        }
+    }
+}
+
+/// `gik inspect --json` on every summarised fixture, every message: where it is, its packing,
+/// grid and value statistics as ecCodes gives them; level and step where gik describes the
+/// product template, and an explicit `unknown` where it does not (PDT 4.107).
+#[test]
+fn every_summary_json_message_matches_inspect() {
+    let mut files = Vec::new();
+    summarised_files(&fixtures(), &mut files);
+    files.sort();
+    assert!(files.len() >= 30, "{files:?}");
+    let (mut messages, mut unknown) = (0, 0);
+    let mut failures = Vec::new();
+    for file in &files {
+        let (_, stdout, _) = gik(&["inspect", file.to_str().unwrap(), "--json"]);
+        let summary: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(format!("{}.summary.json", file.display())).unwrap(),
+        )
+        .unwrap();
+        let lines: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let expected = summary["messages"].as_array().unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        assert_eq!(lines.len(), expected.len(), "{name}: one line per message");
+        for (line, m) in lines.iter().zip(expected) {
+            let label = format!("{name}@{}", m["offset"]);
+            assert_eq!(line["offset"], m["offset"], "{label}");
+            assert_eq!(line["length"], m["length"], "{label}");
+            let drt = m["dataRepresentationTemplateNumber"].as_u64().unwrap();
+            if let Some(error) = line.get("error") {
+                // Only run-length packing (5.200) is not decoded natively.
+                assert_eq!(drt, 200, "{label}: {error}");
+                assert!(
+                    error.as_str().unwrap().contains("5.200"),
+                    "{label}: {error}"
+                );
+                continue;
+            }
+            messages += 1;
+            assert_eq!(line["packing"], format!("5.{drt}"), "{label}");
+            let dim = |v: &serde_json::Value| match v.as_u64() {
+                Some(2147483647) | None => serde_json::Value::Null,
+                Some(n) => n.into(),
+            };
+            if m["gridDefinitionTemplateNumber"].as_u64() == Some(0) {
+                assert_eq!(line["ni"], dim(&m["Ni"]), "{label}");
+                assert_eq!(line["nj"], dim(&m["Nj"]), "{label}");
+            }
+            assert_eq!(line["valid_count"], m["valid_count"], "{label}");
+            for key in ["min", "max", "mean"] {
+                let (got, want) = (line[key].as_f64(), m[key].as_f64().unwrap());
+                let scale = m["max"]
+                    .as_f64()
+                    .unwrap()
+                    .abs()
+                    .max(m["min"].as_f64().unwrap().abs());
+                if !got.is_some_and(|g| (g - want).abs() <= 1e-4 * scale.max(1.0)) {
+                    failures.push(format!("{label}: {key} {got:?} vs ecCodes {want}"));
+                }
+            }
+            let pdt = m["productDefinitionTemplateNumber"].as_u64().unwrap();
+            if matches!(pdt, 0..=15 | 40..=43) {
+                assert!(line["unknown"].is_null(), "{label}");
+                assert_eq!(line["type_of_level"], m["typeOfLevel"], "{label}");
+                if m["stepType"] == "instant" {
+                    let (got, want) = (
+                        line["step_hours"].as_f64().unwrap(),
+                        m["step"].as_f64().unwrap(),
+                    );
+                    // ecCodes gives sub-hourly steps in minutes.
+                    assert!(
+                        got == want || got * 60.0 == want,
+                        "{label}: step {got} vs {want}"
+                    );
+                }
+            } else {
+                unknown += 1;
+                let text = line["unknown"].as_str().unwrap_or_default();
+                assert!(text.contains(&format!("4.{pdt}")), "{label}: {line}");
+                assert!(line["step"].is_null(), "{label}");
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        messages > 900 && unknown >= 2,
+        "{messages} messages, {unknown} unknown"
+    );
+}
