@@ -53,6 +53,40 @@ pub(crate) fn message_length(bytes: &[u8]) -> Result<(u8, u64), GribError> {
 /// With `Cut::DataMayEnd`, `bytes` may be a prefix of the message that ends anywhere inside that
 /// field's section 7 (sections before it complete): the data section is then what is there.
 pub(crate) fn split_field(bytes: &[u8], field: usize, cut: Cut) -> Result<Sections<'_>, GribError> {
+    let walked = walk(bytes, field, cut, 7)?;
+    let get = |n: u8| walked.get(n);
+    Ok(Sections {
+        discipline: walked.discipline,
+        total_length: walked.total_length,
+        identification: get(1)?,
+        grid: get(3)?,
+        product: get(4)?,
+        representation: get(5)?,
+        bitmap: get(6)?,
+        data: get(7)?,
+    })
+}
+
+/// The sections found by [`walk`].
+struct Walked<'a> {
+    discipline: u8,
+    total_length: u64,
+    found: [Option<&'a [u8]>; 8],
+}
+
+impl<'a> Walked<'a> {
+    fn get(&self, n: u8) -> Result<Octets<'a>, GribError> {
+        self.found[usize::from(n)]
+            .map(|s| Octets::new(s, n))
+            .ok_or(GribError::MissingSection(n))
+    }
+}
+
+/// The one section walker: reads sections from octet 17 until section `last` of field `field`,
+/// checking every length against the message's and the buffer's. With [`Cut::Whole`] the message
+/// must be whole and end in `7777`; with [`Cut::DataMayEnd`] the wanted field's section 7 may be
+/// cut; with [`Cut::AfterSection5`] (and `last` = 5) the bytes may end anywhere after section 5.
+fn walk(bytes: &[u8], field: usize, cut: Cut, last: u8) -> Result<Walked<'_>, GribError> {
     let (discipline, total_length) = message_length(bytes)?;
     let whole = (bytes.len() as u64) >= total_length;
     if total_length < 16 + 4 || (!whole && cut == Cut::Whole) {
@@ -62,7 +96,7 @@ pub(crate) fn split_field(bytes: &[u8], field: usize, cut: Cut) -> Result<Sectio
             available: bytes.len(),
         });
     }
-    if whole {
+    if whole && cut != Cut::AfterSection5 {
         // total_length <= bytes.len(), so it fits in usize.
         let total = total_length as usize;
         if &bytes[total - 4..total] != b"7777" {
@@ -75,6 +109,9 @@ pub(crate) fn split_field(bytes: &[u8], field: usize, cut: Cut) -> Result<Sectio
     let mut pos = 16usize;
     while (pos as u64) < sections_end {
         let (number, length) = section_header(bytes, pos, sections_end)?;
+        if last == 5 && number > 5 {
+            return Err(GribError::MissingSection(5));
+        }
         let end = pos + length;
         let section = match bytes.get(pos..end) {
             Some(s) => s,
@@ -87,12 +124,12 @@ pub(crate) fn split_field(bytes: &[u8], field: usize, cut: Cut) -> Result<Sectio
                 })
             }
         };
-        found[number as usize] = Some(section);
+        found[usize::from(number)] = Some(section);
         pos = end;
+        if number == last && fields_seen == field {
+            break;
+        }
         if number == 7 {
-            if fields_seen == field {
-                break;
-            }
             fields_seen += 1;
         }
     }
@@ -103,20 +140,10 @@ pub(crate) fn split_field(bytes: &[u8], field: usize, cut: Cut) -> Result<Sectio
             field + 1
         )));
     }
-    let get = |n: u8| {
-        found[n as usize]
-            .map(|s| Octets::new(s, n))
-            .ok_or(GribError::MissingSection(n))
-    };
-    Ok(Sections {
+    Ok(Walked {
         discipline,
         total_length,
-        identification: get(1)?,
-        grid: get(3)?,
-        product: get(4)?,
-        representation: get(5)?,
-        bitmap: get(6)?,
-        data: get(7)?,
+        found,
     })
 }
 
@@ -127,6 +154,8 @@ pub(crate) enum Cut {
     Whole,
     /// A prefix ending anywhere in the asked-for field's data section.
     DataMayEnd,
+    /// A prefix ending anywhere after the first field's section 5.
+    AfterSection5,
 }
 
 /// Reads the header of the section starting at `pos`: its number and declared length. The
@@ -164,18 +193,6 @@ fn section_header(bytes: &[u8], pos: usize, limit: u64) -> Result<(u8, usize), G
         });
     }
     Ok((number, len))
-}
-
-/// Reads the section starting at `pos`: its number and bytes, which must all be present.
-fn read_section(bytes: &[u8], pos: usize, limit: u64) -> Result<(u8, &[u8]), GribError> {
-    let (number, len) = section_header(bytes, pos, limit)?;
-    let end = pos + len;
-    let section = bytes.get(pos..end).ok_or(GribError::Truncated {
-        section: number,
-        needed: end,
-        available: bytes.len(),
-    })?;
-    Ok((number, section))
 }
 
 /// Offsets and lengths of every GRIB2 message in a buffer (a whole file), in order.
@@ -238,29 +255,11 @@ pub(crate) struct HeaderSections<'a> {
 
 /// Splits the start of a message, which may be cut anywhere after section 5.
 pub(crate) fn split_header(bytes: &[u8]) -> Result<HeaderSections<'_>, GribError> {
-    let (discipline, total_length) = message_length(bytes)?;
-    let end = usize::try_from(total_length)
-        .unwrap_or(usize::MAX)
-        .min(bytes.len());
-    let mut found: [Option<&[u8]>; 8] = [None; 8];
-    let mut pos = 16;
-    while found[5].is_none() {
-        let (number, section) = read_section(&bytes[..end], pos, total_length)?;
-        let len = section.len();
-        if number > 5 {
-            return Err(GribError::MissingSection(5));
-        }
-        found[number as usize] = Some(section);
-        pos += len;
-    }
-    let get = |n: u8| {
-        found[n as usize]
-            .map(|s| Octets::new(s, n))
-            .ok_or(GribError::MissingSection(n))
-    };
+    let walked = walk(bytes, 0, Cut::AfterSection5, 5)?;
+    let get = |n: u8| walked.get(n);
     Ok(HeaderSections {
-        discipline,
-        total_length,
+        discipline: walked.discipline,
+        total_length: walked.total_length,
         identification: get(1)?,
         grid: get(3)?,
         product: get(4)?,
