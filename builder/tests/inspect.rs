@@ -29,19 +29,27 @@ fn gik(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// The ecCodes summary beside a fixture.
+fn summary_of(grib: &std::path::Path) -> serde_json::Value {
+    let path = format!("{}.summary.json", grib.display());
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// `--json` output, one value per line.
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn json_lines_match_eccodes_summary() {
     let file = fixtures().join("ecmwf/ecmwf-ifs-oper-surface.grib2");
     let (ok, stdout, stderr) = gik(&["inspect", file.to_str().unwrap(), "--json"]);
     assert!(ok, "{stderr}");
-    let summary: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(fixtures().join("ecmwf/ecmwf-ifs-oper-surface.grib2.summary.json")).unwrap(),
-    )
-    .unwrap();
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let summary = summary_of(&file);
+    let lines = json_lines(&stdout);
     let expected = summary["messages"].as_array().unwrap();
     assert_eq!(lines.len(), expected.len());
     for (line, m) in lines.iter().zip(expected) {
@@ -93,10 +101,7 @@ fn index_files_list_their_records() {
     let file = fixtures().join("gefs/idx/gep01.t00z.pgrb2s.0p25.f015.idx");
     let (ok, stdout, stderr) = gik(&["inspect", file.to_str().unwrap(), "--json"]);
     assert!(ok, "{stderr}");
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&stdout);
     assert_eq!(lines.len(), 38);
     let apcp = lines
         .iter()
@@ -169,14 +174,8 @@ fn every_summary_json_message_matches_inspect() {
     let mut failures = Vec::new();
     for file in &files {
         let (_, stdout, _) = gik(&["inspect", file.to_str().unwrap(), "--json"]);
-        let summary: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(format!("{}.summary.json", file.display())).unwrap(),
-        )
-        .unwrap();
-        let lines: Vec<serde_json::Value> = stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let summary = summary_of(file);
+        let lines = json_lines(&stdout);
         let expected = summary["messages"].as_array().unwrap();
         let name = file.file_name().unwrap().to_string_lossy().to_string();
         assert_eq!(lines.len(), expected.len(), "{name}: one line per message");

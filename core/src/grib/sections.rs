@@ -8,19 +8,20 @@
 use super::bits::Octets;
 use super::GribError;
 
-/// The sections of the first field of one GRIB2 message.
+/// The sections of one field of one GRIB2 message: those that describe it (through `Deref`
+/// to [`HeaderSections`]), its bitmap and its data.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sections<'a> {
-    /// Discipline (section 0, octet 7): 0 meteorological, 2 land surface, 10 oceanographic...
-    pub discipline: u8,
-    /// Total length of the message in octets (section 0).
-    pub total_length: u64,
-    pub identification: Octets<'a>,
-    pub grid: Octets<'a>,
-    pub product: Octets<'a>,
-    pub representation: Octets<'a>,
+    pub head: HeaderSections<'a>,
     pub bitmap: Octets<'a>,
     pub data: Octets<'a>,
+}
+
+impl<'a> std::ops::Deref for Sections<'a> {
+    type Target = HeaderSections<'a>;
+    fn deref(&self) -> &HeaderSections<'a> {
+        &self.head
+    }
 }
 
 /// Where a message starts and how long it is, from its section 0.
@@ -54,16 +55,10 @@ pub(crate) fn message_length(bytes: &[u8]) -> Result<(u8, u64), GribError> {
 /// field's section 7 (sections before it complete): the data section is then what is there.
 pub(crate) fn split_field(bytes: &[u8], field: usize, cut: Cut) -> Result<Sections<'_>, GribError> {
     let walked = walk(bytes, field, cut, 7)?;
-    let get = |n: u8| walked.get(n);
     Ok(Sections {
-        discipline: walked.discipline,
-        total_length: walked.total_length,
-        identification: get(1)?,
-        grid: get(3)?,
-        product: get(4)?,
-        representation: get(5)?,
-        bitmap: get(6)?,
-        data: get(7)?,
+        head: walked.head()?,
+        bitmap: walked.get(6)?,
+        data: walked.get(7)?,
     })
 }
 
@@ -79,6 +74,17 @@ impl<'a> Walked<'a> {
         self.found[usize::from(n)]
             .map(|s| Octets::new(s, n))
             .ok_or(GribError::MissingSection(n))
+    }
+
+    fn head(&self) -> Result<HeaderSections<'a>, GribError> {
+        Ok(HeaderSections {
+            discipline: self.discipline,
+            total_length: self.total_length,
+            identification: self.get(1)?,
+            grid: self.get(3)?,
+            product: self.get(4)?,
+            representation: self.get(5)?,
+        })
     }
 }
 
@@ -241,11 +247,14 @@ fn find_grib(bytes: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + from)
 }
 
-/// The sections of a message's first field that describe it (1, 3, 4, 5), read from a prefix of
-/// the message: enough for the builder to learn a variable's grid from a small Range request.
+/// The sections of a message's field that describe it (0's discipline and length, 1, 3, 4, 5):
+/// from a prefix of the message, enough for the builder to learn a variable's grid from a small
+/// Range request.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HeaderSections<'a> {
+    /// Discipline (section 0, octet 7): 0 meteorological, 2 land surface, 10 oceanographic...
     pub discipline: u8,
+    /// Total length of the message in octets (section 0).
     pub total_length: u64,
     pub identification: Octets<'a>,
     pub grid: Octets<'a>,
@@ -255,14 +264,5 @@ pub(crate) struct HeaderSections<'a> {
 
 /// Splits the start of a message, which may be cut anywhere after section 5.
 pub(crate) fn split_header(bytes: &[u8]) -> Result<HeaderSections<'_>, GribError> {
-    let walked = walk(bytes, 0, Cut::AfterSection5, 5)?;
-    let get = |n: u8| walked.get(n);
-    Ok(HeaderSections {
-        discipline: walked.discipline,
-        total_length: walked.total_length,
-        identification: get(1)?,
-        grid: get(3)?,
-        product: get(4)?,
-        representation: get(5)?,
-    })
+    walk(bytes, 0, Cut::AfterSection5, 5)?.head()
 }

@@ -277,21 +277,18 @@ fn unpack_complex(
     want: usize,
 ) -> Result<Vec<f32>, GribError> {
     let bits = u32::from(scaling.bits);
-    let Groups {
-        order,
-        descriptors,
-        missing_management,
-        references,
-        widths,
-        lengths,
-        values_start,
-    } = Groups::parse(template, section, data, count)?;
-    let packed = data.get(values_start..).unwrap_or(&[]);
+    let groups = Groups::parse(template, section, data, count)?;
+    let packed = data.get(groups.values_start..).unwrap_or(&[]);
     let mut stream = BitStream::new(packed);
     let mut out = Vec::with_capacity(want);
     let all_ones = |w: u32| if w >= 32 { u32::MAX } else { (1u32 << w) - 1 };
-    let mut undo = Undifferencing::new(order, descriptors);
-    for ((&reference, &width), &length) in references.iter().zip(&widths).zip(&lengths) {
+    let mut undo = Undifferencing::new(groups.order, groups.descriptors);
+    for ((&reference, &width), &length) in groups
+        .references
+        .iter()
+        .zip(&groups.widths)
+        .zip(&groups.lengths)
+    {
         let remaining = want - out.len();
         if remaining == 0 {
             break;
@@ -299,7 +296,7 @@ fn unpack_complex(
         // `length` fits: the lengths sum to `count`, a usize.
         let take = (length as usize).min(remaining);
         if width == 0 {
-            let missing = match missing_management {
+            let missing = match groups.missing_management {
                 1 => reference == all_ones(bits),
                 2 => reference == all_ones(bits) || reference == all_ones(bits).wrapping_sub(1),
                 _ => false,
@@ -315,7 +312,7 @@ fn unpack_complex(
         }
         ensure_bits(packed, stream.consumed() as u64, take, width)?;
         let reference = i64::from(reference);
-        match missing_management {
+        match groups.missing_management {
             0 => {
                 for _ in 0..take {
                     let x = i64::from(stream.read(width));
