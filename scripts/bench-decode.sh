@@ -9,8 +9,9 @@
 # ecCodes: python `eccodes` (bundled libeccodes + libaec wheels) from a venv under
 # $GIK_CACHE/bench-venv (created here from PyPI when missing), the median of repeated
 # codes_new_from_message + codes_get_float_array("values") on the same bytes.
-# Prints one line per message: gik ms, ecCodes ms, ecCodes/gik (> 1: gik faster), then the
-# geometric means per packing.
+# Prints one line per message: gik ms, ecCodes ms, ecCodes/gik (> 1: gik faster), gik's time for
+# the first 409 rows and its share of the whole, gribberish's CCSDS time (the decoder gik used
+# before its own), then the geometric means per packing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -54,7 +55,7 @@ def median_ms(f, budget=1.5):
     return statistics.median(times)
 
 print(f"eccodes {eccodes.codes_get_api_version()}")
-print(f"{'message':58} {'pack':>4} {'values':>8} {'gik ms':>8} {'ecCodes':>8} {'ratio':>6} {'rows ms':>8} {'rows/whole':>10}")
+print(f"{'message':58} {'pack':>4} {'values':>8} {'gik ms':>8} {'ecCodes':>8} {'ratio':>6} {'rows ms':>8} {'rows/whole':>10} {'gribberish':>10}")
 ratios = {}
 cache = {}
 for line in open(sys.argv[1]):
@@ -73,7 +74,9 @@ for line in open(sys.argv[1]):
     rows = m.get("gik_rows_ms")
     rows_txt = f"{rows:8.2f} {rows / m['gik_ms']:10.2f}" if rows else f"{'-':>8} {'-':>10}"
     name = f"{m['file'].split('/')[-1][:44]}@{m['offset']}"
-    print(f"{name:58} {'5.' + str(m['template']):>4} {m['values']:8d} {m['gik_ms']:8.2f} {ec_ms:8.2f} {ratio:6.2f} {rows_txt}")
+    old = m.get("gribberish_ms")
+    old_txt = f"{old:10.2f}" if old else f"{'-':>10}"
+    print(f"{name:58} {'5.' + str(m['template']):>4} {m['values']:8d} {m['gik_ms']:8.2f} {ec_ms:8.2f} {ratio:6.2f} {rows_txt} {old_txt}")
 for t, r in sorted(ratios.items()):
     g = math.exp(sum(map(math.log, r)) / len(r))
     print(f"5.{t}: ecCodes/gik geometric mean {g:.2f} (min {min(r):.2f}, max {max(r):.2f}) over {len(r)} messages")

@@ -5,7 +5,9 @@
 //! of each file: offset, length, packing template, number of values, and the median wall time of
 //! a whole [`gik_core::grib::decode`] (sections, values as `f32`, bitmap) over repeated runs, and
 //! of [`gik_core::grib::decode_rows`] for the first `GIK_BENCH_ROWS` rows (default 409: the
-//! East Africa box's last row on 0.25° grids) when the grid has rows.
+//! East Africa box's last row on 0.25° grids) when the grid has rows. For CCSDS messages it
+//! also times the decoder gik used before its own, gribberish's (entropy decoding and scaling
+//! to f64, as `gribberish_ms`), so that the choice is measured in the same run.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::print_stdout, missing_docs)]
 
 use std::time::{Duration, Instant};
@@ -53,6 +55,13 @@ fn main() {
                         std::hint::black_box(gik_core::grib::decode_rows(message, rows).unwrap());
                     })
                 });
+            let gribberish_ms = (decoded.info.packing.template == 42
+                && decoded.info.packing.bits_per_value > 0)
+                .then(|| {
+                    median_ms(budget, || {
+                        std::hint::black_box(gribberish_ccsds(message));
+                    })
+                });
             println!(
                 "{}",
                 serde_json::json!({
@@ -64,8 +73,32 @@ fn main() {
                     "gik_ms": whole,
                     "rows": rows,
                     "gik_rows_ms": rows_ms,
+                    "gribberish_ms": gribberish_ms,
                 })
             );
         }
     }
+}
+
+/// gribberish 1.9's CCSDS path, as `core::grib` called it before its own decoder.
+fn gribberish_ccsds(message: &[u8]) -> usize {
+    use bitvec::prelude::*;
+    use gribberish::sections::data_representation::DataRepresentationSection;
+    let mut pos = 16;
+    let (mut five, mut seven) = (None, None);
+    while &message[pos..pos + 4] != b"7777" {
+        let len = u32::from_be_bytes(message[pos..pos + 4].try_into().unwrap()) as usize;
+        match message[pos + 4] {
+            5 => five = Some(&message[pos..pos + len]),
+            7 => seven = Some(&message[pos + 5..pos + len]),
+            _ => {}
+        }
+        pos += len;
+    }
+    let section = DataRepresentationSection::from_data(five.unwrap());
+    let template = section.data_representation_template().unwrap();
+    template
+        .unpack(seven.unwrap().view_bits::<Msb0>())
+        .unwrap()
+        .len()
 }
