@@ -55,6 +55,9 @@ fn main() {
                         std::hint::black_box(gik_core::grib::decode_rows(message, rows).unwrap());
                     })
                 });
+            let describe_ms = median_ms(budget, || {
+                std::hint::black_box(gik_core::grib::describe(message).unwrap());
+            });
             let gribberish_ms = (decoded.info.packing.template == 42
                 && decoded.info.packing.bits_per_value > 0)
                 .then(|| {
@@ -74,6 +77,7 @@ fn main() {
                     "rows": rows,
                     "gik_rows_ms": rows_ms,
                     "gribberish_ms": gribberish_ms,
+                    "describe_ms": describe_ms,
                 })
             );
         }
