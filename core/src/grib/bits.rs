@@ -157,7 +157,8 @@ impl<'a> BitReader<'a> {
 
 /// A fast big-endian bit reader for the hot loops (CCSDS, packed values) with a 64-bit buffer: the next `valid` bits
 /// are the top bits of `acc`. Reading past the end yields zeros and is caught by
-/// [`Bits::check`], so the hot paths have no per-read end test.
+/// [`BitStream::check`], so the hot paths have no per-read end test.
+#[derive(Clone, Copy)]
 pub(crate) struct BitStream<'a> {
     data: &'a [u8],
     /// Next byte to load (may run past `data.len()` while zeros are fed in).
@@ -254,19 +255,25 @@ impl<'a> BitStream<'a> {
             self.valid -= zeros + 1;
             return Ok(zeros);
         }
-        self.fs_long()
+        // The slow path works on a copy, so that this reader never escapes to a call and its
+        // fields can live in registers (it matters in wasm, where they would otherwise be
+        // loaded and stored through linear memory on every read).
+        let (zeros, state) = Self::fs_long(*self)?;
+        *self = state;
+        Ok(zeros)
     }
 
     /// A fundamental sequence longer than the buffer: rare in valid data, endless in corrupt.
     #[cold]
-    fn fs_long(&mut self) -> Result<u32, GribError> {
+    #[inline(never)]
+    fn fs_long(mut self) -> Result<(u32, Self), GribError> {
         let mut count = 0u32;
         loop {
             let zeros = self.acc.leading_zeros();
             if zeros < self.valid {
                 self.acc <<= zeros + 1;
                 self.valid -= zeros + 1;
-                return Ok(count.saturating_add(zeros));
+                return Ok((count.saturating_add(zeros), self));
             }
             count = count.saturating_add(self.valid);
             self.acc = 0;
