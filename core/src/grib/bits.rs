@@ -87,74 +87,6 @@ pub(crate) fn sign_magnitude(raw: u64, bits: u32) -> i64 {
     }
 }
 
-/// Reads consecutive unsigned values of up to 32 bits, most significant bit first.
-pub(crate) struct BitReader<'a> {
-    bytes: &'a [u8],
-    bit: usize,
-}
-
-impl<'a> BitReader<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, bit: 0 }
-    }
-
-    /// Number of whole bytes consumed so far (a partly read byte counts).
-    pub(crate) fn byte_position(&self) -> usize {
-        self.bit.div_ceil(8)
-    }
-
-    /// Skips to the start of the next byte, as GRIB2 does between packed blocks.
-    pub(crate) fn align(&mut self) {
-        self.bit = self.byte_position() * 8;
-    }
-
-    /// Reads `n` bits (0..=32). Reading 0 bits yields 0 and consumes nothing.
-    pub(crate) fn read(&mut self, n: u32) -> Result<u32, GribError> {
-        if n == 0 {
-            return Ok(0);
-        }
-        if n > 32 {
-            return Err(GribError::Unsupported(format!("{n}-bit packed values")));
-        }
-        let end = self.bit + n as usize;
-        if end > self.bytes.len() * 8 {
-            return Err(GribError::DataTooShort {
-                needed_bits: end,
-                available_bits: self.bytes.len() * 8,
-            });
-        }
-        let mut value: u64 = 0;
-        let mut bit = self.bit;
-        let mut remaining = n as usize;
-        while remaining > 0 {
-            let byte = self.bytes[bit / 8];
-            let offset = bit % 8;
-            let take = (8 - offset).min(remaining);
-            let chunk = (byte >> (8 - offset - take)) & ((1u16 << take) - 1) as u8;
-            value = (value << take) | u64::from(chunk);
-            bit += take;
-            remaining -= take;
-        }
-        self.bit = end;
-        Ok(value as u32)
-    }
-
-    /// Checks that `count` values of `n` bits are available from the current position.
-    pub(crate) fn ensure(&self, count: usize, n: u32) -> Result<(), GribError> {
-        let end = count
-            .checked_mul(n as usize)
-            .and_then(|b| b.checked_add(self.bit))
-            .unwrap_or(usize::MAX);
-        if end > self.bytes.len() * 8 {
-            return Err(GribError::DataTooShort {
-                needed_bits: end,
-                available_bits: self.bytes.len() * 8,
-            });
-        }
-        Ok(())
-    }
-}
-
 /// A fast big-endian bit reader for the hot loops (CCSDS, packed values) with a 64-bit buffer: the next `valid` bits
 /// are the top bits of `acc`. Reading past the end yields zeros and is caught by
 /// [`BitStream::check`], so the hot paths have no per-read end test.
@@ -303,14 +235,33 @@ mod tests {
     #[test]
     fn reads_across_byte_boundaries() {
         let bytes = [0b1010_1100, 0b0011_1111, 0xFF, 0x00];
-        let mut r = BitReader::new(&bytes);
-        assert_eq!(r.read(3).unwrap(), 0b101);
-        assert_eq!(r.read(7).unwrap(), 0b011_0000);
-        assert_eq!(r.read(0).unwrap(), 0);
-        assert_eq!(r.byte_position(), 2);
+        let mut r = BitStream::new(&bytes);
+        assert_eq!(r.read(3), 0b101);
+        assert_eq!(r.read(7), 0b011_0000);
+        assert_eq!(r.read(0), 0);
+        assert_eq!(r.consumed(), 10);
         r.align();
-        assert_eq!(r.read(16).unwrap(), 0xFF00);
-        assert!(r.read(1).is_err());
+        assert_eq!(r.read(16), 0xFF00);
+        assert!(r.check().is_ok());
+        // Past the end: zeros, and the check fails.
+        assert_eq!(r.read(1), 0);
+        assert!(r.check().is_err());
+    }
+
+    #[test]
+    fn fundamental_sequences() {
+        // 0001 1 01, then 70 zero bits and a one: a sequence longer than the buffer.
+        let mut bytes = vec![0b0001_1010, 0, 0, 0, 0, 0, 0, 0, 0, 0b0000_0100];
+        let mut r = BitStream::new(&bytes);
+        assert_eq!(r.fs().unwrap(), 3);
+        assert_eq!(r.fs().unwrap(), 0);
+        assert_eq!(r.fs().unwrap(), 1);
+        assert_eq!(r.fs().unwrap(), 70);
+        // No terminating one: an error, not a loop.
+        bytes.truncate(9);
+        let mut r = BitStream::new(&bytes);
+        r.read(7);
+        assert!(r.fs().is_err());
     }
 
     #[test]

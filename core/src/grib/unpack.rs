@@ -12,7 +12,7 @@
 //! section may end right after the bits those values need (a message cut after the rows a map
 //! needs). Bits missing before that point are [`GribError::DataTooShort`].
 
-use super::bits::{sign_magnitude, BitReader, BitStream, Octets};
+use super::bits::{sign_magnitude, BitStream, Octets};
 use super::ccsds;
 use super::GribError;
 
@@ -191,8 +191,6 @@ impl Groups {
                 "{groups} groups for {count} values"
             )));
         }
-        let mut reader = BitReader::new(data);
-
         // Extra descriptors of 5.3: first value(s) and the minimum of the differences.
         let mut descriptors = [0i64; 3];
         if order > 0 {
@@ -215,10 +213,6 @@ impl Groups {
                     })?;
                 *d = sign_magnitude(raw, (extra_octets * 8) as u32);
             }
-            reader = BitReader::new(
-                data.get(extra_octets * (usize::from(order) + 1)..)
-                    .unwrap_or(&[]),
-            );
         }
         let skipped = if order > 0 {
             extra_octets * (usize::from(order) + 1)
@@ -226,21 +220,29 @@ impl Groups {
             0
         };
 
-        reader.ensure(groups, bits)?;
-        let references: Vec<u32> = (0..groups)
-            .map(|_| reader.read(bits))
-            .collect::<Result<_, _>>()?;
-        reader.align();
-        reader.ensure(groups, width_bits)?;
-        let widths: Vec<u32> = (0..groups)
-            .map(|_| Ok(reader.read(width_bits)?.saturating_add(width_reference)))
-            .collect::<Result<_, GribError>>()?;
-        reader.align();
-        reader.ensure(groups, length_bits)?;
-        let mut lengths: Vec<u64> = (0..groups)
-            .map(|_| Ok(length_reference + u64::from(reader.read(length_bits)?) * length_increment))
-            .collect::<Result<_, GribError>>()?;
-        reader.align();
+        for n in [bits, width_bits, length_bits] {
+            if n > 32 {
+                return Err(GribError::Unsupported(format!("{n}-bit group descriptors")));
+            }
+        }
+        let descriptors_data = data.get(skipped..).unwrap_or(&[]);
+        let mut reader = BitStream::new(descriptors_data);
+        // Each array is checked to be present before it is read, then byte-aligned.
+        let mut array = |n: u32| -> Result<Vec<u32>, GribError> {
+            ensure_bits(descriptors_data, reader.consumed() as u64, groups, n)?;
+            let values = (0..groups).map(|_| reader.read(n)).collect();
+            reader.align();
+            Ok(values)
+        };
+        let references = array(bits)?;
+        let widths: Vec<u32> = array(width_bits)?
+            .into_iter()
+            .map(|w| w.saturating_add(width_reference))
+            .collect();
+        let mut lengths: Vec<u64> = array(length_bits)?
+            .into_iter()
+            .map(|l| length_reference + u64::from(l) * length_increment)
+            .collect();
         if let Some(last) = lengths.last_mut() {
             *last = last_length;
         }
@@ -262,7 +264,7 @@ impl Groups {
             references,
             widths,
             lengths,
-            values_start: skipped + reader.byte_position(),
+            values_start: skipped + reader.consumed().div_ceil(8),
         })
     }
 }
