@@ -10,13 +10,23 @@
 //!    reported per member and step.
 //! 3. **Manifests** — one parquet per member is written, then the catalog (last, so it never
 //!    points at a manifest that is not there).
+//!
+//! Publishing never loses a run: the catalog is merged with a conditional write
+//! ([`Destination::update`]), so builds of other runs into the same destination at the same
+//! time all land; a manifest the catalog names is never overwritten with other content (a
+//! changed one is written beside it and the old one deleted once the catalog has moved on), so
+//! a build that dies half-way leaves the published run as it was; a rebuild that would lose
+//! what the published run has is not published without `force`
+//! ([`Catalog::publish`](gik_core::catalog::Catalog::publish)).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use futures::stream::{self, StreamExt};
-use gik_core::catalog::{Catalog, MissingEntry, RunEntry, VariableEntry, CATALOG_FILE};
+use gik_core::catalog::{
+    self, Catalog, MissingEntry, Publication, RunEntry, VariableEntry, CATALOG_FILE,
+};
 use gik_core::grib::{self, Grid};
 use gik_core::index::IndexRecord;
 use gik_core::member::{
@@ -25,7 +35,8 @@ use gik_core::member::{
 use gik_core::product::{records_for, Member, Product, VariableSpec};
 use gik_core::time::RunTime;
 
-use crate::destination::Destination;
+use crate::clock::now_iso;
+use crate::destination::{Destination, Update};
 use crate::http::{FetchError, HttpClient};
 use crate::progress::Progress;
 
@@ -41,8 +52,10 @@ pub struct BuildPlan {
     pub variables: Vec<VariableSpec>,
     /// Steps to include (hours).
     pub steps: Vec<u32>,
-    /// Runs kept per product in the catalog (0: all).
+    /// Runs kept per product in the catalog (0: all); the run built is never dropped.
     pub keep_runs: usize,
+    /// Publish even if the run already published is more complete than this build.
+    pub force: bool,
 }
 
 /// What a build produced.
@@ -58,6 +71,13 @@ pub struct BuildReport {
     pub bytes_referenced: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Set when the catalog kept the published run instead of this build's: what this build
+    /// would have lost. Its manifests were removed again.
+    pub kept_published: Option<String>,
+    /// The run is older than the newest `keep_runs` runs; it stays until the next build.
+    pub beyond_keep: bool,
+    /// Runs dropped from the catalog (and their manifests deleted) to respect `keep_runs`.
+    pub dropped_runs: Vec<String>,
 }
 
 /// Relative path of a member's manifest at the destination.
@@ -127,10 +147,15 @@ pub async fn build_run(
         .await;
     progress.finish_stage();
 
-    // Match records to members, variables and steps.
+    // Match records to members, variables and steps. A variable's spec is resolved against
+    // the first record found for it (generic variables take their step type and level from
+    // it); whether a step is expected at all is only decided once the run is read, with the
+    // resolved spec (an average is absent at f000, an instant is not).
     let mut report = BuildReport::default();
     let mut per_member: BTreeMap<Member, BTreeMap<String, Vec<MessageRef>>> = BTreeMap::new();
     let mut first_message: BTreeMap<String, MessageRef> = BTreeMap::new();
+    let mut resolved: BTreeMap<String, VariableSpec> = BTreeMap::new();
+    let mut pending: Vec<Pending> = Vec::new();
     for file in files.values() {
         let Some(result) = parsed.get(&file.index_url) else {
             continue;
@@ -140,11 +165,11 @@ pub async fn build_run(
             let records = match result {
                 Ok(records) => records,
                 Err(reason) => {
-                    report.missing.push(MissingEntry {
+                    pending.push(Pending::Missing(MissingEntry {
                         member: member_name,
                         step: Some(file.step),
                         reason: reason.clone(),
-                    });
+                    }));
                     continue;
                 }
             };
@@ -175,15 +200,33 @@ pub async fn build_run(
                     .or_insert_with(|| message.clone());
                 report.bytes_referenced += length;
                 refs.entry(spec.request.clone()).or_default().push(message);
+                resolved.entry(spec.request.clone()).or_insert(spec);
             }
-            for spec in &plan.variables {
-                let expected = variable_steps(spec, &[file.step]);
-                if !expected.is_empty() && !seen.contains(&spec.request) {
-                    report.missing.push(MissingEntry {
-                        member: member_name.clone(),
-                        step: Some(file.step),
-                        reason: format!("{} not in the index", spec.request),
-                    });
+            pending.push(Pending::Check {
+                member: member_name,
+                step: file.step,
+                seen,
+            });
+        }
+    }
+    // Each variable as published: resolved where a record was found, as asked otherwise.
+    let variables: Vec<VariableSpec> = plan
+        .variables
+        .iter()
+        .map(|spec| resolved.get(&spec.request).unwrap_or(spec).clone())
+        .collect();
+    for item in pending {
+        match item {
+            Pending::Missing(entry) => report.missing.push(entry),
+            Pending::Check { member, step, seen } => {
+                for spec in &variables {
+                    if !variable_steps(spec, &[step]).is_empty() && !seen.contains(&spec.request) {
+                        report.missing.push(MissingEntry {
+                            member: member.clone(),
+                            step: Some(step),
+                            reason: format!("{} not in the index", spec.request),
+                        });
+                    }
                 }
             }
         }
@@ -213,12 +256,14 @@ pub async fn build_run(
         &format!("{name} {}: manifests", plan.run),
         per_member.len() as u64,
     );
+    let published = published_run(dest, name, plan.run).await?;
     let mut manifests = BTreeMap::new();
+    let mut moved = Vec::new();
     let mut variables_entry: BTreeMap<String, VariableEntry> = BTreeMap::new();
     for (member, refs) in &per_member {
         let member_name = product.member_name(*member);
         let mut vars = Vec::new();
-        for spec in &plan.variables {
+        for spec in &variables {
             let (Some(grid), Some(messages)) = (grids.get(&spec.request), refs.get(&spec.request))
             else {
                 continue;
@@ -250,8 +295,27 @@ pub async fn build_run(
         let manifest = build_member_manifest(&who, &vars)
             .with_context(|| format!("building the manifest of {member_name}"))?;
         let bytes = gik_core::manifest::write_parquet(&manifest)?;
-        let path = manifest_path(name, plan.run, &member_name);
-        dest.put(&path, bytes).await?;
+        let path = unpublished_path(
+            dest,
+            published.as_ref(),
+            name,
+            plan.run,
+            &member_name,
+            &bytes,
+        )
+        .await?;
+        let stable = manifest_path(name, plan.run, &member_name);
+        if path == stable {
+            dest.put(&path, bytes).await?;
+        } else {
+            dest.put(&path, bytes.clone()).await?;
+            moved.push(Moved {
+                member: member_name.clone(),
+                beside: path.clone(),
+                stable,
+                bytes,
+            });
+        }
         manifests.insert(member_name, path);
         progress.inc(1);
     }
@@ -277,74 +341,181 @@ pub async fn build_run(
             plan.members.len() * plan.steps.len()
         );
     }
-    publish_catalog(
-        plan,
-        dest,
-        manifests,
-        variables_entry.into_values().collect(),
-        &report,
-    )
-    .await?;
-    report.elapsed = start.elapsed();
-    Ok(report)
-}
-
-async fn publish_catalog(
-    plan: &BuildPlan,
-    dest: &Destination,
-    manifests: BTreeMap<String, String>,
-    variables: Vec<VariableEntry>,
-    report: &BuildReport,
-) -> Result<()> {
-    let product = plan.product.as_ref();
-    let mut catalog = match dest.get(CATALOG_FILE).await? {
-        Some(bytes) => Catalog::from_json(&bytes)?,
-        None => Catalog::new(),
-    };
     let entry = RunEntry {
-        run: format!("{}{}", plan.run.date_string(), plan.run.hour_string()),
+        run: run_key(plan.run),
         members: manifests.keys().cloned().collect(),
         steps: plan.steps.clone(),
-        variables,
+        variables: variables_entry.into_values().collect(),
         manifests,
         missing: report.missing.clone(),
         bytes_referenced: report.bytes_referenced,
     };
-    let (label, attribution) = product_credit(product.name());
-    let dropped = catalog.upsert_run(product.name(), label, attribution, entry, plan.keep_runs);
-    catalog.generated_at = now_iso();
-    dest.put(CATALOG_FILE, catalog.to_json()?).await?;
-    // Old runs leave the catalog first, then their manifests go.
-    for run in dropped {
-        for path in run.manifests.values() {
-            dest.delete(path).await?;
+    let publication = publish_catalog(plan, dest, entry, moved).await?;
+    report.kept_published = publication.kept;
+    report.beyond_keep = publication.beyond_keep;
+    report.dropped_runs = publication.dropped.into_iter().map(|r| r.run).collect();
+    report.elapsed = start.elapsed();
+    Ok(report)
+}
+
+/// A (member, step) of the run whose index was read, checked for missing variables once every
+/// variable is resolved; or a member-step already known to be missing.
+enum Pending {
+    Missing(MissingEntry),
+    Check {
+        member: String,
+        step: u32,
+        seen: BTreeSet<String>,
+    },
+}
+
+/// The run as the catalog at `dest` lists it now, if it does.
+async fn published_run(
+    dest: &Destination,
+    product: &str,
+    run: RunTime,
+) -> Result<Option<RunEntry>> {
+    let current = dest.get(CATALOG_FILE).await?;
+    let catalog = parse_catalog(dest, current.as_deref())?;
+    Ok(catalog.run(product, Some(&run_key(run))).cloned())
+}
+
+/// Where a member's new manifest is written: at [`manifest_path`], unless the published run
+/// names that path and the bytes there differ from `bytes`; then beside it, under a name
+/// carrying a hash of `bytes`. So a manifest the catalog names is never overwritten with other
+/// content, and a build that fails half-way leaves the published run intact.
+async fn unpublished_path(
+    dest: &Destination,
+    published: Option<&RunEntry>,
+    product: &str,
+    run: RunTime,
+    member: &str,
+    bytes: &[u8],
+) -> Result<String> {
+    let stable = manifest_path(product, run, member);
+    let in_use = published.is_some_and(|p| p.manifests.values().any(|m| *m == stable));
+    if !in_use || dest.get(&stable).await?.as_deref() == Some(bytes) {
+        return Ok(stable);
+    }
+    let tag = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        h.finish()
+    };
+    Ok(format!(
+        "{}.{tag:016x}.parquet",
+        stable.trim_end_matches(".parquet")
+    ))
+}
+
+/// `YYYYMMDDHH`, the run's name in the catalog.
+fn run_key(run: RunTime) -> String {
+    format!("{}{}", run.date_string(), run.hour_string())
+}
+
+/// A member manifest written beside its usual path because the published run names that path
+/// with other content.
+struct Moved {
+    member: String,
+    beside: String,
+    stable: String,
+    bytes: Vec<u8>,
+}
+
+/// Merges `entry` into the catalog at `dest` (conditionally, merging again if another build
+/// published meanwhile). Manifests written beside their usual path are then moved there: once
+/// the catalog names the new ones, the usual paths are free, so they are rewritten and the
+/// catalog pointed back at them (a second conditional write). Last, the manifests no run names
+/// any more are deleted: those of runs trimmed by `keep_runs` or replaced, the ones moved, or
+/// this build's own if the published run was kept.
+///
+/// Builds of *different* runs may run concurrently; two builds of the same run with different
+/// content at the same time are not coordinated beyond the catalog merge (the later one wins).
+async fn publish_catalog(
+    plan: &BuildPlan,
+    dest: &Destination,
+    entry: RunEntry,
+    moved: Vec<Moved>,
+) -> Result<Publication> {
+    let product = plan.product.name();
+    let run = entry.run.clone();
+    let credit = catalog::credit(product)?;
+    let written: Vec<String> = entry.manifests.values().cloned().collect();
+    let (publication, mut referenced) = dest
+        .update(CATALOG_FILE, |current| {
+            let mut catalog = parse_catalog(dest, current)?;
+            let publication =
+                catalog.publish(product, &credit, entry.clone(), plan.keep_runs, plan.force);
+            let referenced = owned_paths(&catalog);
+            if publication.kept.is_some() {
+                return Ok(Update::Keep((publication, referenced)));
+            }
+            catalog.generated_at = now_iso();
+            Ok(Update::Write(catalog.to_json()?, (publication, referenced)))
+        })
+        .await?;
+    let mut stale: Vec<String> = publication
+        .dropped
+        .iter()
+        .chain(&publication.replaced)
+        .flat_map(|r| r.manifests.values().cloned())
+        .collect();
+    if publication.kept.is_some() {
+        stale.extend(written);
+    } else if !moved.is_empty() {
+        for m in &moved {
+            dest.put(&m.stable, m.bytes.clone()).await?;
+        }
+        referenced = dest
+            .update(CATALOG_FILE, |current| {
+                let mut catalog = parse_catalog(dest, current)?;
+                let mut changed = false;
+                if let Some(entry) = catalog.run_mut(product, &run) {
+                    for m in &moved {
+                        if let Some(path) = entry.manifests.get_mut(&m.member) {
+                            if *path == m.beside {
+                                path.clone_from(&m.stable);
+                                changed = true;
+                            }
+                        }
+                    }
+                }
+                let referenced = owned_paths(&catalog);
+                if !changed {
+                    return Ok(Update::Keep(referenced));
+                }
+                catalog.generated_at = now_iso();
+                Ok(Update::Write(catalog.to_json()?, referenced))
+            })
+            .await?;
+        stale.extend(moved.into_iter().map(|m| m.beside));
+    }
+    // The catalog no longer names these (or never did): no reader can reach them.
+    for path in stale {
+        if !referenced.contains(&path) {
+            dest.delete(&path).await?;
         }
     }
-    Ok(())
+    Ok(publication)
 }
 
-/// Label and the attribution each data licence requires.
-pub fn product_credit(product: &str) -> (&'static str, &'static str) {
-    match product {
-        "ecmwf" => (
-            "ECMWF IFS ensemble",
-            "© ECMWF. Source: ECMWF open data (www.ecmwf.int), licence CC BY 4.0 \
-             (https://creativecommons.org/licenses/by/4.0/). Derived from ECMWF data.",
-        ),
-        _ => (
-            "NOAA GEFS",
-            "NOAA Global Ensemble Forecast System (GEFS), NOAA/NCEP, via the NOAA Open Data \
-             Dissemination program.",
-        ),
+/// The catalog in `current` (a new one if there is none).
+fn parse_catalog(dest: &Destination, current: Option<&[u8]>) -> Result<Catalog> {
+    match current {
+        Some(bytes) => Catalog::from_json(bytes)
+            .with_context(|| format!("reading {CATALOG_FILE} at {}", dest.display)),
+        None => Ok(Catalog::new()),
     }
 }
 
-fn now_iso() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let hour = RunTime::from_unix_seconds(secs);
-    hour.iso_after_hours((secs - hour.unix_seconds()) as f64 / 3600.0)
+/// Every manifest path `catalog` names.
+fn owned_paths(catalog: &Catalog) -> BTreeSet<String> {
+    catalog
+        .manifest_paths()
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 async fn fetch_index(

@@ -5,19 +5,43 @@
 //! `GOOGLE_*` for GCS). Every object is written in one operation: a local file is written to a
 //! temporary name and renamed by `object_store`, an S3/GCS object is replaced by a single PUT, so
 //! a reader never sees half a file.
+//!
+//! Objects that several writers change (the catalog) go through [`Destination::update`], a
+//! read-modify-write that never loses another writer's change: on S3 and GCS a conditional PUT
+//! (`If-Match` the ETag read, or `If-None-Match: *` for a new object; GCS generations), retried
+//! with a fresh read and merge when another writer got there first; in a local folder an
+//! exclusive lock on a lock file beside the object (released by the OS if the process dies),
+//! held from the read to the rename.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, PutPayload};
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, UpdateVersion};
+
+/// Attempts of a conditional write before [`Destination::update`] gives up.
+const MAX_UPDATE_ATTEMPTS: u32 = 64;
+
+/// What the `modify` function of [`Destination::update`] decided.
+#[derive(Debug)]
+pub enum Update<T> {
+    /// Write these bytes (only if nobody changed the object since it was read), then return
+    /// the value.
+    Write(Vec<u8>, T),
+    /// Leave the object as it is and return the value.
+    Keep(T),
+}
 
 /// An opened destination: a store and the prefix inside it.
 #[derive(Clone)]
 pub struct Destination {
     store: Arc<dyn ObjectStore>,
     prefix: StorePath,
+    /// The folder of a local destination (where lock files go); `None` for object stores.
+    local_root: Option<PathBuf>,
     /// The destination as the user gave it, for messages.
     pub display: String,
 }
@@ -34,6 +58,7 @@ impl Destination {
     /// For an S3-compatible server on a test machine without touching the process environment.
     /// A local destination takes no options.
     pub fn open_with_options(dest: &str, options: &[(&str, &str)]) -> Result<Self> {
+        let mut local_root = None;
         let (store, prefix): (Arc<dyn ObjectStore>, StorePath) = if let Some(rest) =
             dest.strip_prefix("s3://")
         {
@@ -78,11 +103,13 @@ impl Destination {
             let root = std::fs::canonicalize(path).with_context(|| format!("opening {path}"))?;
             let store = object_store::local::LocalFileSystem::new_with_prefix(&root)
                 .with_context(|| format!("opening {}", root.display()))?;
+            local_root = Some(root);
             (Arc::new(store), StorePath::default())
         };
         Ok(Self {
             store,
             prefix,
+            local_root,
             display: dest.to_string(),
         })
     }
@@ -123,4 +150,122 @@ impl Destination {
             Err(e) => Err(e).with_context(|| format!("deleting {relative}")),
         }
     }
+
+    /// Read-modify-write of `relative`, safe against other writers doing the same at the same
+    /// time (see the module docs): `modify` gets the current bytes (`None`: no object) and may
+    /// be called again with newer bytes if another writer changed the object meanwhile, so it
+    /// must be a pure merge of its own change into what it is given.
+    pub async fn update<T>(
+        &self,
+        relative: &str,
+        mut modify: impl FnMut(Option<&[u8]>) -> Result<Update<T>>,
+    ) -> Result<T> {
+        if let Some(root) = &self.local_root {
+            let _lock = lock_beside(root, relative).await?;
+            let current = self.get(relative).await?;
+            return match modify(current.as_deref())? {
+                Update::Write(bytes, value) => {
+                    self.put(relative, bytes).await?;
+                    Ok(value)
+                }
+                Update::Keep(value) => Ok(value),
+            };
+        }
+        let path = self.path(relative);
+        for attempt in 0..MAX_UPDATE_ATTEMPTS {
+            let (current, version) = match self.store.get(&path).await {
+                Ok(r) => {
+                    let version = UpdateVersion {
+                        e_tag: r.meta.e_tag.clone(),
+                        version: r.meta.version.clone(),
+                    };
+                    let bytes = r
+                        .bytes()
+                        .await
+                        .with_context(|| format!("reading {relative} from {}", self.display))?;
+                    (Some(bytes), Some(version))
+                }
+                Err(object_store::Error::NotFound { .. }) => (None, None),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("reading {relative} from {}", self.display))
+                }
+            };
+            let (bytes, value) = match modify(current.as_deref())? {
+                Update::Write(bytes, value) => (bytes, value),
+                Update::Keep(value) => return Ok(value),
+            };
+            let mode = match version {
+                Some(v) => PutMode::Update(v),
+                None => PutMode::Create,
+            };
+            let opts = PutOptions::from(mode);
+            match self
+                .store
+                .put_opts(&path, PutPayload::from(Bytes::from(bytes)), opts)
+                .await
+            {
+                Ok(_) => return Ok(value),
+                Err(
+                    object_store::Error::Precondition { .. }
+                    | object_store::Error::AlreadyExists { .. },
+                ) => {
+                    tracing::info!(
+                        object = relative,
+                        attempt,
+                        "another writer changed it first; reading and merging again"
+                    );
+                    tokio::time::sleep(update_backoff(attempt)).await;
+                }
+                Err(object_store::Error::NotImplemented) => bail!(
+                    "{}: the store does not support conditional writes, which {relative} needs \
+                     so that concurrent builds do not lose each other's runs",
+                    self.display
+                ),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("writing {relative} to {}", self.display))
+                }
+            }
+        }
+        bail!(
+            "writing {relative} to {}: another writer changed it {MAX_UPDATE_ATTEMPTS} times in \
+             a row; giving up",
+            self.display
+        )
+    }
+}
+
+/// An exclusive lock on `.{relative}.lock` beside `relative` in `root`, held while the returned
+/// file is open. Waits for another process's lock; the OS releases it if that process dies.
+async fn lock_beside(root: &std::path::Path, relative: &str) -> Result<std::fs::File> {
+    let (dir, name) = relative.rsplit_once('/').unwrap_or(("", relative));
+    let dir = root.join(dir);
+    let path = dir.join(format!(".{name}.lock"));
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening the lock file {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(file)
+    })
+    .await
+    .context("waiting for a lock file")?
+}
+
+/// Wait before conditional-write attempt `attempt + 1`: the HTTP client's jittered exponential
+/// backoff from 10 ms to 1 s, so that writers that collided do not collide again.
+fn update_backoff(attempt: u32) -> Duration {
+    let config = crate::http::RetryConfig {
+        max_retries: MAX_UPDATE_ATTEMPTS,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_secs(1),
+        ..crate::http::RetryConfig::default()
+    };
+    crate::http::backoff(&config, attempt + 1)
 }

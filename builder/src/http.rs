@@ -330,7 +330,7 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// Exponential backoff with full jitter: a uniform delay in `[0, min(max, initial·2^n)]`.
-fn backoff(config: &RetryConfig, attempt: u32) -> Duration {
+pub(crate) fn backoff(config: &RetryConfig, attempt: u32) -> Duration {
     let ceiling = config
         .initial_backoff
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))

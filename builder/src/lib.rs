@@ -5,6 +5,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`http`] | one shared HTTP client: bounded concurrency, timeouts, retries with backoff |
+//! | [`clock`] | the wall clock, read in one place |
 //! | [`build`] | `gik build`: index files → member manifests → catalog |
 //! | [`destination`] | folder / `file://` / `s3://` / `gs://` through `object_store`, atomic writes |
 //! | [`latest`] | the newest run whose index files are all published |
@@ -15,6 +16,7 @@
 //! | [`progress`] | progress bar or log lines |
 
 pub mod build;
+pub mod clock;
 pub mod destination;
 pub mod http;
 pub mod inspect;

@@ -18,7 +18,7 @@ use gik_builder::build::{build_run, BuildPlan};
 use gik_builder::destination::Destination;
 use gik_builder::http::{HttpClient, RetryConfig};
 use gik_builder::progress::Progress;
-use gik_builder::{inspect, latest, tasks, validate};
+use gik_builder::{clock, inspect, latest, tasks, validate};
 
 /// Grib-Index-Kerchunk: ensemble forecast manifests from GRIB2 index files.
 #[derive(Parser, Debug)]
@@ -122,9 +122,14 @@ struct BuildArgs {
     /// Number of tasks sharing a backfill. Also read from CLOUD_RUN_TASK_COUNT.
     #[arg(long)]
     task_count: Option<usize>,
-    /// Runs kept per product in the catalog; older ones are dropped (0: keep all).
+    /// Runs kept per product in the catalog; older ones are dropped (0: keep all). The run
+    /// just built is never dropped, even when older: the next build drops it.
     #[arg(long, default_value_t = 0)]
     keep_runs: usize,
+    /// Replace the published run even if it is more complete than this build (by default a
+    /// rebuild that would lose members, steps or variables leaves the published run in place).
+    #[arg(long)]
+    force: bool,
 }
 
 fn main() -> ExitCode {
@@ -191,19 +196,12 @@ fn open_product(source: &SourceArgs) -> Result<Box<dyn Product>> {
     Ok(product_by_name(&source.product, &hosts)?)
 }
 
-fn now_utc() -> RunTime {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    RunTime::from_unix_seconds(secs)
-}
-
 async fn run_latest(source: SourceArgs, now: Option<String>, max_runs: usize) -> Result<()> {
     let product = open_product(&source)?;
     let client = HttpClient::new(source.concurrency, RetryConfig::default())?;
     let now = match now {
         Some(t) => t.parse::<RunTime>()?,
-        None => now_utc(),
+        None => clock::now_hour(),
     };
     let run = latest::latest_complete_run(product.as_ref(), &client, now, max_runs).await?;
     println!("{} {}", run.date_string(), run.hour_string());
@@ -227,7 +225,7 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
     let product = open_product(&args.source)?;
     let client = HttpClient::new(args.source.concurrency, RetryConfig::default())?;
     let first = if args.latest {
-        latest::latest_complete_run(product.as_ref(), &client, now_utc(), 8).await?
+        latest::latest_complete_run(product.as_ref(), &client, clock::now_hour(), 8).await?
     } else {
         let date = args.date.as_deref().context("--date is required")?;
         RunTime::parse(date, &args.run)?
@@ -254,6 +252,7 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
             steps: parse_steps(product.as_ref(), run, &args.steps)?,
             run,
             keep_runs: args.keep_runs,
+            force: args.force,
             product,
         };
         let report = build_run(&plan, &client, &dest, &progress)
@@ -273,6 +272,26 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
             stats.retries.load(std::sync::atomic::Ordering::Relaxed),
             report.elapsed
         );
+        if let Some(lost) = &report.kept_published {
+            println!(
+                "  not published: {lost}; the published run was kept and this build's \
+                 manifests removed (--force replaces it)"
+            );
+        }
+        if report.beyond_keep {
+            println!(
+                "  kept although older than the newest {} runs (--keep-runs): it was just \
+                 built; the next build drops it",
+                plan.keep_runs
+            );
+        }
+        if !report.dropped_runs.is_empty() {
+            println!(
+                "  dropped (--keep-runs {}): {}",
+                plan.keep_runs,
+                report.dropped_runs.join(", ")
+            );
+        }
         if !report.missing.is_empty() {
             for m in report.missing.iter().take(50) {
                 let step = m.step.map_or(String::new(), |s| format!(" f{s:03}"));

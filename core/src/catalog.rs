@@ -8,8 +8,14 @@
 //!
 //! Its `version` lets an older reader refuse a catalog from a newer gik with a clear message
 //! instead of misreading it.
+//!
+//! Several builders may publish into one destination at once (the tasks of a backfill). The
+//! builder therefore re-reads the catalog and re-applies its run with [`Catalog::publish`] until
+//! its conditional write wins; `publish` is the whole merge rule, written once and without I/O:
+//! a run replaces the published run of the same name unless that would lose data
+//! ([`RunEntry::loses`]), and trimming to `keep` runs never drops the run being published.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +49,9 @@ pub struct ProductEntry {
     /// Attribution the data licence requires.
     #[serde(default)]
     pub attribution: String,
+    /// The data licence (name and URL, or the terms).
+    #[serde(default)]
+    pub licence: String,
     /// Runs, newest first.
     #[serde(default)]
     pub runs: Vec<RunEntry>,
@@ -67,6 +76,124 @@ pub struct RunEntry {
     /// Total bytes of GRIB2 messages referenced by the run's manifests.
     #[serde(default)]
     pub bytes_referenced: u64,
+}
+
+impl RunEntry {
+    /// The (member, step) pairs of the run that have everything asked for: members with a
+    /// manifest, at steps of the run, without a missing entry for that step or member.
+    pub fn complete_pairs(&self) -> BTreeSet<(&str, u32)> {
+        let missing: BTreeSet<(&str, Option<u32>)> = self
+            .missing
+            .iter()
+            .map(|m| (m.member.as_str(), m.step))
+            .collect();
+        self.members
+            .iter()
+            .filter(|m| !missing.contains(&(m.as_str(), None)))
+            .flat_map(|m| self.steps.iter().map(move |&s| (m.as_str(), s)))
+            .filter(|(m, s)| !missing.contains(&(*m, Some(*s))))
+            .collect()
+    }
+
+    /// What replacing `published` by this run would lose, if anything: `None` when this run
+    /// is complete (nothing it was asked for is missing: its selection is the user's choice),
+    /// or when it has every variable and every complete (member, step) of `published`.
+    /// Otherwise a sentence naming the first few losses.
+    pub fn loses(&self, published: &RunEntry) -> Option<String> {
+        if self.missing.is_empty() {
+            return None;
+        }
+        let names: BTreeSet<&str> = self.variables.iter().map(|v| v.name.as_str()).collect();
+        let variables: Vec<&str> = published
+            .variables
+            .iter()
+            .map(|v| v.name.as_str())
+            .filter(|v| !names.contains(v))
+            .collect();
+        let ours = self.complete_pairs();
+        let pairs: Vec<String> = published
+            .complete_pairs()
+            .into_iter()
+            .filter(|p| !ours.contains(p))
+            .map(|(m, s)| format!("{m} f{s:03}"))
+            .collect();
+        if variables.is_empty() && pairs.is_empty() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if !variables.is_empty() {
+            parts.push(format!("variables {}", variables.join(", ")));
+        }
+        if !pairs.is_empty() {
+            let shown: Vec<&str> = pairs.iter().take(5).map(String::as_str).collect();
+            let more = pairs.len().saturating_sub(shown.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            parts.push(format!(
+                "{} complete member-steps ({}{more})",
+                pairs.len(),
+                shown.join(", ")
+            ));
+        }
+        Some(format!(
+            "the published run {} has {} that this build lacks",
+            published.run,
+            parts.join(" and ")
+        ))
+    }
+}
+
+/// What [`Catalog::publish`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Publication {
+    /// The run was *not* published: the published run of that name was kept, because the new
+    /// one would lose what this says.
+    pub kept: Option<String>,
+    /// The published run this one replaced.
+    pub replaced: Option<RunEntry>,
+    /// Runs trimmed to respect `keep` (their manifests can go once the catalog is written).
+    pub dropped: Vec<RunEntry>,
+    /// The run is older than the newest `keep` runs and stays only because it was just built.
+    pub beyond_keep: bool,
+}
+
+/// Label, attribution and licence of a product's data, as the catalog, the app and NetCDF
+/// output show them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Credit {
+    /// Human-readable name, e.g. `NOAA GEFS`.
+    pub label: &'static str,
+    /// Attribution the licence requires.
+    pub attribution: &'static str,
+    /// The licence or terms of use.
+    pub licence: &'static str,
+}
+
+/// The credit of `product` (`gefs`, `ecmwf`): the one place these texts are written. An
+/// unknown product is an error rather than another product's licence.
+pub fn credit(product: &str) -> Result<Credit> {
+    match product {
+        "ecmwf" => Ok(Credit {
+            label: "ECMWF IFS ensemble",
+            attribution: "© ECMWF. Source: ECMWF open data (www.ecmwf.int), licence CC BY 4.0 \
+                          (https://creativecommons.org/licenses/by/4.0/). Derived from ECMWF data.",
+            licence: "CC-BY-4.0 (https://creativecommons.org/licenses/by/4.0/)",
+        }),
+        "gefs" => Ok(Credit {
+            label: "NOAA GEFS",
+            attribution: "NOAA Global Ensemble Forecast System (GEFS), NOAA/NCEP, via the NOAA \
+                          Open Data Dissemination program.",
+            licence: "NOAA open data: no restrictions on use (credit NOAA/NCEP)",
+        }),
+        other => Err(Error::InvalidArgument {
+            what: "product",
+            value: other.to_string(),
+            reason: "no attribution or licence is known for it".into(),
+        }),
+    }
 }
 
 /// A variable of a run.
@@ -141,27 +268,64 @@ impl Catalog {
         })
     }
 
-    /// Adds or replaces a run of `product`, keeping runs newest first and at most `keep` runs
-    /// per product (0: keep all). Returns the runs dropped, so their manifests can be removed.
-    pub fn upsert_run(
+    /// Publishes `run` of `product` (see the module docs): adds it, or replaces the published
+    /// run of the same name unless the new one would lose data that one has and `force` is
+    /// false; then keeps at most `keep` runs per product (0: all), newest first, never dropping
+    /// `run` itself. The product's label and credit are (re)written either way.
+    pub fn publish(
         &mut self,
         product: &str,
-        label: &str,
-        attribution: &str,
+        credit: &Credit,
         run: RunEntry,
         keep: usize,
-    ) -> Vec<RunEntry> {
+        force: bool,
+    ) -> Publication {
         let entry = self.products.entry(product.to_string()).or_default();
-        entry.label = label.to_string();
-        entry.attribution = attribution.to_string();
-        entry.runs.retain(|r| r.run != run.run);
-        entry.runs.push(run);
+        entry.label = credit.label.to_string();
+        entry.attribution = credit.attribution.to_string();
+        entry.licence = credit.licence.to_string();
+        let name = run.run.clone();
+        let mut publication = Publication::default();
+        match entry.runs.iter().position(|r| r.run == name) {
+            Some(i) => {
+                let published = &entry.runs[i];
+                if let (false, Some(lost)) = (force, run.loses(published)) {
+                    publication.kept = Some(lost);
+                    return publication;
+                }
+                publication.replaced = Some(std::mem::replace(&mut entry.runs[i], run));
+            }
+            None => entry.runs.push(run),
+        }
         entry.runs.sort_by(|a, b| b.run.cmp(&a.run));
         if keep > 0 && entry.runs.len() > keep {
-            entry.runs.split_off(keep)
-        } else {
-            Vec::new()
+            let mut tail = entry.runs.split_off(keep);
+            if let Some(i) = tail.iter().position(|r| r.run == name) {
+                entry.runs.push(tail.remove(i));
+                publication.beyond_keep = true;
+            }
+            publication.dropped = tail;
         }
+        publication
+    }
+
+    /// The run `run` (`YYYYMMDDHH`) of `product`, to change in place.
+    pub fn run_mut(&mut self, product: &str, run: &str) -> Option<&mut RunEntry> {
+        self.products
+            .get_mut(product)?
+            .runs
+            .iter_mut()
+            .find(|e| e.run == run)
+    }
+
+    /// Every manifest path any run of any product names.
+    pub fn manifest_paths(&self) -> BTreeSet<&str> {
+        self.products
+            .values()
+            .flat_map(|p| &p.runs)
+            .flat_map(|r| r.manifests.values())
+            .map(String::as_str)
+            .collect()
     }
 
     /// The run `run` (`YYYYMMDDHH`) of `product`, or its newest run when `run` is `None`.
@@ -188,33 +352,141 @@ mod tests {
         }
     }
 
-    #[test]
-    fn upsert_keeps_newest_first_and_trims() {
-        let mut c = Catalog::new();
-        assert!(c
-            .upsert_run("gefs", "NOAA GEFS", "NOAA", run("2025080100"), 2)
-            .is_empty());
-        c.upsert_run("gefs", "NOAA GEFS", "NOAA", run("2025080200"), 2);
-        let dropped = c.upsert_run("gefs", "NOAA GEFS", "NOAA", run("2025080106"), 2);
-        assert_eq!(dropped.len(), 1);
-        assert_eq!(dropped[0].run, "2025080100");
-        let runs: Vec<_> = c.products["gefs"]
+    fn gefs() -> Credit {
+        credit("gefs").unwrap()
+    }
+
+    fn names(c: &Catalog) -> Vec<&str> {
+        c.products["gefs"]
             .runs
             .iter()
             .map(|r| r.run.as_str())
-            .collect();
-        assert_eq!(runs, ["2025080200", "2025080106"]);
+            .collect()
+    }
+
+    fn missing(member: &str, step: Option<u32>) -> MissingEntry {
+        MissingEntry {
+            member: member.into(),
+            step,
+            reason: "503 Slow Down".into(),
+        }
+    }
+
+    #[test]
+    fn publish_keeps_newest_first_and_trims() {
+        let mut c = Catalog::new();
+        assert_eq!(
+            c.publish("gefs", &gefs(), run("2025080100"), 2, false),
+            Publication::default()
+        );
+        c.publish("gefs", &gefs(), run("2025080200"), 2, false);
+        let p = c.publish("gefs", &gefs(), run("2025080106"), 2, false);
+        assert_eq!(p.dropped.len(), 1);
+        assert_eq!(p.dropped[0].run, "2025080100");
+        assert!(!p.beyond_keep && p.kept.is_none());
+        assert_eq!(names(&c), ["2025080200", "2025080106"]);
         // Replacing a run does not duplicate it.
-        c.upsert_run("gefs", "NOAA GEFS", "NOAA", run("2025080200"), 0);
+        let p = c.publish("gefs", &gefs(), run("2025080200"), 0, false);
+        assert_eq!(p.replaced.unwrap().run, "2025080200");
         assert_eq!(c.products["gefs"].runs.len(), 2);
         assert_eq!(c.run("gefs", None).unwrap().run, "2025080200");
         assert!(c.run("ecmwf", None).is_none());
+        assert!(c.products["gefs"].licence.contains("NOAA"));
+    }
+
+    #[test]
+    fn publishing_an_old_run_never_trims_it_away() {
+        let mut c = Catalog::new();
+        c.publish("gefs", &gefs(), run("2025080200"), 2, false);
+        c.publish("gefs", &gefs(), run("2025080206"), 2, false);
+        // Older than the newest two: it stays (flagged), and no newer run goes for it.
+        let p = c.publish("gefs", &gefs(), run("2025070100"), 2, false);
+        assert!(p.beyond_keep);
+        assert!(p.dropped.is_empty(), "{:?}", p.dropped);
+        assert_eq!(names(&c), ["2025080206", "2025080200", "2025070100"]);
+        // The next build trims it.
+        let p = c.publish("gefs", &gefs(), run("2025080212"), 2, false);
+        let dropped: Vec<&str> = p.dropped.iter().map(|r| r.run.as_str()).collect();
+        assert_eq!(dropped, ["2025080200", "2025070100"]);
+        assert_eq!(names(&c), ["2025080212", "2025080206"]);
+        assert!(c.manifest_paths().contains("gefs/2025080212/gec00.parquet"));
+        assert!(!c.manifest_paths().contains("gefs/2025070100/gec00.parquet"));
+    }
+
+    #[test]
+    fn an_incomplete_rebuild_does_not_replace_a_more_complete_run() {
+        let mut full = run("2025080100");
+        full.members = vec!["gec00".into(), "gep01".into()];
+        full.variables = vec![VariableEntry {
+            name: "TMP:2 m above ground".into(),
+            ..VariableEntry::default()
+        }];
+        let mut c = Catalog::new();
+        c.publish("gefs", &gefs(), full.clone(), 0, false);
+
+        // An outage during the rebuild: gep01 has no manifest, its steps are missing.
+        let mut outage = full.clone();
+        outage.members = vec!["gec00".into()];
+        outage.missing = vec![missing("gep01", Some(0)), missing("gep01", Some(3))];
+        let p = c.publish("gefs", &gefs(), outage.clone(), 0, false);
+        let why = p.kept.expect("the complete run must be kept");
+        assert!(
+            why.contains("2 complete member-steps") && why.contains("gep01 f003"),
+            "{why}"
+        );
+        assert!(p.replaced.is_none());
+        assert_eq!(c.run("gefs", None).unwrap(), &full);
+
+        // --force replaces it anyway.
+        let p = c.publish("gefs", &gefs(), outage.clone(), 0, true);
+        assert_eq!(p.replaced.as_ref(), Some(&full));
+        assert_eq!(c.run("gefs", None).unwrap(), &outage);
+
+        // An incomplete run that covers everything the published one has replaces it.
+        let mut better = full.clone();
+        better.steps = vec![0, 3, 6];
+        better.missing = vec![missing("gep01", Some(6))];
+        assert!(better.loses(&outage).is_none());
+        assert!(c.publish("gefs", &gefs(), better, 0, false).kept.is_none());
+
+        // A complete run is the user's selection: it replaces whatever was there.
+        let mut fewer = full.clone();
+        fewer.members = vec!["gec00".into()];
+        assert!(fewer.loses(&full).is_none());
+
+        // Losing a variable counts too.
+        let mut no_vars = outage.clone();
+        no_vars.variables.clear();
+        no_vars.missing = vec![missing("gep01", None)];
+        let why = no_vars.loses(&full).unwrap();
+        assert!(why.contains("variables TMP:2 m above ground"), "{why}");
+        assert_eq!(
+            no_vars.complete_pairs(),
+            [("gec00", 0), ("gec00", 3)].into_iter().collect()
+        );
+    }
+
+    #[test]
+    fn credits_are_per_product() {
+        let ecmwf = credit("ecmwf").unwrap();
+        assert!(ecmwf.attribution.contains("© ECMWF") && ecmwf.licence.contains("CC-BY-4.0"));
+        assert!(gefs().attribution.contains("NOAA/NCEP"));
+        assert_ne!(ecmwf.label, gefs().label);
+        // Another product does not inherit NOAA's (or anyone's) licence.
+        let err = credit("gfs").unwrap_err().to_string();
+        assert!(err.contains("gfs"), "{err}");
     }
 
     #[test]
     fn json_round_trip_and_version_check() {
         let mut c = Catalog::new();
-        c.upsert_run("ecmwf", "ECMWF IFS ENS", "© ECMWF", run("2026051206"), 0);
+        c.publish(
+            "ecmwf",
+            &credit("ecmwf").unwrap(),
+            run("2026051206"),
+            0,
+            false,
+        );
         let bytes = c.to_json().unwrap();
         assert_eq!(Catalog::from_json(&bytes).unwrap(), c);
         let newer = String::from_utf8(bytes)

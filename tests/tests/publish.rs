@@ -10,6 +10,15 @@
 //! - building again is idempotent: the same keys, byte-identical manifests (same ETags), and
 //!   the same catalog apart from `generated_at`.
 //!
+//! and that the published catalog never loses, drops or downgrades a run:
+//!
+//! - N `gik` processes building N runs at once into one bucket, and into one local folder, all
+//!   end up in the one catalog (conditional writes on S3, a lock file locally);
+//! - a rebuild that would lose members or steps (an outage) keeps the published run, unless
+//!   `force`; `keep_runs` never drops the run just built; a build that fails before the catalog
+//!   is written leaves the published run's manifests as they were;
+//! - variables are published as resolved against their index records (step type, level).
+//!
 //! moto comes from `scripts/requirements-test.txt` (`moto[server]`); without it the test fails.
 //! The server is a child process killed when the test ends, passed or not.
 
@@ -19,17 +28,23 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gik_builder::build::BuildPlan;
 use gik_builder::destination::Destination;
-use gik_core::catalog::Catalog;
+use gik_core::catalog::{Catalog, CATALOG_FILE};
 use gik_core::member::MemberManifest;
+use gik_core::time::RunTime;
 use gik_tests::client;
+use gik_tests::mirror::{FaultRule, MemContent, MirrorConfig, MirrorServer};
+use gik_tests::synthetic::{Synthetic, SyntheticConfig, GEFS_BUCKET};
 
-use common::{build_into, mirror, plan, quick_retries, venv_program};
+use common::{
+    build_into, build_to_dir, gik_binary, mirror, plan, quick_retries, read_catalog, read_member,
+    venv_program,
+};
 
 const BUCKET: &str = "gik-test";
 const PREFIX: &str = "published";
@@ -42,6 +57,20 @@ struct Moto {
 }
 
 impl Moto {
+    /// Starts moto (see [`Moto::start`]) and creates the test bucket.
+    fn with_bucket() -> Moto {
+        let moto = Moto::start();
+        let r = client::request(
+            moto.addr,
+            "PUT",
+            &format!("/{BUCKET}"),
+            &[("Content-Length", "0")],
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "creating the bucket: {}", r.text());
+        moto
+    }
+
     /// Starts `moto_server` on a free port with its request recorder on, and waits until it
     /// answers as moto.
     fn start() -> Moto {
@@ -167,19 +196,21 @@ fn between(xml: &str, tag: &str) -> String {
     xml[start..end].replace("&quot;", "\"")
 }
 
+/// The S3 settings of moto, named as the `AWS_*` environment variables.
+fn s3_settings(moto: &Moto) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT", moto.endpoint()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ]
+}
+
 fn destination(moto: &Moto) -> Destination {
-    let endpoint = moto.endpoint();
-    Destination::open_with_options(
-        &format!("s3://{BUCKET}/{PREFIX}"),
-        &[
-            ("AWS_ENDPOINT", endpoint.as_str()),
-            ("AWS_ALLOW_HTTP", "true"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", "us-east-1"),
-        ],
-    )
-    .unwrap()
+    let settings = s3_settings(moto);
+    let options: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Destination::open_with_options(&format!("s3://{BUCKET}/{PREFIX}"), &options).unwrap()
 }
 
 /// Builds `plan` to moto and checks the order of its writes: every manifest, then the
@@ -247,15 +278,7 @@ fn check_published(moto: &Moto) -> (BTreeMap<String, String>, Catalog) {
 
 #[test]
 fn builds_publish_to_s3_catalog_last_and_idempotently() {
-    let moto = Moto::start();
-    let r = client::request(
-        moto.addr,
-        "PUT",
-        &format!("/{BUCKET}"),
-        &[("Content-Length", "0")],
-    )
-    .unwrap();
-    assert_eq!(r.status, 200, "creating the bucket: {}", r.text());
+    let moto = Moto::with_bucket();
 
     let server = mirror();
     let gefs = plan(
@@ -301,4 +324,351 @@ fn builds_publish_to_s3_catalog_last_and_idempotently() {
     };
     assert!(!second_catalog.generated_at.is_empty());
     assert_eq!(strip(first_catalog), strip(second_catalog));
+}
+
+/// Runs `gik build` for GEFS `run` (members 0-1, steps 0-6, `APCP:surface`) from `server`
+/// into `out`, as a separate process with `env` added.
+fn spawn_gik_build(
+    server: &MirrorServer,
+    run: RunTime,
+    out: &str,
+    env: &[(&'static str, String)],
+) -> Child {
+    let mut cmd = Command::new(gik_binary());
+    cmd.args(["--quiet", "build", "--product", "gefs", "--date"])
+        .arg(run.date_string())
+        .args([
+            "--run",
+            &run.hour_string(),
+            "--members",
+            "0-1",
+            "--steps",
+            "0-6",
+        ])
+        .args(["--vars", "APCP:surface", "--concurrency", "16", "--source"])
+        .arg(server.url(GEFS_BUCKET))
+        .args(["--out", out])
+        .env_remove("GIK_SOURCE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Run names (`YYYYMMDDHH`) listed for GEFS in `catalog`, sorted.
+fn gefs_runs(catalog: &Catalog) -> Vec<String> {
+    let mut runs: Vec<String> = catalog.products["gefs"]
+        .runs
+        .iter()
+        .map(|r| r.run.clone())
+        .collect();
+    runs.sort();
+    runs
+}
+
+#[test]
+fn concurrent_builds_of_different_runs_all_land_in_one_catalog() {
+    const N: i64 = 5;
+    let runs: Vec<RunTime> = (0..N).map(|d| common::run().days_before(d)).collect();
+    let server = Synthetic::load(SyntheticConfig::new(runs.clone()))
+        .unwrap()
+        .serve()
+        .unwrap();
+    let moto = Moto::with_bucket();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("site");
+    let local_out = local.to_str().unwrap().to_string();
+    let s3_out = format!("s3://{BUCKET}/{PREFIX}");
+    gik_binary(); // built before the clock starts, so the processes start together
+
+    // All 2N processes at once: N into the folder, N into the bucket.
+    let mut children = Vec::new();
+    for run in &runs {
+        children.push(spawn_gik_build(&server, *run, &local_out, &[]));
+        children.push(spawn_gik_build(&server, *run, &s3_out, &s3_settings(&moto)));
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "gik build failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut expected: Vec<String> = runs
+        .iter()
+        .map(|r| format!("{}{}", r.date_string(), r.hour_string()))
+        .collect();
+    expected.sort();
+
+    let catalog = read_catalog(&local).unwrap();
+    assert_eq!(gefs_runs(&catalog), expected, "local folder");
+    for run in &catalog.products["gefs"].runs {
+        assert_eq!(run.members, ["gec00", "gep01"]);
+        for path in run.manifests.values() {
+            assert!(
+                !read_member(&local, path).data_arrays().is_empty(),
+                "{path}"
+            );
+        }
+    }
+
+    let catalog = Catalog::from_json(&moto.get(CATALOG_FILE)).unwrap();
+    assert_eq!(gefs_runs(&catalog), expected, "S3 bucket");
+    for run in &catalog.products["gefs"].runs {
+        for path in run.manifests.values() {
+            MemberManifest::from_parquet(&moto.get(path)).unwrap();
+        }
+    }
+    // The bucket holds the catalog and the manifests it names, nothing else.
+    assert_eq!(moto.list(PREFIX).len(), 1 + expected.len() * 2);
+}
+
+/// Every file under `dir` (relative paths, sorted) with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The manifests (`*.parquet`) of `files`.
+fn parquets(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    files
+        .iter()
+        .filter(|(k, _)| k.ends_with(".parquet"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn an_incomplete_rebuild_keeps_the_complete_published_run_unless_forced() {
+    let server = mirror();
+    let dir = tempfile::tempdir().unwrap();
+    let mut gefs = plan(&server, "gefs", "0-2", "0-6", &["APCP:surface"]);
+    let first = build_to_dir(&gefs, dir.path());
+    assert!(first.missing.is_empty(), "{:?}", first.missing);
+    let before = files(dir.path());
+
+    // An outage during the rebuild: every index file of gep01 answers 503.
+    server
+        .faults()
+        .add(FaultRule::status(503).path("*/gep01.*.idx"));
+    let dest = Destination::open(dir.path().to_str().unwrap()).unwrap();
+    let (result, _) = build_into(&gefs, &dest, quick_retries(), 32);
+    let report = result.unwrap();
+    assert_eq!(report.members_written, 2);
+    assert!(report.missing.iter().all(|m| m.member == "gep01"));
+    let why = report
+        .kept_published
+        .expect("the complete published run must be kept");
+    assert!(why.contains("gep01"), "{why}");
+    // Not a byte changed: the catalog, and the manifests it names.
+    assert_eq!(
+        files(dir.path()).remove(CATALOG_FILE),
+        before.get(CATALOG_FILE).cloned()
+    );
+    assert_eq!(parquets(&files(dir.path())), parquets(&before));
+
+    // --force publishes the incomplete run, and gep01's manifest goes with the old entry.
+    gefs.force = true;
+    let (result, _) = build_into(&gefs, &dest, quick_retries(), 32);
+    let report = result.unwrap();
+    assert!(report.kept_published.is_none());
+    let catalog = read_catalog(dir.path()).unwrap();
+    let run = catalog.run("gefs", None).unwrap();
+    assert_eq!(run.members, ["gec00", "gep02"]);
+    let left: Vec<String> = parquets(&files(dir.path())).into_keys().collect();
+    let named: Vec<String> = run.manifests.values().cloned().collect();
+    assert_eq!(left, named);
+}
+
+#[test]
+fn keep_runs_never_drops_the_run_just_built() {
+    let runs = [
+        common::run(),
+        common::run().days_before(1),
+        common::run().days_before(2),
+    ];
+    let server = Synthetic::load(SyntheticConfig::new(runs))
+        .unwrap()
+        .serve()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plan_for = |run: RunTime| {
+        let mut p = plan(&server, "gefs", "0", "0-6", &["TMP:2 m above ground"]);
+        p.run = run;
+        p.keep_runs = 2;
+        p
+    };
+    build_to_dir(&plan_for(runs[0]), dir.path());
+    build_to_dir(&plan_for(runs[1]), dir.path());
+    // Older than the two kept: it stays (and says so) until the next build.
+    let old = build_to_dir(&plan_for(runs[2]), dir.path());
+    assert!(old.beyond_keep);
+    assert!(old.dropped_runs.is_empty(), "{:?}", old.dropped_runs);
+    let catalog = read_catalog(dir.path()).unwrap();
+    assert_eq!(
+        gefs_runs(&catalog),
+        ["2025073000", "2025073100", "2025080100"]
+    );
+    let oldest = catalog.run("gefs", Some("2025073000")).unwrap().clone();
+    for path in oldest.manifests.values() {
+        read_member(dir.path(), path);
+    }
+    // The next build trims it, manifests and all.
+    let again = build_to_dir(&plan_for(runs[0]), dir.path());
+    assert_eq!(again.dropped_runs, ["2025073000"]);
+    assert!(!again.beyond_keep);
+    let catalog = read_catalog(dir.path()).unwrap();
+    assert_eq!(gefs_runs(&catalog), ["2025073100", "2025080100"]);
+    for path in oldest.manifests.values() {
+        assert!(!dir.path().join(path).exists(), "{path}");
+    }
+}
+
+#[test]
+fn a_build_failing_before_the_catalog_leaves_the_published_run_intact() {
+    let server = mirror();
+    let dir = tempfile::tempdir().unwrap();
+    let both = plan(
+        &server,
+        "gefs",
+        "0-1",
+        "0-6",
+        &["APCP:surface", "TMP:2 m above ground"],
+    );
+    build_to_dir(&both, dir.path());
+    let before = files(dir.path());
+
+    // A rebuild with other content that dies after writing its manifests: the catalog's lock
+    // cannot be taken (a folder stands where the lock file goes).
+    let lock = dir.path().join(".catalog.json.lock");
+    let _ = std::fs::remove_file(&lock);
+    std::fs::create_dir(&lock).unwrap();
+    let tmp_only = plan(&server, "gefs", "0-1", "0-6", &["TMP:2 m above ground"]);
+    let dest = Destination::open(dir.path().to_str().unwrap()).unwrap();
+    let (result, _) = build_into(&tmp_only, &dest, quick_retries(), 32);
+    let err = format!("{:#}", result.unwrap_err());
+    assert!(err.contains("lock"), "{err}");
+    // The catalog and every manifest it names are as they were.
+    let after = files(dir.path());
+    assert_eq!(after.get(CATALOG_FILE), before.get(CATALOG_FILE));
+    let catalog = read_catalog(dir.path()).unwrap();
+    for path in catalog.run("gefs", None).unwrap().manifests.values() {
+        assert_eq!(
+            after.get(path),
+            before.get(path),
+            "{path} changed under the catalog"
+        );
+    }
+
+    // Once it can, the rebuild publishes, and the old manifests go.
+    std::fs::remove_dir(&lock).unwrap();
+    build_to_dir(&tmp_only, dir.path());
+    let catalog = read_catalog(dir.path()).unwrap();
+    let run = catalog.run("gefs", None).unwrap();
+    assert_eq!(run.variables.len(), 1);
+    let left: Vec<String> = parquets(&files(dir.path())).into_keys().collect();
+    let named: Vec<String> = run.manifests.values().cloned().collect();
+    assert_eq!(left, named);
+    // Back at their usual paths, with the new content.
+    let usual: Vec<String> = parquets(&before).into_keys().collect();
+    assert_eq!(named, usual);
+    for path in &named {
+        let manifest = read_member(dir.path(), path);
+        assert_eq!(manifest.data_arrays().len(), 1, "{path}");
+    }
+}
+
+#[test]
+fn variables_are_published_as_resolved_against_their_records() {
+    // A GEFS member whose f000 has no DSWRF (an average, from f003 on), with a layer level.
+    let message =
+        std::fs::read(gik_tests::fixtures_dir().join("gfs/gdas.t12z.pgrb2.0p25.f000.46")).unwrap();
+    let mut content = MemContent::new();
+    for step in [0u32, 3] {
+        let time = |window: &str| {
+            if step == 0 {
+                "anl".to_string()
+            } else {
+                window.replace("{s}", &step.to_string())
+            }
+        };
+        let mut lines = vec![
+            ("TMP", "2 m above ground", time("{s} hour fcst")),
+            ("HLCY", "3000-0 m above ground", time("{s} hour fcst")),
+        ];
+        if step > 0 {
+            lines.push(("DSWRF", "surface", format!("0-{step} hour ave fcst")));
+        }
+        let mut grib = Vec::new();
+        let mut idx = String::new();
+        for (i, (var, level, time)) in lines.iter().enumerate() {
+            idx.push_str(&format!(
+                "{}:{}:d=2025080100:{var}:{level}:{time}:ENS=low-res ctl\n",
+                i + 1,
+                grib.len()
+            ));
+            grib.extend_from_slice(&message);
+        }
+        let key = format!(
+            "{GEFS_BUCKET}/gefs.20250801/00/atmos/pgrb2sp25/gec00.t00z.pgrb2s.0p25.f{step:03}"
+        );
+        content.insert(&format!("{key}.idx"), idx.into_bytes());
+        content.insert(&key, grib);
+    }
+    let server = MirrorServer::start(MirrorConfig::new(content)).unwrap();
+    let vars = [
+        "DSWRF:surface",
+        "HLCY:3000-0 m above ground",
+        "TMP:2 m above ground",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let report = build_to_dir(&plan(&server, "gefs", "gec00", "0-3", &vars), dir.path());
+    assert!(report.missing.is_empty(), "{:?}", report.missing);
+    let catalog = read_catalog(dir.path()).unwrap();
+    let run = catalog.run("gefs", None).unwrap();
+    let paths: BTreeMap<&str, &str> = run
+        .variables
+        .iter()
+        .map(|v| (v.name.as_str(), v.path.as_str()))
+        .collect();
+    assert_eq!(
+        paths,
+        BTreeMap::from([
+            ("DSWRF:surface", "dswrf/avg/surface"),
+            (
+                "HLCY:3000-0 m above ground",
+                "hlcy/instant/heightAboveGroundLayer"
+            ),
+            ("TMP:2 m above ground", "t2m/instant/heightAboveGround"),
+        ])
+    );
+    let manifest = read_member(dir.path(), &run.manifests["gec00"]);
+    let arrays = manifest.data_arrays();
+    let arrays = format!("{arrays:?}");
+    for path in paths.values() {
+        assert!(arrays.contains(path), "{path} not in {arrays}");
+    }
 }

@@ -945,14 +945,6 @@ pub fn licence(product: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn now_iso() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let hour = RunTime::from_unix_seconds(secs);
-    hour.iso_after_hours((secs - hour.unix_seconds()) as f64 / 3600.0)
-}
-
 /// Missing messages grouped by variable, member and reason, in order: `tp ens05 f036 f039:
 /// not found (404)`. One line per group, so a member whose manifest is absent is one line.
 pub fn group_missing<'a>(missing: impl IntoIterator<Item = &'a MissingMessage>) -> Vec<String> {
@@ -1123,7 +1115,7 @@ fn global_attrs(
             "history".into(),
             format!(
                 "{} gik {} stream{}",
-                now_iso(),
+                crate::clock::now_iso(),
                 env!("CARGO_PKG_VERSION"),
                 args.preset
                     .map_or(String::new(), |p| format!(" --preset {p}"))

@@ -78,7 +78,7 @@ impl Member {
 }
 
 /// Parses a member list: `all` (or empty), or comma-separated items, each a member
-/// ([`Member::parse`]) or a numeric range `A-B` (`1-10`). Returns the members sorted, without
+/// ([`Member::parse`]) or a range `A-B` of numbers or names (`1-10`, `gep01-gep05`). Returns the members sorted, without
 /// duplicates.
 pub fn parse_members(product: &dyn Product, text: &str) -> Result<Vec<Member>> {
     let t = text.trim();
@@ -87,9 +87,16 @@ pub fn parse_members(product: &dyn Product, text: &str) -> Result<Vec<Member>> {
     }
     let mut out = Vec::new();
     for item in t.split(',').map(str::trim) {
-        let range = item.split_once('-').and_then(|(a, b)| {
-            Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?))
-        });
+        // A range's ends are numbers or member names (`1-5`, `gep01-gep05`).
+        let end = |t: &str| match t.trim().parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => Member::parse(product, t)
+                .ok()
+                .map(|m| u32::from(m.number())),
+        };
+        let range = item
+            .split_once('-')
+            .and_then(|(a, b)| Some((end(a)?, end(b)?)));
         match range {
             Some((a, b)) if a <= b => {
                 for n in a..=b {
@@ -198,6 +205,19 @@ mod tests {
             ]
         );
         assert!(parse_members(&e, "5-2").is_err());
+        let g = Gefs::default();
+        let names: Vec<String> = parse_members(&g, "gec00,gep01-gep05")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name_for(&g))
+            .collect();
+        assert_eq!(
+            names,
+            ["gec00", "gep01", "gep02", "gep03", "gep04", "gep05"]
+        );
+        assert_eq!(parse_members(&e, "control-ens02").unwrap().len(), 3);
+        assert!(parse_members(&g, "gep05-gep01").is_err());
+        assert!(parse_members(&g, "gep01-ens05").is_err());
         assert!(parse_members(&e, "0-51").is_err());
     }
 

@@ -6,6 +6,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use gik_builder::build::{build_run, BuildPlan, BuildReport};
@@ -58,6 +60,7 @@ pub fn plan(
         steps: parse_steps(product.as_ref(), run(), steps).unwrap(),
         run: run(),
         keep_runs: 0,
+        force: false,
         product,
     }
 }
@@ -159,4 +162,37 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
+}
+
+/// The `gik` binary, built first (`cargo build -p gik-builder --bin gik`, a no-op when it is
+/// up to date), for tests that run it as users do: as separate processes. `GIK_BIN` names
+/// another binary instead (to check an older build against the same tests).
+pub fn gik_binary() -> PathBuf {
+    static GIK: OnceLock<PathBuf> = OnceLock::new();
+    GIK.get_or_init(|| {
+        if let Some(path) = std::env::var_os("GIK_BIN") {
+            return PathBuf::from(path);
+        }
+        // This test runs from <target>/<profile>/deps/.
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .args(["build", "--quiet", "-p", "gik-builder", "--bin", "gik"])
+            .current_dir(workspace_root());
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().unwrap();
+        assert!(status.success(), "building gik: {status}");
+        let gik = profile_dir.join(format!("gik{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            gik.is_file(),
+            "{} is missing after the build",
+            gik.display()
+        );
+        gik
+    })
+    .clone()
 }
