@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`http`] | one shared HTTP client: bounded concurrency, timeouts, retries with backoff |
 //! | [`build`] | `gik build`: index files → member manifests → catalog |
+//! | [`fetch_limits`] | what the builder does with untrusted sizes from index files (bounded header reads, sub-fields) |
 //! | [`destination`] | folder / `file://` / `s3://` / `gs://` through `object_store`, atomic writes |
 //! | [`latest`] | the newest run whose index files are all published |
 //! | [`validate`] | a published manifest's structure and references |
@@ -16,6 +17,7 @@
 
 pub mod build;
 pub mod destination;
+pub mod fetch_limits;
 pub mod http;
 pub mod inspect;
 pub mod latest;
