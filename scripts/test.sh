@@ -31,6 +31,8 @@ scripts/build-app.sh
 step "native tests (including the app end to end in headless Chromium)"
 cargo test --workspace --locked
 
+step "fuzz (FUZZING.md)" && "$CARGO_TARGET_DIR/debug/gik-fuzz"  # built by the native tests above; GIK_FUZZ_SECONDS per target
+
 step "wasm tests in headless Chromium"
 cargo test -p gik-core --target wasm32-unknown-unknown --test wasm --locked
 cargo test -p gik-app --target wasm32-unknown-unknown --test web --locked

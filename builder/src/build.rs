@@ -5,9 +5,11 @@
 //! 1. **Structure** — the zarr tree comes from the product definition (variables, steps), the
 //!    index records, and the header of *one message per variable* (a small Range request for
 //!    the grid). A new grid or variable set is followed automatically.
-//! 2. **Index** — every index file of the run is fetched concurrently (bounded, retried); GEFS
-//!    files also need a HEAD for the size of the last message. What is not published yet is
-//!    reported per member and step.
+//! 2. **Index** — every index file of the run is fetched concurrently (bounded, retried), with
+//!    a HEAD of its GRIB2 file for the size (the length of the last NOAA message; a record
+//!    ending past it means a stale index, reported and skipped). What is not published yet is
+//!    reported per member and step. Records a byte range cannot reference (NOAA sub-fields
+//!    after the first) are reported too (see [`crate::fetch_limits`]).
 //! 3. **Manifests** — one parquet per member is written, then the catalog (last, so it never
 //!    points at a manifest that is not there).
 //!
@@ -27,7 +29,7 @@ use futures::stream::{self, StreamExt};
 use gik_core::catalog::{
     self, Catalog, MissingEntry, Publication, RunEntry, VariableEntry, CATALOG_FILE,
 };
-use gik_core::grib::{self, Grid};
+use gik_core::grib::Grid;
 use gik_core::index::IndexRecord;
 use gik_core::member::{
     build_member_manifest, variable_steps, MemberIdentity, MessageRef, VariableMessages,
@@ -37,7 +39,8 @@ use gik_core::time::RunTime;
 
 use crate::clock::now_iso;
 use crate::destination::{Destination, Update};
-use crate::http::{FetchError, HttpClient};
+use crate::fetch_limits::{fetch_grid, unreferenceable};
+use crate::http::{FetchError, HttpClient, ObjectKind};
 use crate::progress::Progress;
 
 /// Everything `gik build` needs for one run, validated before any I/O.
@@ -135,10 +138,9 @@ pub async fn build_run(
         &format!("{name} {}: index files", plan.run),
         files.len() as u64,
     );
-    let needs_size = product.index_format() == gik_core::index::IndexFormat::Noaa;
     let parsed: HashMap<String, IndexResult> = stream::iter(files.values())
         .map(|file| async move {
-            let result = fetch_index(client, product, file, needs_size).await;
+            let result = fetch_index(client, product, file).await;
             progress.inc(1);
             (file.index_url.clone(), result)
         })
@@ -184,6 +186,14 @@ pub async fn build_run(
                 }
                 // Off the variable's step axis (ECMWF's all-zero tp at step 0): not referenced.
                 if variable_steps(&spec, &[file.step]).is_empty() {
+                    continue;
+                }
+                if let Some(reason) = unreferenceable(&record, &file.index_url) {
+                    report.missing.push(MissingEntry {
+                        member: member_name.clone(),
+                        step: Some(file.step),
+                        reason,
+                    });
                     continue;
                 }
                 let Some(length) = record.length else {
@@ -518,12 +528,10 @@ fn owned_paths(catalog: &Catalog) -> BTreeSet<String> {
         .collect()
 }
 
-async fn fetch_index(
-    client: &HttpClient,
-    product: &dyn Product,
-    file: &IndexFile,
-    needs_size: bool,
-) -> IndexResult {
+/// Fetches and parses one index file. The GRIB2 file's size (a HEAD) bounds every record:
+/// NOAA needs it for the last message's length, and a record of either format ending past it
+/// means the index is stale, so the whole file is reported and skipped.
+async fn fetch_index(client: &HttpClient, product: &dyn Product, file: &IndexFile) -> IndexResult {
     let describe = |e: FetchError| {
         if e.is_not_found() {
             "not published (404)".to_string()
@@ -532,42 +540,17 @@ async fn fetch_index(
         }
     };
     let text = async {
-        let bytes = client.get(&file.index_url).await.map_err(describe)?;
+        let bytes = client
+            .get_object(&file.index_url, ObjectKind::Index)
+            .await
+            .map_err(describe)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| format!("{}: not UTF-8 text", file.index_url))
     };
-    let size = async {
-        if needs_size {
-            client
-                .head_size(&file.grib_url)
-                .await
-                .map(Some)
-                .map_err(describe)
-        } else {
-            Ok(None)
-        }
-    };
+    let size = async { client.head_size(&file.grib_url).await.map_err(describe) };
     let (text, size) = futures::join!(text, size);
     let (text, size) = (text?, size?);
     product
         .index_format()
-        .parse(&text, &file.index_url, size)
-        .map_err(|e| e.to_string())
-}
-
-/// The grid of a message, from its first bytes (the whole message if section 2 is large).
-async fn fetch_grid(client: &HttpClient, message: &MessageRef) -> Result<Grid> {
-    let prefix = message.length.min(8192);
-    let bytes = client
-        .get_range(&message.url, message.offset, prefix)
-        .await?;
-    match grib::describe_header(&bytes) {
-        Ok(info) => Ok(info.grid),
-        Err(_) if prefix < message.length => {
-            let bytes = client
-                .get_range(&message.url, message.offset, message.length)
-                .await?;
-            Ok(grib::describe(&bytes)?.grid)
-        }
-        Err(e) => Err(e.into()),
-    }
+        .parse(&text, &file.index_url, Some(size))
+        .map_err(|e| format!("{e} (GRIB2 file {})", file.grib_url))
 }

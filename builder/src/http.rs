@@ -5,6 +5,14 @@
 //! S3's `503 SlowDown`), 429, 408, timeouts, connection resets and bodies cut short — are retried
 //! with exponential backoff and full jitter, up to [`RetryConfig::max_retries`]. A 404 means "not
 //! published (yet)" and is reported at once, never retried.
+//!
+//! Bodies are bounded. Sizes come from places gik does not control — an index file's offsets,
+//! a manifest's lengths, a server's `Content-Length` — so every body has a cap by what it is
+//! ([`BodyLimits`], defaults [`MAX_INDEX_BYTES`], [`MAX_MANIFEST_BYTES`], [`MAX_CATALOG_BYTES`],
+//! [`MAX_MESSAGE_BYTES`]). A body is read chunk by chunk and reading stops at the cap (or, for a
+//! Range request, at the length asked for): an over-cap answer is a [`FetchError::TooLarge`]
+//! naming the URL and the size, never a multi-GB download. A server that ignores `Range` and
+//! answers `200` with the whole object is an error at once; its body is not read.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,6 +21,79 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use reqwest::StatusCode;
 use tokio::sync::Semaphore;
+
+/// Cap on an index file (`.idx`, `.index`): the largest real ones (an ECMWF ensemble step,
+/// 51 members × ~100 fields, JSON lines) are a few MB.
+pub const MAX_INDEX_BYTES: u64 = 64 << 20;
+/// Cap on a member manifest (parquet): a whole ECMWF member with every variable and step is
+/// ~150 KB today.
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+/// Cap on `catalog.json`: a few KB per run, and runs are pruned.
+pub const MAX_CATALOG_BYTES: u64 = 64 << 20;
+/// Cap on one GRIB2 message (one Range request): a global 0.25° field is 0.5–4 MB, and even a
+/// 0.01° grid of 32-bit values stays under this.
+pub const MAX_MESSAGE_BYTES: u64 = 1 << 30;
+
+/// What a whole-object GET fetches, which decides its size cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// An index file beside a GRIB2 file.
+    Index,
+    /// A member manifest.
+    Manifest,
+    /// `catalog.json`.
+    Catalog,
+}
+
+impl ObjectKind {
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Index => "index file",
+            Self::Manifest => "manifest",
+            Self::Catalog => "catalog",
+        }
+    }
+}
+
+/// Size caps on bodies, by what they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// Index files ([`MAX_INDEX_BYTES`]).
+    pub index: u64,
+    /// Member manifests ([`MAX_MANIFEST_BYTES`]).
+    pub manifest: u64,
+    /// Catalogs ([`MAX_CATALOG_BYTES`]).
+    pub catalog: u64,
+    /// One GRIB2 message read with a Range request ([`MAX_MESSAGE_BYTES`]).
+    pub message: u64,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        Self {
+            index: MAX_INDEX_BYTES,
+            manifest: MAX_MANIFEST_BYTES,
+            catalog: MAX_CATALOG_BYTES,
+            message: MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+impl BodyLimits {
+    /// The cap for a whole object of `kind`.
+    pub fn for_kind(&self, kind: ObjectKind) -> u64 {
+        match kind {
+            ObjectKind::Index => self.index,
+            ObjectKind::Manifest => self.manifest,
+            ObjectKind::Catalog => self.catalog,
+        }
+    }
+
+    /// The cap of [`HttpClient::get`], which does not say what it fetches: the largest.
+    fn any_object(&self) -> u64 {
+        self.index.max(self.manifest).max(self.catalog)
+    }
+}
 
 /// How requests are retried.
 #[derive(Clone, Debug)]
@@ -72,6 +153,19 @@ pub enum FetchError {
         /// Time spent.
         elapsed: Duration,
     },
+    /// The body is larger than its cap (declared by `Content-Length`, or counted while
+    /// reading, which stopped there), or a Range request asks for more than a message's cap.
+    #[error("{url}: {what} of {size} bytes or more is over the cap of {cap} bytes")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// What was fetched (`index file`, `manifest`, `catalog`, `GRIB2 message`).
+        what: &'static str,
+        /// The size declared, asked for, or read before stopping.
+        size: u64,
+        /// The cap.
+        cap: u64,
+    },
     /// The server ignored the Range header or returned the wrong number of bytes.
     #[error("{url}: asked for bytes {offset}+{length}, {reason}")]
     BadRange {
@@ -111,6 +205,7 @@ pub struct HttpClient {
     retry: RetryConfig,
     permits: Arc<Semaphore>,
     stats: Arc<FetchStats>,
+    limits: BodyLimits,
 }
 
 enum Attempt<T> {
@@ -133,7 +228,20 @@ impl HttpClient {
             retry,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             stats: Arc::new(FetchStats::default()),
+            limits: BodyLimits::default(),
         })
+    }
+
+    /// The same client with other body caps (tests use small ones).
+    #[must_use]
+    pub fn with_limits(mut self, limits: BodyLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The body caps in force.
+    pub fn limits(&self) -> BodyLimits {
+        self.limits
     }
 
     /// Request counters.
@@ -141,8 +249,33 @@ impl HttpClient {
         &self.stats
     }
 
-    /// GET a whole (small) object, such as an index file.
+    /// GET a whole small object whose kind is not stated, capped at the largest of the
+    /// whole-object caps. Prefer [`HttpClient::get_object`], which caps by kind.
     pub async fn get(&self, url: &str) -> Result<Bytes, FetchError> {
+        self.get_capped(url, self.limits.any_object(), "object")
+            .await
+    }
+
+    /// GET a whole index file, manifest or catalog, capped by its kind ([`BodyLimits`]).
+    pub async fn get_object(&self, url: &str, kind: ObjectKind) -> Result<Bytes, FetchError> {
+        self.get_capped(url, self.limits.for_kind(kind), kind.noun())
+            .await
+    }
+
+    async fn get_capped(
+        &self,
+        url: &str,
+        cap: u64,
+        what: &'static str,
+    ) -> Result<Bytes, FetchError> {
+        let too_large = |size: u64| {
+            Attempt::Fatal(FetchError::TooLarge {
+                url: url.to_string(),
+                what,
+                size,
+                cap,
+            })
+        };
         self.with_retries(url, || async {
             let response = match self.client.get(url).send().await {
                 Ok(r) => r,
@@ -152,27 +285,46 @@ impl HttpClient {
                 return outcome;
             }
             let expected = response.content_length();
-            match response.bytes().await {
+            match read_capped(response, cap).await {
                 Ok(body) if expected.is_none_or(|n| n == body.len() as u64) => Attempt::Done(body),
                 Ok(body) => Attempt::Retry(
                     format!("body cut short ({} of {:?} bytes)", body.len(), expected),
                     None,
                 ),
-                Err(e) => Attempt::Retry(describe(&e), None),
+                Err(BodyError::OverCap(size)) => too_large(size),
+                Err(BodyError::Network(e)) => Attempt::Retry(describe(&e), None),
             }
         })
         .await
     }
 
     /// GET bytes `offset .. offset + length` of an object with a Range request; checks that
-    /// exactly those bytes came back.
+    /// exactly those bytes came back, and never reads more than `length` body bytes. A length
+    /// over the message cap ([`BodyLimits::message`]) is refused before any request.
     pub async fn get_range(
         &self,
         url: &str,
         offset: u64,
         length: u64,
     ) -> Result<Bytes, FetchError> {
-        let range = format!("bytes={}-{}", offset, offset + length.max(1) - 1);
+        let bad_range = |reason: String| FetchError::BadRange {
+            url: url.to_string(),
+            offset,
+            length,
+            reason,
+        };
+        if length > self.limits.message {
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+                what: "GRIB2 message",
+                size: length,
+                cap: self.limits.message,
+            });
+        }
+        let last = offset
+            .checked_add(length.max(1) - 1)
+            .ok_or_else(|| bad_range("the range ends past 2^64 bytes".into()))?;
+        let range = format!("bytes={offset}-{last}");
         self.with_retries(url, || async {
             let response = match self.client.get(url).header("Range", &range).send().await {
                 Ok(r) => r,
@@ -183,20 +335,30 @@ impl HttpClient {
                 return outcome;
             }
             if status != StatusCode::PARTIAL_CONTENT {
-                return Attempt::Fatal(FetchError::BadRange {
-                    url: url.to_string(),
-                    offset,
-                    length,
-                    reason: format!("server answered {status} instead of 206 (Range ignored?)"),
-                });
+                // The body (possibly the whole multi-GB object) is not read: dropping the
+                // response closes the connection.
+                let size = response
+                    .content_length()
+                    .map_or(String::new(), |n| format!(" of {n} bytes"));
+                return Attempt::Fatal(bad_range(format!(
+                    "server answered {status}{size} instead of 206 (Range ignored?)"
+                )));
             }
-            match response.bytes().await {
+            if let Some(n) = response.content_length().filter(|&n| n > length) {
+                return Attempt::Fatal(bad_range(format!(
+                    "server announced a {n}-byte body for the range"
+                )));
+            }
+            match read_capped(response, length).await {
                 Ok(body) if body.len() as u64 == length => Attempt::Done(body),
                 Ok(body) => Attempt::Retry(
                     format!("range body cut short ({} of {length} bytes)", body.len()),
                     None,
                 ),
-                Err(e) => Attempt::Retry(describe(&e), None),
+                Err(BodyError::OverCap(_)) => {
+                    Attempt::Fatal(bad_range("server sent more bytes than asked for".into()))
+                }
+                Err(BodyError::Network(e)) => Attempt::Retry(describe(&e), None),
             }
         })
         .await
@@ -276,6 +438,33 @@ impl HttpClient {
             }
         }
     }
+}
+
+/// Why a body could not be read whole.
+enum BodyError {
+    /// More than the cap: the size declared, or read when reading stopped.
+    OverCap(u64),
+    /// The connection failed while reading.
+    Network(reqwest::Error),
+}
+
+/// Reads a response body chunk by chunk, stopping as soon as it passes `cap` bytes (and at
+/// once if `Content-Length` already says it will).
+async fn read_capped(mut response: reqwest::Response, cap: u64) -> Result<Bytes, BodyError> {
+    if let Some(n) = response.content_length().filter(|&n| n > cap) {
+        return Err(BodyError::OverCap(n));
+    }
+    // Preallocate what was announced, up to 8 MiB (an announcement is not a promise).
+    let announced = response.content_length().unwrap_or(0).min(8 << 20);
+    let mut body = bytes::BytesMut::with_capacity(announced as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Network)? {
+        let size = body.len() as u64 + chunk.len() as u64;
+        if size > cap {
+            return Err(BodyError::OverCap(size));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Sizes of successful results, for the byte counter.

@@ -7,6 +7,7 @@
 //! | [`http`] | one shared HTTP client: bounded concurrency, timeouts, retries with backoff |
 //! | [`clock`] | the wall clock, read in one place |
 //! | [`build`] | `gik build`: index files → member manifests → catalog |
+//! | [`fetch_limits`] | what the builder does with untrusted sizes from index files (bounded header reads, sub-fields) |
 //! | [`destination`] | folder / `file://` / `s3://` / `gs://` through `object_store`, atomic writes |
 //! | [`latest`] | the newest run whose index files are all published |
 //! | [`validate`] | a published manifest's structure and references |
@@ -18,6 +19,7 @@
 pub mod build;
 pub mod clock;
 pub mod destination;
+pub mod fetch_limits;
 pub mod http;
 pub mod inspect;
 pub mod latest;

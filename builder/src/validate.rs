@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 use futures::stream::{self, StreamExt};
+use gik_core::manifest::ChunkRef;
 use gik_core::member::MemberManifest;
 
-use crate::http::HttpClient;
+use crate::http::{HttpClient, ObjectKind};
 
 /// Outcome of a validation.
 #[derive(Debug, Default)]
@@ -25,9 +26,19 @@ pub struct Validation {
 /// Reads a manifest from a local path or an http(s) URL.
 pub async fn read_manifest(client: &HttpClient, location: &str) -> Result<MemberManifest> {
     let bytes = if location.starts_with("http://") || location.starts_with("https://") {
-        client.get(location).await?.to_vec()
+        client
+            .get_object(location, ObjectKind::Manifest)
+            .await?
+            .to_vec()
     } else {
         let path = location.strip_prefix("file://").unwrap_or(location);
+        let cap = client.limits().manifest;
+        let size = std::fs::metadata(path)
+            .with_context(|| format!("reading {path}"))?
+            .len();
+        if size > cap {
+            bail!("{path}: manifest of {size} bytes is over the cap of {cap} bytes");
+        }
         std::fs::read(path).with_context(|| format!("reading {path}"))?
     };
     MemberManifest::from_parquet(&bytes).with_context(|| format!("reading manifest {location}"))
@@ -66,13 +77,7 @@ pub async fn validate(client: &HttpClient, location: &str, deep: bool) -> Result
                 .push(format!("{e} (referenced by {} chunks)", chunk_refs.len())),
             Ok(size) => {
                 for r in chunk_refs {
-                    let end = r.offset + r.length.unwrap_or(0);
-                    if end > *size {
-                        out.problems.push(format!(
-                            "{}: bytes {}..{end} outside {url} ({size} bytes)",
-                            r.key, r.offset
-                        ));
-                    }
+                    out.problems.extend(range_problem(r, url, *size));
                 }
             }
         }
@@ -101,4 +106,50 @@ pub async fn validate(client: &HttpClient, location: &str, deep: bool) -> Result
         bail!("{location}: the manifest references no GRIB2 message");
     }
     Ok(out)
+}
+
+/// Why a reference's byte range is not inside its file of `size` bytes, if it is not: it ends
+/// past the end, or `offset + length` does not even fit in 64 bits (which wrapping arithmetic
+/// would let pass).
+fn range_problem(r: &ChunkRef<'_>, url: &str, size: u64) -> Option<String> {
+    let length = r.length.unwrap_or(0);
+    match r.offset.checked_add(length) {
+        Some(end) if end <= size => None,
+        Some(end) => Some(format!(
+            "{}: bytes {}..{end} outside {url} ({size} bytes)",
+            r.key, r.offset
+        )),
+        None => Some(format!(
+            "{}: offset {} + length {length} overflows (outside {url}, {size} bytes)",
+            r.key, r.offset
+        )),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_ranges_are_problems() {
+        let r = |offset, length| ChunkRef {
+            key: "t2m/0.0.0",
+            array: "t2m",
+            index: vec![0, 0, 0],
+            url: "https://x/a.grib2",
+            offset,
+            length: Some(length),
+        };
+        assert_eq!(range_problem(&r(0, 100), "u", 100), None);
+        assert!(range_problem(&r(1, 100), "u", 100)
+            .unwrap()
+            .contains("1..101"));
+        // 2^64 - 1 + 2 wraps to 1, which a plain `+` in release builds would accept.
+        let wrapped = range_problem(&r(u64::MAX, 2), "u", 100).unwrap();
+        assert!(
+            wrapped.contains("overflows") && wrapped.contains("t2m/0.0.0"),
+            "{wrapped}"
+        );
+    }
 }

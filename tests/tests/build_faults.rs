@@ -9,6 +9,10 @@
 //!   written (an existing one is left untouched).
 //! - End to end: every byte range a GEFS and an ECMWF member manifest references is exactly one
 //!   whole GRIB2 message, and the precipitation chunks decode to the synthetic truth.
+//! - Untrusted sizes: a stale index (its GRIB2 file replaced by a shorter one) is reported and
+//!   its file skipped; a NOAA sub-field after the first is reported, never referenced as the
+//!   message's first field; bodies over their cap, a server ignoring `Range`, and a header
+//!   fallback on a huge declared length never turn into large downloads.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -19,17 +23,25 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use gik_builder::build::BuildPlan;
 use gik_builder::destination::Destination;
-use gik_builder::http::RetryConfig;
+use gik_builder::fetch_limits::{fetch_grid, FIRST_HEADER_BYTES, MAX_HEADER_BYTES};
+use gik_builder::http::{BodyLimits, FetchError, HttpClient, ObjectKind, RetryConfig};
 use gik_core::catalog::{Catalog, CATALOG_FILE};
-use gik_core::member::MemberManifest;
-use gik_tests::mirror::{FaultKind, FaultRule, MirrorServer};
-use gik_tests::synthetic::{expected_field_value, Model};
+use gik_core::member::{MemberManifest, MessageRef};
+use gik_tests::mirror::{
+    Content, FaultKind, FaultRule, MemContent, MirrorConfig, MirrorServer, Mount,
+};
+use gik_tests::synthetic::{
+    ecmwf_key, expected_field_value, gefs_key, Model, Synthetic, SyntheticConfig, ECMWF_BUCKET,
+    GEFS_BUCKET,
+};
 
 use common::{
     build_into, build_to_dir, mirror, plan, quick_retries, range_read, read_catalog, read_member,
-    run,
+    run, runtime,
 };
 
 /// GEFS members 0, 5 and 6, steps 0–12, precipitation and 2 m temperature.
@@ -361,4 +373,231 @@ fn precipitation_chunks_decode_to_the_synthetic_truth() {
             );
         }
     }
+}
+
+/// Serves `bytes` at `path` in place of what `mount` has there (a longer prefix wins).
+fn replace_file(mount: &mut Mount, path: &str, bytes: Vec<u8>) {
+    let (dir, file) = path.rsplit_once('/').unwrap();
+    mount.add(dir, Arc::new(MemContent::new().with(file, bytes)));
+}
+
+/// The whole object at `path` of `mount`.
+fn read_whole(mount: &Mount, path: &str) -> Vec<u8> {
+    let len = mount
+        .len(path)
+        .unwrap_or_else(|| panic!("{path} not served"));
+    mount.read(path, 0..len).unwrap()
+}
+
+#[test]
+fn stale_indexes_are_reported_and_their_files_skipped() {
+    // The GRIB2 files of GEFS gep05 f006 and ECMWF step 6 were re-uploaded shorter (half the
+    // size); their indexes were not.
+    let synthetic = Synthetic::load(SyntheticConfig::new([run()])).unwrap();
+    let mut mount = synthetic.mount();
+    let gefs_grib = format!("{GEFS_BUCKET}/{}", gefs_key(run(), 5, 6));
+    let ecmwf_grib = format!("{ECMWF_BUCKET}/{}", ecmwf_key(run(), 6));
+    for path in [&gefs_grib, &ecmwf_grib] {
+        let mut bytes = read_whole(&mount, path);
+        bytes.truncate(bytes.len() / 2);
+        replace_file(&mut mount, path, bytes);
+    }
+    let server = MirrorServer::start(MirrorConfig::new(mount)).unwrap();
+
+    for (product, stale_grib, stale_index, stale_members) in [
+        (
+            "gefs",
+            &gefs_grib,
+            format!("{gefs_grib}.idx"),
+            vec!["gep05"],
+        ),
+        (
+            "ecmwf",
+            &ecmwf_grib,
+            ecmwf_grib.replace(".grib2", ".index"),
+            vec!["control", "ens05"],
+        ),
+    ] {
+        let plan = plan(&server, product, "0,5", "0-12", &[]);
+        let out = tempfile::tempdir().unwrap();
+        let report = build_to_dir(&plan, out.path());
+        let mut missing: Vec<(&str, Option<u32>)> = report
+            .missing
+            .iter()
+            .map(|m| (m.member.as_str(), m.step))
+            .collect();
+        missing.sort();
+        let want: Vec<(&str, Option<u32>)> = stale_members.iter().map(|&m| (m, Some(6))).collect();
+        assert_eq!(missing, want, "{product}: {:?}", report.missing);
+        for m in &report.missing {
+            assert!(
+                m.reason.contains("stale")
+                    && m.reason.contains(&server.url(&stale_index))
+                    && m.reason.contains(&server.url(stale_grib)),
+                "{product}: {}",
+                m.reason
+            );
+        }
+        // Nothing references the stale file; every other range is one whole message.
+        for (member, manifest) in check_catalog_targets(out.path(), product) {
+            for r in manifest.manifest().chunk_refs() {
+                assert!(
+                    !r.url.ends_with(stale_grib.as_str())
+                        || !stale_members.contains(&member.as_str()),
+                    "{product} {member}: {} references the stale file",
+                    r.key
+                );
+            }
+            check_every_range(&server, &manifest);
+        }
+    }
+}
+
+#[test]
+fn noaa_sub_fields_after_the_first_are_reported_not_referenced() {
+    // gep01 f003's inventory packs 2 m temperature as field 2 of the message before it (as
+    // wgrib2 writes `n.1`/`n.2` for a multi-field message): its byte range is that message,
+    // whose first field is another variable.
+    let synthetic = Synthetic::load(SyntheticConfig::new([run()])).unwrap();
+    let mut mount = synthetic.mount();
+    let index = format!("{GEFS_BUCKET}/{}.idx", gefs_key(run(), 1, 3));
+    let text = String::from_utf8(read_whole(&mount, &index)).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let t2m = lines
+        .iter()
+        .position(|l| l.contains(":TMP:2 m above ground:"))
+        .expect("TMP:2 m above ground in the synthetic inventory");
+    assert!(t2m > 0, "TMP is not the first message");
+    let previous: Vec<String> = lines[t2m - 1].split(':').map(str::to_string).collect();
+    let mut fields: Vec<String> = lines[t2m].split(':').map(str::to_string).collect();
+    let (number, offset) = (previous[0].clone(), previous[1].clone());
+    lines[t2m - 1] = format!("{number}.1:{}", previous[1..].join(":"));
+    fields[0] = format!("{number}.2");
+    fields[1] = offset;
+    lines[t2m] = fields.join(":");
+    replace_file(&mut mount, &index, (lines.join("\n") + "\n").into_bytes());
+    let server = MirrorServer::start(MirrorConfig::new(mount)).unwrap();
+
+    let plan = plan(&server, "gefs", "1", "0-6", &["TMP:2 m above ground"]);
+    let out = tempfile::tempdir().unwrap();
+    let report = build_to_dir(&plan, out.path());
+    let missing: Vec<_> = report
+        .missing
+        .iter()
+        .map(|m| (m.member.as_str(), m.step))
+        .collect();
+    assert_eq!(missing, [("gep01", Some(3))], "{:?}", report.missing);
+    let reason = &report.missing[0].reason;
+    assert!(
+        reason.contains("field 2")
+            && reason.contains("TMP")
+            && reason.contains(&format!("line {}", t2m + 1))
+            && reason.contains(&server.url(&index)),
+        "{reason}"
+    );
+    let manifests = check_catalog_targets(out.path(), "gefs");
+    let gep01 = &manifests["gep01"];
+    let array = "t2m/instant/heightAboveGround/t2m";
+    assert!(
+        gep01.chunk(array, 3).unwrap().is_none(),
+        "f003 must not be referenced"
+    );
+    for step in [0, 6] {
+        assert!(gep01.chunk(array, step).unwrap().is_some(), "f{step:03}");
+    }
+    check_every_range(&server, gep01);
+}
+
+/// A mirror serving `path` → `bytes`.
+fn serve(path: &str, bytes: Vec<u8>) -> MirrorServer {
+    MirrorServer::start(MirrorConfig::new(MemContent::new().with(path, bytes))).unwrap()
+}
+
+#[test]
+fn bodies_over_their_cap_are_not_downloaded() {
+    const BIG: u64 = 8 << 20;
+    let server = serve("b/huge.idx", vec![b'x'; BIG as usize]);
+    let url = server.url("b/huge.idx");
+    let limits = BodyLimits {
+        index: 1 << 20,
+        message: 2 << 20,
+        ..BodyLimits::default()
+    };
+    let client = HttpClient::new(4, quick_retries())
+        .unwrap()
+        .with_limits(limits);
+    let rt = runtime();
+
+    // A whole-object GET over the index cap: an error naming the URL, the size and the cap,
+    // decided on the announced length, after reading (almost) nothing.
+    let error = rt
+        .block_on(client.get_object(&url, ObjectKind::Index))
+        .unwrap_err();
+    assert!(
+        matches!(error, FetchError::TooLarge { size: BIG, cap, .. } if cap == 1 << 20),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(&url) && text.contains(&BIG.to_string()),
+        "{text}"
+    );
+    assert!(server.wait_idle(Duration::from_secs(5)));
+    assert!(
+        server.stats().bytes_sent < BIG / 2,
+        "{} bytes sent",
+        server.stats().bytes_sent
+    );
+
+    // A Range request over the message cap is refused before any request.
+    server.reset_stats();
+    let error = rt.block_on(client.get_range(&url, 0, 3 << 20)).unwrap_err();
+    assert!(matches!(error, FetchError::TooLarge { .. }), "{error:?}");
+    assert_eq!(server.stats().requests, 0);
+
+    // A server that ignores Range: an error at once, without reading the whole object.
+    server.reset_stats();
+    server.faults().set(vec![FaultRule::ignore_range()]);
+    let error = rt.block_on(client.get_range(&url, 100, 1000)).unwrap_err();
+    assert!(
+        matches!(&error, FetchError::BadRange { reason, .. } if reason.contains("200")),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(&url), "{error}");
+    assert!(server.wait_idle(Duration::from_secs(5)));
+    let stats = server.stats();
+    assert_eq!((stats.requests, stats.faults), (1, 1), "not retried");
+    assert!(
+        stats.bytes_sent < BIG / 2,
+        "{} bytes sent",
+        stats.bytes_sent
+    );
+    server.faults().clear();
+}
+
+#[test]
+fn the_grid_probe_never_reads_a_whole_declared_length() {
+    // A stale index may declare a huge length for a message that is not there any more (here:
+    // 8 MiB of zeros). The probe reads its first 8 KiB, then at most MAX_HEADER_BYTES.
+    const BIG: u64 = 8 << 20;
+    let server = serve("b/f.grib2", vec![0u8; BIG as usize]);
+    let client = HttpClient::new(4, quick_retries()).unwrap();
+    let message = MessageRef {
+        step: 0,
+        url: server.url("b/f.grib2"),
+        offset: 0,
+        length: BIG,
+    };
+    let error = runtime()
+        .block_on(fetch_grid(&client, &message))
+        .unwrap_err();
+    let text = format!("{error:#}");
+    assert!(text.contains(&message.url), "{text}");
+    assert!(server.wait_idle(Duration::from_secs(5)));
+    let sent = server.stats().bytes_sent;
+    assert_eq!(
+        sent,
+        FIRST_HEADER_BYTES + MAX_HEADER_BYTES,
+        "{sent} bytes sent"
+    );
 }

@@ -81,6 +81,7 @@ fn parse_line(line: &str, line_no: usize) -> Result<IndexRecord, String> {
         offset,
         length: Some(length),
         line: line_no,
+        sub_field: None,
     })
 }
 
@@ -262,6 +263,27 @@ mod tests {
 
     fn text(relative: &str) -> String {
         String::from_utf8(read_fixture(relative)).unwrap()
+    }
+
+    #[test]
+    fn a_stale_index_is_refused_with_its_line() {
+        // The real index against GRIB2 files of the right size and one byte short.
+        let text = text(AIFS);
+        let records = parse(&text, AIFS).unwrap();
+        let (end, line) = records
+            .iter()
+            .map(|r| (r.offset + r.length.unwrap(), r.line))
+            .max()
+            .unwrap();
+        let format = crate::index::IndexFormat::Ecmwf;
+        assert_eq!(format.parse(&text, AIFS, Some(end)).unwrap(), records);
+        let (source, bad_line, display) = line_error(format.parse(&text, AIFS, Some(end - 1)));
+        assert_eq!((source.as_str(), bad_line), (AIFS, line));
+        assert!(
+            display.contains("stale") && display.contains(&format!("..{end}")),
+            "{display}"
+        );
+        assert!(records.iter().all(|r| r.sub_field.is_none()));
     }
 
     fn line_error(result: Result<Vec<IndexRecord>>) -> (String, usize, String) {

@@ -8,6 +8,11 @@
 //! Parsing is strict about structure and lenient about vocabulary: a line that cannot be split
 //! into its fields is an [`Error::IndexLine`](crate::Error::IndexLine) naming the file and the
 //! 1-based line number; a variable or level name nobody has heard of is kept as text.
+//!
+//! Indexes go stale: a GRIB2 file re-uploaded beside an old index makes the index point at
+//! bytes that are not there. When the caller knows the GRIB2 file's size, a record that ends
+//! past it (or whose `offset + length` overflows) is an [`Error::IndexLine`](crate::Error::IndexLine)
+//! saying so, whatever the format, so the whole index is refused rather than trusted in part.
 
 pub mod ecmwf;
 pub mod noaa;
@@ -40,18 +45,49 @@ impl IndexFormat {
 
     /// Parses a whole index file in this format. `source_name` (path or URL) is used in error
     /// messages; `file_size` is the size of the GRIB2 file, needed for the length of the last
-    /// message of a NOAA index (ECMWF indexes carry lengths).
+    /// message of a NOAA index (ECMWF indexes carry lengths). With `file_size`, a record
+    /// ending past it is an error (a stale index).
     pub fn parse(
         self,
         text: &str,
         source_name: &str,
         file_size: Option<u64>,
     ) -> crate::Result<Vec<IndexRecord>> {
-        match self {
-            Self::Noaa => noaa::parse(text, source_name, file_size),
-            Self::Ecmwf => ecmwf::parse(text, source_name),
+        let records = match self {
+            Self::Noaa => noaa::parse(text, source_name, file_size)?,
+            Self::Ecmwf => ecmwf::parse(text, source_name)?,
+        };
+        if let Some(size) = file_size {
+            check_inside_file(&records, source_name, size)?;
+        }
+        Ok(records)
+    }
+}
+
+/// Checks that every record ends inside a GRIB2 file of `size` bytes; the first that does not
+/// is an [`Error::IndexLine`](crate::Error::IndexLine) naming its line and byte range.
+pub fn check_inside_file(
+    records: &[IndexRecord],
+    source_name: &str,
+    size: u64,
+) -> crate::Result<()> {
+    for record in records {
+        let end = record.offset.checked_add(record.length.unwrap_or(0));
+        if end.is_none_or(|end| end > size || record.offset >= size) {
+            let range = end.map_or(format!("{} + {:?}", record.offset, record.length), |end| {
+                format!("{}..{end}", record.offset)
+            });
+            return Err(crate::Error::IndexLine {
+                source_name: source_name.to_string(),
+                line: record.line,
+                reason: format!(
+                    "bytes {range} end past the GRIB2 file's {size} bytes: the index is stale \
+                     (the GRIB2 file was replaced after it) or corrupt"
+                ),
+            });
         }
     }
+    Ok(())
 }
 
 /// One GRIB2 message as described by an index line.
@@ -74,6 +110,20 @@ pub struct IndexRecord {
     pub length: Option<u64>,
     /// 1-based line number in the index file (for messages that point back at the source).
     pub line: usize,
+    /// For a NOAA sub-field line `n.m` (several fields packed in one GRIB2 message that share
+    /// its bytes, e.g. `UGRD` and `VGRD` as `4.1` and `4.2`), the field's 1-based position
+    /// `m`; `None` when the line is a whole message (and always for ECMWF). A byte range can
+    /// only reference a whole message, and decoding it gives its *first* field, so a record
+    /// with `sub_field` of 2 or more must not be referenced as if it were that message.
+    pub sub_field: Option<u32>,
+}
+
+impl IndexRecord {
+    /// Whether decoding the record's byte range gives this record's field: a whole message,
+    /// or the first field of a multi-field one.
+    pub fn is_first_field(&self) -> bool {
+        self.sub_field.is_none_or(|m| m <= 1)
+    }
 }
 
 /// A vertical level in a format-neutral form.

@@ -88,7 +88,8 @@ pub fn parse(text: &str, source_name: &str, file_size: Option<u64>) -> Result<Ve
                 return Err(error(
                     record.line,
                     format!(
-                        "offset {} is not inside the GRIB2 file of {} bytes",
+                        "offset {} is not inside the GRIB2 file of {} bytes: the index is \
+                         stale (the GRIB2 file was replaced after it) or corrupt",
                         record.offset, end
                     ),
                 ));
@@ -112,11 +113,11 @@ fn parse_line(line: &str, line_no: usize) -> Result<IndexRecord, String> {
     let field = |i: usize| fields.get(i).map_or("", |f| f.trim());
 
     let number = field(0);
-    if !is_message_number(number) {
+    let Some(sub_field) = parse_message_number(number) else {
         return Err(format!(
             "message number {number:?} is not a number like 5 or 5.2"
         ));
-    }
+    };
     let offset_text = field(1);
     let offset = offset_text
         .parse::<u64>()
@@ -139,15 +140,17 @@ fn parse_line(line: &str, line_no: usize) -> Result<IndexRecord, String> {
         offset,
         length: None,
         line: line_no,
+        sub_field,
     })
 }
 
-/// `5` or `5.2`.
-fn is_message_number(s: &str) -> bool {
+/// `5` (`Some(None)`) or `5.2` (`Some(Some(2))`); `None` when it is neither.
+fn parse_message_number(s: &str) -> Option<Option<u32>> {
     let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     match s.split_once('.') {
-        Some((whole, sub)) => digits(whole) && digits(sub),
-        None => digits(s),
+        Some((whole, sub)) if digits(whole) && digits(sub) => sub.parse().ok().map(Some),
+        Some(_) => None,
+        None => digits(s).then_some(None),
     }
 }
 
@@ -872,6 +875,56 @@ mod tests {
         assert_eq!(no_size[4].length, None);
         assert_eq!(no_size[5].length, None);
         assert_eq!(no_size[3].length, Some(150));
+    }
+
+    #[test]
+    fn sub_fields_are_numbered() {
+        // kerchunk's GFS inventory fixture with its last message turned into a two-field
+        // message, as wgrib2 writes one (`11.1` UGRD and `11.2` VGRD share the offset).
+        let text = String::from_utf8(read_fixture(
+            "kerchunk/grib_idx_fixtures/20231104/gfs.t00z.pgrb2.0p25.f000.test-limit-10.idx",
+        ))
+        .unwrap();
+        let last = "11:4945324:d=2023110400:UGRD:planetary boundary layer:anl:";
+        assert!(text.contains(last), "fixture changed");
+        let text = text.replace(
+            last,
+            "11.1:4945324:d=2023110400:UGRD:planetary boundary layer:anl:\n\
+             11.2:4945324:d=2023110400:VGRD:planetary boundary layer:anl:",
+        );
+        let records = parse(&text, "gfs.idx", Some(5_900_000)).unwrap();
+        assert_eq!(records.len(), 12);
+        let fields: Vec<_> = records.iter().map(|r| r.sub_field).collect();
+        assert_eq!(&fields[..10], &[None; 10]);
+        assert_eq!(&fields[10..], &[Some(1), Some(2)]);
+        assert!(records[9].is_first_field() && records[10].is_first_field());
+        assert!(
+            !records[11].is_first_field(),
+            "VGRD is field 2 of message 11"
+        );
+        assert_eq!(records[10].offset, records[11].offset);
+        assert_eq!(records[11].length, Some(5_900_000 - 4_945_324));
+        // A sub-field number that does not fit is an error, not a panic or a wrap.
+        let bad = "1.99999999999:0:d=2023110400:UGRD:surface:anl:";
+        let (_, line, display) = line_error(parse(bad, "x.idx", None));
+        assert_eq!(line, 1);
+        assert!(display.contains("message number"), "{display}");
+    }
+
+    #[test]
+    fn a_stale_index_is_refused_with_its_line() {
+        // The real GEFS inventory against a GRIB2 file that shrank under it.
+        let text =
+            String::from_utf8(read_fixture("gefs/idx/gep01.t00z.pgrb2s.0p25.f015.idx")).unwrap();
+        let records = parse(&text, "gep01.idx", None).unwrap();
+        let last = records.last().unwrap();
+        let (_, line, display) = line_error(crate::index::IndexFormat::Noaa.parse(
+            &text,
+            "gep01.idx",
+            Some(last.offset),
+        ));
+        assert_eq!(line, last.line);
+        assert!(display.contains("stale"), "{display}");
     }
 
     #[test]

@@ -481,6 +481,7 @@ mod tests {
             offset: 0,
             length: Some(10),
             line: 1,
+            sub_field: None,
         }
     }
 

@@ -350,6 +350,7 @@ mod tests {
             offset: 0,
             length: None,
             line: 1,
+            sub_field: None,
         };
         let r = rec(
             "RH",

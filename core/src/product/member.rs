@@ -164,6 +164,7 @@ mod tests {
             offset: 0,
             length: Some(1),
             line: 1,
+            sub_field: None,
         }
     }
 

@@ -29,6 +29,9 @@ pub enum FaultKind {
     /// The answer is delayed by this much on top of the configured latency, then sent
     /// normally (for client timeouts).
     Delay(Duration),
+    /// The `Range` header is ignored: `200 OK` with the whole object, as some HTTP servers
+    /// and proxies do.
+    IgnoreRange,
 }
 
 /// One fault and the requests it applies to. Only `GET` and `HEAD` requests are considered
@@ -88,6 +91,11 @@ impl FaultRule {
     /// Answers delayed by `delay`.
     pub fn delay(delay: Duration) -> Self {
         Self::new(FaultKind::Delay(delay))
+    }
+
+    /// `200` with the whole object whatever `Range` asks for.
+    pub fn ignore_range() -> Self {
+        Self::new(FaultKind::IgnoreRange)
     }
 
     /// Only paths matching `glob` (`*` any run of characters, `?` one character), matched

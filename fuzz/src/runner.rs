@@ -1,0 +1,174 @@
+//! The fuzz loop: pick a seed, mutate it, run the target under `catch_unwind`, keep what
+//! panics.
+//!
+//! A panic's message and location are captured by a panic hook (instead of being printed for
+//! every mutant); crashes are told apart by location, and the first input of each is written
+//! to the output folder with a `.txt` beside it saying what happened, ready to be copied into
+//! `fuzz/regressions/<target>/`.
+
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::alloc;
+use crate::mutate::Mutator;
+use crate::seeds::Seed;
+use crate::targets::Target;
+
+/// How long or how many iterations one target runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Budget {
+    /// Exactly this many mutants (reproducible with the same seed).
+    Iterations(u64),
+    /// As many mutants as fit in this time.
+    Time(Duration),
+}
+
+/// A distinct crash.
+#[derive(Clone, Debug)]
+pub struct Crash {
+    /// Panic location (`file:line:column`), the key crashes are told apart by.
+    pub location: String,
+    /// Panic message.
+    pub message: String,
+    /// Where the first input was saved.
+    pub saved: PathBuf,
+    /// How many mutants hit it.
+    pub hits: u64,
+}
+
+/// What one target's run did.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Target name.
+    pub target: &'static str,
+    /// Seeds in its corpus.
+    pub seeds: usize,
+    /// Mutated inputs executed.
+    pub executions: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Highest live heap during the run, in bytes (0 without the counting allocator).
+    pub peak_heap: usize,
+    /// Distinct crashes.
+    pub crashes: Vec<Crash>,
+}
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
+}
+
+/// Installs the capturing panic hook (idempotent enough: later calls replace it).
+pub fn capture_panics() {
+    panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(non-string panic payload)".into());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_else(|| "(unknown location)".into());
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some((location, message)));
+    }));
+}
+
+/// Runs `target` on `input`; `Err((location, message))` if it panicked.
+pub fn run_one(target: &Target, input: &[u8]) -> Result<(), (String, String)> {
+    alloc::set_current_input(Some(input));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| (target.run)(input)));
+    alloc::set_current_input(None);
+    outcome.map_err(|_| {
+        LAST_PANIC
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_else(|| ("(unknown location)".into(), "(no message)".into()))
+    })
+}
+
+/// FNV-1a, to name saved inputs by content.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Fuzzes `target` from `seeds` within `budget`, saving crashes under `out/<target>/`.
+pub fn fuzz(
+    target: &'static Target,
+    seeds: &[Seed],
+    budget: Budget,
+    rng_seed: u64,
+    out: &Path,
+) -> std::io::Result<Report> {
+    let dir = out.join(target.name);
+    std::fs::create_dir_all(&dir)?;
+    alloc::set_save_path(Some(dir.join("oversize-allocation.bin")));
+    alloc::reset_peak();
+    let start = Instant::now();
+    let mut report = Report {
+        target: target.name,
+        seeds: seeds.len(),
+        executions: 0,
+        elapsed: Duration::ZERO,
+        peak_heap: 0,
+        crashes: Vec::new(),
+    };
+    let mut record = |input: &[u8], (location, message): (String, String)| -> std::io::Result<()> {
+        if let Some(known) = report.crashes.iter_mut().find(|c| c.location == location) {
+            known.hits += 1;
+            return Ok(());
+        }
+        let saved = dir.join(format!("crash-{:016x}.bin", fnv1a(input)));
+        std::fs::write(&saved, input)?;
+        std::fs::write(
+            saved.with_extension("txt"),
+            format!("target: {}\npanic at {location}\n{message}\n", target.name),
+        )?;
+        report.crashes.push(Crash {
+            location,
+            message,
+            saved,
+            hits: 1,
+        });
+        Ok(())
+    };
+
+    // Seeds are picked with probability 1/cost (cumulative weights, binary search). The
+    // corpus itself is replayed by the regression tests, not here.
+    let mut cumulative = Vec::with_capacity(seeds.len());
+    let mut total = 0.0f64;
+    for seed in seeds {
+        total += 1.0 / (seed.cost as f64 + 10_000.0);
+        cumulative.push(total);
+    }
+    let mut mutator = Mutator::new(rng_seed, target.dictionary);
+    let pick = |m: &mut Mutator<'_>| {
+        let x = (m.rng().next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+        cumulative.partition_point(|&c| c <= x).min(seeds.len() - 1)
+    };
+    let mut mutants = 0u64;
+    loop {
+        let done = match budget {
+            Budget::Iterations(n) => mutants >= n,
+            Budget::Time(t) => start.elapsed() >= t,
+        };
+        if done || seeds.is_empty() {
+            break;
+        }
+        let a = pick(&mut mutator);
+        let b = mutator.rng().below(seeds.len());
+        let input = mutator.mutate(&seeds[a].bytes, &seeds[b].bytes);
+        mutants += 1;
+        if let Err(panic) = run_one(target, &input) {
+            record(&input, panic)?;
+        }
+    }
+    alloc::set_save_path(None);
+    report.executions = mutants;
+    report.elapsed = start.elapsed();
+    report.peak_heap = alloc::peak_bytes();
+    Ok(report)
+}

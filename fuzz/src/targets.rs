@@ -1,0 +1,245 @@
+//! The fuzz targets: one public entry point of gik-core each, plus the invariants its output
+//! must keep.
+//!
+//! A target returns normally whatever the input; a panic (from gik-core, or from an invariant
+//! check here) is a finding. Errors are the expected outcome for most mutated inputs and are
+//! ignored. Invariants checked on success:
+//!
+//! * `grib`: [`grib::decode`] gives one value per grid point; [`grib::describe`] agrees with
+//!   the decoded message's description; the header-only [`grib::describe_header`] on the first
+//!   bytes and [`grib::decode_field`] of a second field never panic; [`grib::scan`]'s spans lie
+//!   inside the input.
+//! * `noaa-idx`, `ecmwf-index`: offsets never decrease (NOAA), lengths are positive and every
+//!   record ends inside the GRIB2 file size given to the parser, without overflow.
+//! * `manifest`: a manifest read from parquet writes back to parquet and reads back equal; the
+//!   member-manifest accessors (`data_arrays`, `steps`, `chunk`, `chunk_refs`,
+//!   `validate_structure`) never panic.
+//! * `catalog`: a catalog that parses serialises and parses back equal.
+//!
+//! The app's `config.json` is parsed in `app/`, not in gik-core, so it has no target here; the
+//! app's URL check is fuzzed differentially by its own target (see `FUZZING.md`).
+
+use gik_core::catalog::Catalog;
+use gik_core::grib;
+use gik_core::index::{ecmwf, noaa};
+use gik_core::manifest;
+use gik_core::member::MemberManifest;
+
+/// One fuzz target.
+pub struct Target {
+    /// Short name, used on the command line and as the regression folder name.
+    pub name: &'static str,
+    /// What it exercises.
+    pub about: &'static str,
+    /// Tokens the mutator may insert.
+    pub dictionary: &'static [&'static [u8]],
+    /// Runs one input; panics on a finding.
+    pub run: fn(&[u8]),
+}
+
+/// Every target, in the order a full run visits them.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "grib",
+        about: "core::grib decode, describe, describe_header, decode_field, scan",
+        dictionary: &[
+            b"GRIB",
+            b"7777",
+            b"\x00\x00\x00\x15\x01",
+            b"\x00\x00\x00\x05\x07",
+        ],
+        run: run_grib,
+    },
+    Target {
+        name: "noaa-idx",
+        about: "core::index::noaa::parse (wgrib2 .idx)",
+        dictionary: &[
+            b":",
+            b"\n",
+            b".2",
+            b"d=2025080100",
+            b"ENS=+3",
+            b"ENS=low-res ctl",
+            b"hour fcst",
+            b"-",
+            b" acc fcst",
+            b"mb",
+            b"m above ground",
+            b"18446744073709551615",
+            b"4294967295",
+            b"anl",
+            b"min",
+            b"day",
+            b"sec",
+            b"ens mean",
+        ],
+        run: run_noaa,
+    },
+    Target {
+        name: "ecmwf-index",
+        about: "core::index::ecmwf::parse (ECMWF open-data .index JSON lines)",
+        dictionary: &[
+            b"\"_offset\": ",
+            b"\"_length\": ",
+            b"18446744073709551615",
+            b"\"step\": \"0-6\"",
+            b"\"type\": \"pf\"",
+            b"\"number\": ",
+            b"\"levtype\": \"pl\"",
+            b"\"levelist\": ",
+            b"null",
+            b"{",
+            b"}",
+            b"\n",
+            b"-1",
+            b"1e308",
+        ],
+        run: run_ecmwf,
+    },
+    Target {
+        name: "manifest",
+        about: "core::manifest::read_parquet and the member-manifest accessors",
+        dictionary: &[b"PAR1", b"\xff\xff\xff\x7f", b"\x15\x00", b"\x19\x1c"],
+        run: run_manifest,
+    },
+    Target {
+        name: "catalog",
+        about: "core::catalog::Catalog::from_json (catalog.json)",
+        dictionary: &[
+            b"\"version\": 1",
+            b"\"products\"",
+            b"\"runs\"",
+            b"\"manifests\"",
+            b"\"steps\"",
+            b"4294967296",
+            b"-1",
+            b"null",
+            b"[]",
+            b"{}",
+            b"\"\"",
+            b"1e400",
+        ],
+        run: run_catalog,
+    },
+];
+
+/// The target called `name`.
+pub fn target(name: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == name)
+}
+
+fn run_grib(input: &[u8]) {
+    if let Ok(decoded) = grib::decode(input) {
+        assert_eq!(
+            decoded.values.len(),
+            decoded.info.grid.num_points,
+            "decode: one value per grid point"
+        );
+        let described = grib::describe(input);
+        assert_eq!(
+            described.as_ref().ok(),
+            Some(&decoded.info),
+            "describe agrees with decode"
+        );
+        let _ = decoded.stats();
+    } else {
+        let _ = grib::describe(input);
+    }
+    let _ = grib::describe_header(input.get(..input.len().min(8192)).unwrap_or(input));
+    let _ = grib::decode_field(input, 1);
+    if let Ok(spans) = grib::scan(input) {
+        for (offset, length) in spans {
+            let end = offset.checked_add(length);
+            assert!(
+                end.is_some_and(|e| e <= input.len() as u64),
+                "scan: span {offset}+{length} outside {} bytes",
+                input.len()
+            );
+        }
+    }
+}
+
+/// The file size handed to the index parsers: taken from the input's length so that it varies
+/// with the input and is sometimes smaller than the offsets.
+fn file_size_for(input: &[u8]) -> Option<u64> {
+    match input.len() % 3 {
+        0 => None,
+        1 => Some(input.len() as u64 * 1_000_003),
+        _ => Some(u64::MAX),
+    }
+}
+
+fn run_noaa(input: &[u8]) {
+    let text = String::from_utf8_lossy(input);
+    let size = file_size_for(input);
+    let Ok(records) = noaa::parse(&text, "fuzz.idx", size) else {
+        return;
+    };
+    for pair in records.windows(2) {
+        assert!(pair[0].offset <= pair[1].offset, "NOAA offsets decrease");
+    }
+    for r in &records {
+        if let Some(length) = r.length {
+            assert!(length > 0, "line {}: zero length", r.line);
+            let end = r.offset.checked_add(length);
+            assert!(end.is_some(), "line {}: offset + length overflows", r.line);
+            if let (Some(size), Some(end)) = (size, end) {
+                assert!(end <= size, "line {}: ends at {end} past {size}", r.line);
+            }
+        }
+    }
+}
+
+fn run_ecmwf(input: &[u8]) {
+    let text = String::from_utf8_lossy(input);
+    let Ok(records) = ecmwf::parse(&text, "fuzz.index") else {
+        return;
+    };
+    for r in &records {
+        let length = r.length.unwrap_or(0);
+        assert!(length > 0, "line {}: ECMWF records carry a length", r.line);
+        assert!(
+            r.offset.checked_add(length).is_some(),
+            "line {}: offset + length overflows",
+            r.line
+        );
+    }
+}
+
+fn run_manifest(input: &[u8]) {
+    let Ok(read) = manifest::read_parquet(input) else {
+        return;
+    };
+    let _ = read.validate_structure();
+    let _ = read.chunk_refs().count();
+    if let Ok(written) = manifest::write_parquet(&read) {
+        let again = manifest::read_parquet(&written);
+        assert_eq!(again.as_ref().ok(), Some(&read), "parquet round trip");
+    }
+    let Ok(member) = MemberManifest::new(read) else {
+        return;
+    };
+    for array in member.data_arrays() {
+        if let Ok(steps) = member.steps(&array) {
+            for step in steps.into_iter().take(64) {
+                let _ = member.chunk(&array, step);
+            }
+        }
+    }
+}
+
+fn run_catalog(input: &[u8]) {
+    let Ok(catalog) = Catalog::from_json(input) else {
+        return;
+    };
+    for (name, product) in &catalog.products {
+        let _ = catalog.run(name, None);
+        for run in product.runs.iter().take(8) {
+            let _ = catalog.run(name, Some(&run.run));
+        }
+    }
+    if let Ok(json) = catalog.to_json() {
+        let again = Catalog::from_json(&json);
+        assert_eq!(again.as_ref().ok(), Some(&catalog), "catalog round trip");
+    }
+}
