@@ -1,23 +1,48 @@
 //! The web fetch layer: `config.json`, the catalog, manifests and HTTP Range requests.
 //!
 //! Why it is apart: everything that touches the network (and so can fail in ways the user must
-//! see) is here, with failures classified by kind — refused host, 404, other HTTP status,
-//! network or CORS, aborted — never by message text (STYLE.md §6). The URL policy
-//! ([`Config::chunk_url`]: `s3://` to HTTPS, public bucket to mirror, the `allowed_hosts`
-//! check) is pure and tested natively; the `fetch` calls are thin wrappers over the browser's
-//! Fetch API.
+//! see) is here, with failures classified by kind — refused URL, 404, other HTTP status, network
+//! or CORS, a proxy that ignored `Range`, an answer over its size cap, aborted — never by message
+//! text (STYLE.md §6).
 //!
-//! Manifests name GRIB2 files by absolute URL. The app reads only from hosts the page's
-//! `config.json` allows, so a tampered or mistaken catalog cannot make visitors' browsers fetch
-//! from anywhere else.
+//! Every fetch takes a [`gik_core::origin::AllowedUrl`], which only the page's
+//! [`UrlPolicy`] makes (WHATWG parsing, exact origin comparison, no user-info; see
+//! `gik_core::origin`): config → catalog → manifests → messages → borders are all checked, and
+//! the normalised URL is what is fetched. Requests refuse redirects (`redirect: "error"`), so an
+//! allowed host cannot bounce the page elsewhere.
+//!
+//! Bodies are bounded: each kind of file has a size cap ([`MAX_CONFIG_BYTES`] …), checked
+//! against `Content-Length` before the body is read and again while it streams in; a `200`
+//! answer to a Range request (a proxy that dropped `Range`) is abandoned without reading its
+//! body, and a `206`'s `Content-Range`, when the server exposes it, must be the range asked for.
+//!
+//! Requests go through `gloo-net`. What it cannot do is done with `web-sys` here, and said so
+//! where it happens: reading a body with a size cap (gloo reads whole bodies only) and
+//! cancelling an unread body.
 
 use std::fmt;
 
+use gik_core::origin::{AllowedUrl, Refused, UrlPolicy};
+use gloo_net::http::{Request, Response};
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestMode, RequestRedirect};
 
 use gik_core::product::{ECMWF_DEFAULT_HOST, GEFS_DEFAULT_HOST};
+
+/// Largest `config.json` read (it holds a few URLs).
+pub const MAX_CONFIG_BYTES: u64 = 64 << 10;
+/// Largest `catalog.json` read: a month of four daily runs of both products lists about 20 000
+/// manifests (≈ 2 MB); 16 MiB leaves room without letting a bad file exhaust memory.
+pub const MAX_CATALOG_BYTES: u64 = 16 << 20;
+/// Largest member manifest read: a full GEFS or ECMWF member is well under 1 MB of parquet.
+pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+/// Largest GRIB2 message fetched: 0.25° global fields are 0.5–3 MB; a manifest naming a longer
+/// range is refused before any request.
+pub const MAX_MESSAGE_BYTES: u64 = 64 << 20;
+/// Largest borders file read (`static/borders/borders-50m.json` is about 0.5 MB).
+pub const MAX_BORDERS_BYTES: u64 = 8 << 20;
 
 /// Where the app finds its data, read from `config.json` next to the page.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -25,7 +50,7 @@ pub struct Config {
     /// URL of `catalog.json`, relative to the page or absolute.
     #[serde(default = "default_catalog")]
     pub catalog: String,
-    /// Origins (`https://host[:port]`) chunk references may point at.
+    /// Origins (`https://host[:port]`) data may be read from, besides the page's own.
     #[serde(default = "default_allowed_hosts")]
     pub allowed_hosts: Vec<String>,
     /// A mirror or proxy of the public buckets (`http://127.0.0.1:8080`, or a path on the
@@ -64,116 +89,36 @@ impl Config {
         Ok(c)
     }
 
-    /// The mirror's base URL, absolute (resolved against `page_origin`), without a trailing
-    /// slash.
-    pub fn mirror_base(&self, page_origin: &str) -> Option<String> {
-        let m = self.mirror.as_deref()?.trim();
-        let base = if m.contains("://") {
-            m.to_string()
-        } else {
-            let path = m.trim_matches('/');
-            if path.is_empty() {
-                page_origin.to_string()
-            } else {
-                format!("{page_origin}/{path}")
-            }
-        };
-        Some(base.trim_end_matches('/').to_string())
-    }
-
-    /// The URL to fetch for a chunk reference, or why it is refused: `s3://bucket/key` becomes
-    /// the bucket's HTTPS URL, S3 URLs go to the mirror when one is configured, and the result
-    /// must be on an allowed host.
-    pub fn chunk_url(&self, url: &str, page_origin: &str) -> Result<String, FetchFailure> {
-        let mut url = s3_to_https(url);
-        let mirror = self.mirror_base(page_origin);
-        if let Some(base) = &mirror {
-            if let Some((bucket, key)) = s3_bucket_and_key(&url) {
-                url = format!("{base}/{bucket}/{key}");
-            }
-        }
-        let Some(origin) = origin_of(&url) else {
-            return Err(FetchFailure::NotAllowed {
-                url,
-                origin: "(no http(s) origin)".into(),
-            });
-        };
-        let allowed = self
-            .allowed_hosts
-            .iter()
-            .filter_map(|h| origin_of(h))
-            .chain(mirror.as_deref().and_then(origin_of))
-            .any(|h| h == origin);
-        if allowed {
-            Ok(url)
-        } else {
-            Err(FetchFailure::NotAllowed { url, origin })
-        }
+    /// The URL policy of the page at `page_url` under this configuration.
+    pub fn policy(&self, page_url: &str) -> Result<UrlPolicy, String> {
+        UrlPolicy::new(page_url, &self.allowed_hosts, self.mirror.as_deref())
+            .map_err(|e| e.to_string())
     }
 }
 
-/// `scheme://host[:port]` of an http(s) URL, lowercased; `None` for other schemes.
-pub fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.trim().split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    // Drop credentials, and the default port.
-    let host = host.rsplit('@').next().unwrap_or(host).to_ascii_lowercase();
-    let host = match (
-        scheme.as_str(),
-        host.strip_suffix(":443"),
-        host.strip_suffix(":80"),
-    ) {
-        ("https", Some(h), _) | ("http", _, Some(h)) => h.to_string(),
-        _ => host,
-    };
-    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
-}
-
-/// `s3://bucket/key` as the bucket's virtual-hosted HTTPS URL (the two public buckets get their
-/// regional hosts); other URLs unchanged.
-pub fn s3_to_https(url: &str) -> String {
-    let Some(rest) = url.strip_prefix("s3://") else {
-        return url.to_string();
-    };
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    let host = [GEFS_DEFAULT_HOST, ECMWF_DEFAULT_HOST]
-        .into_iter()
-        .find(|h| s3_bucket_and_key(&format!("{h}/")).is_some_and(|(b, _)| b == bucket))
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("https://{bucket}.s3.amazonaws.com"));
-    format!("{host}/{key}")
-}
-
-/// Bucket and key of a virtual-hosted S3 URL (`https://{bucket}.s3[.region].amazonaws.com/{key}`).
-pub fn s3_bucket_and_key(url: &str) -> Option<(String, String)> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))?;
-    let (host, key) = rest.split_once('/').unwrap_or((rest, ""));
-    let host = host.to_ascii_lowercase();
-    if !host.ends_with(".amazonaws.com") {
-        return None;
-    }
-    let (bucket, _) = host
-        .split_once(".s3.")
-        .or_else(|| host.split_once(".s3-"))?;
-    (!bucket.is_empty()).then(|| (bucket.to_string(), key.to_string()))
+/// What a fetch asks for, and so how much it may read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// The whole file, at most this many bytes.
+    Whole {
+        /// Size cap in bytes.
+        max: u64,
+    },
+    /// Exactly `length` bytes from `offset`, with a Range request (at most
+    /// [`MAX_MESSAGE_BYTES`]).
+    Range {
+        /// First byte.
+        offset: u64,
+        /// Number of bytes.
+        length: u64,
+    },
 }
 
 /// Why a fetch failed, by kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FetchFailure {
-    /// The URL's host is not in `allowed_hosts` (nothing was requested).
-    NotAllowed {
-        /// The URL refused.
-        url: String,
-        /// Its origin.
-        origin: String,
-    },
+    /// The URL is not allowed (nothing was requested).
+    Refused(Refused),
     /// 404: not published (yet), or removed.
     NotFound {
         /// The URL.
@@ -188,12 +133,14 @@ pub enum FetchFailure {
         /// Status text.
         text: String,
     },
-    /// The request failed before an answer to a URL on another origin: typically CORS.
+    /// The request failed before an answer to a URL on another origin: typically CORS (or a
+    /// refused redirect).
     CrossOrigin {
         /// The URL.
         url: String,
     },
-    /// The request failed before an answer (network down, DNS, refused connection).
+    /// The request failed before an answer (network down, DNS, refused connection, a refused
+    /// redirect).
     Network {
         /// The URL.
         url: String,
@@ -209,6 +156,30 @@ pub enum FetchFailure {
         /// Bytes received.
         got: u64,
     },
+    /// A Range request was answered `200` (the whole file): a server or proxy that drops
+    /// `Range`. The body was not read.
+    RangeIgnored {
+        /// The URL.
+        url: String,
+    },
+    /// A `206` whose `Content-Range` is not the range asked for.
+    WrongRange {
+        /// The URL.
+        url: String,
+        /// `bytes a-b` asked for.
+        asked: String,
+        /// The `Content-Range` received.
+        got: String,
+    },
+    /// The answer (or the range asked for) is over its size cap; the rest was not read.
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The cap in bytes.
+        limit: u64,
+        /// The announced or asked size, when known.
+        size: Option<u64>,
+    },
     /// The view changed and the request was cancelled (not shown to the user).
     Aborted,
 }
@@ -220,13 +191,16 @@ impl FetchFailure {
     }
 }
 
+impl From<Refused> for FetchFailure {
+    fn from(r: Refused) -> Self {
+        Self::Refused(r)
+    }
+}
+
 impl fmt::Display for FetchFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotAllowed { url, origin } => write!(
-                f,
-                "refused {url}: {origin} is not in allowed_hosts of config.json"
-            ),
+            Self::Refused(r) => write!(f, "{r}"),
             Self::NotFound { url } => {
                 write!(f, "404 Not Found: {url} (not published yet, or removed)")
             }
@@ -234,16 +208,47 @@ impl fmt::Display for FetchFailure {
             Self::CrossOrigin { url } => write!(
                 f,
                 "network error for {url}: the bucket may not send CORS headers for this page's \
-                 origin (or the network is down). A mirror or proxy that does can be set as \
-                 \"mirror\" in config.json"
+                 origin, or it redirected (redirects are refused), or the network is down. A \
+                 mirror or proxy that sends CORS headers can be set as \"mirror\" in config.json"
             ),
-            Self::Network { url, message } => write!(f, "network error for {url}: {message}"),
+            Self::Network { url, message } => write!(
+                f,
+                "network error for {url}: {message} (or a redirect, which is refused)"
+            ),
             Self::Short { url, expected, got } => {
                 write!(f, "{url}: expected {expected} bytes, received {got}")
             }
+            Self::RangeIgnored { url } => write!(
+                f,
+                "{url}: the server ignored the Range request and started sending the whole file \
+                 (a proxy that drops the Range header?); the download was stopped"
+            ),
+            Self::WrongRange { url, asked, got } => {
+                write!(
+                    f,
+                    "{url}: asked for {asked}, the server sent Content-Range {got}"
+                )
+            }
+            Self::TooLarge { url, limit, size } => match size {
+                Some(s) => write!(f, "{url}: {s} bytes is over the {limit}-byte limit"),
+                None => write!(f, "{url}: the answer is over the {limit}-byte limit"),
+            },
             Self::Aborted => f.write_str("cancelled"),
         }
     }
+}
+
+/// `(first, last)` byte of a `Content-Range: bytes first-last/total` value (`total` may be `*`).
+pub fn parse_content_range(value: &str) -> Option<(u64, u64)> {
+    let rest = value.trim().strip_prefix("bytes")?.trim_start();
+    let (range, total) = rest.split_once('/')?;
+    let (a, b) = range.trim().split_once('-')?;
+    let (a, b) = (a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?);
+    let total = total.trim();
+    if total != "*" && total.parse::<u64>().ok()? <= b {
+        return None;
+    }
+    (a <= b).then_some((a, b))
 }
 
 /// A failure of the page's own set-up (no window, a JS exception), as text.
@@ -263,13 +268,6 @@ fn js_name(e: &JsValue) -> String {
         .unwrap_or_default()
 }
 
-/// The page's origin (`http://127.0.0.1:8080`).
-pub fn page_origin() -> String {
-    web_sys::window()
-        .and_then(|w| w.location().origin().ok())
-        .unwrap_or_default()
-}
-
 /// The page's URL.
 pub fn page_url() -> String {
     web_sys::window()
@@ -277,141 +275,243 @@ pub fn page_url() -> String {
         .unwrap_or_default()
 }
 
-/// `relative` resolved against `base` (as the browser does).
-pub fn resolve_url(relative: &str, base: &str) -> Result<String, String> {
-    web_sys::Url::new_with_base(relative, base)
-        .map(|u| u.href())
-        .map_err(|e| js_error(&format!("bad URL {relative:?}"), &e))
+/// The policy before `config.json` is read: the page's own origin only.
+pub fn page_policy() -> Result<UrlPolicy, String> {
+    UrlPolicy::new(&page_url(), &[], None).map_err(|e| e.to_string())
 }
 
-/// GETs `url`, or with `range = Some((offset, length))` exactly those bytes with an HTTP Range
-/// request (a `206` answer; a server that ignores Range and answers `200` with the whole file
-/// also works, the range is cut out of it).
-pub async fn fetch_bytes(
-    url: &str,
-    range: Option<(u64, u64)>,
-    signal: Option<&web_sys::AbortSignal>,
-) -> Result<Vec<u8>, FetchFailure> {
-    let network = |message: String| FetchFailure::Network {
-        url: url.to_string(),
-        message,
-    };
-    let window = web_sys::window().ok_or_else(|| network("no window".into()))?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("GET");
-    init.set_mode(web_sys::RequestMode::Cors);
-    if let Some(s) = signal {
-        init.set_signal(Some(s));
-    }
-    let headers = web_sys::Headers::new().map_err(|e| network(js_error("headers", &e)))?;
-    if let Some((offset, length)) = range {
-        let last = offset.saturating_add(length.max(1) - 1);
-        headers
-            .set("Range", &format!("bytes={offset}-{last}"))
-            .map_err(|e| network(js_error("headers", &e)))?;
-    }
-    init.set_headers(&headers);
-    let request = web_sys::Request::new_with_str_and_init(url, &init)
-        .map_err(|e| network(js_error("request", &e)))?;
-    let answer = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(|e| classify_rejection(url, &e))?;
-    let response: web_sys::Response = answer
-        .dyn_into()
-        .map_err(|e| network(js_error("response", &e)))?;
-    let status = response.status();
-    match status {
-        200 | 206 => {}
-        404 => {
-            return Err(FetchFailure::NotFound {
-                url: url.to_string(),
-            })
-        }
-        _ => {
-            return Err(FetchFailure::Status {
-                url: url.to_string(),
-                status,
-                text: response.status_text(),
-            })
-        }
-    }
-    let body = response
-        .array_buffer()
-        .map_err(|e| network(js_error("body", &e)))?;
-    let body = JsFuture::from(body)
-        .await
-        .map_err(|e| classify_rejection(url, &e))?;
-    let bytes = js_sys::Uint8Array::new(&body).to_vec();
-    let Some((offset, length)) = range else {
-        return Ok(bytes);
-    };
-    let got = bytes.len() as u64;
-    let short = |got: u64| FetchFailure::Short {
-        url: url.to_string(),
-        expected: length,
-        got,
-    };
-    if status == 206 {
-        if got < length {
-            return Err(short(got));
-        }
-        let mut bytes = bytes;
-        bytes.truncate(length as usize);
-        return Ok(bytes);
-    }
-    // 200: the whole file.
-    let start = usize::try_from(offset).map_err(|_| short(0))?;
-    let end = offset
-        .checked_add(length)
-        .and_then(|e| usize::try_from(e).ok())
-        .ok_or_else(|| short(0))?;
-    bytes
-        .get(start..end)
-        .map(<[u8]>::to_vec)
-        .ok_or_else(|| short(got.saturating_sub(offset)))
-}
-
-/// Classifies a rejected fetch: abort, cross-origin (probably CORS) or other network failure.
-fn classify_rejection(url: &str, e: &JsValue) -> FetchFailure {
-    if js_name(e) == "AbortError" {
+/// Classifies a rejected fetch or body read by the error's kind (its JS `name`): abort,
+/// cross-origin (probably CORS) or other network failure.
+fn classify(url: &AllowedUrl, name: &str, message: String) -> FetchFailure {
+    if name == "AbortError" {
         return FetchFailure::Aborted;
     }
-    let cross_origin = origin_of(url).is_some_and(|o| o != page_origin().to_ascii_lowercase());
-    if e.is_instance_of::<js_sys::TypeError>() && cross_origin {
+    let page_origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    if name == "TypeError" && url.origin() != page_origin {
         return FetchFailure::CrossOrigin {
             url: url.to_string(),
         };
     }
     FetchFailure::Network {
         url: url.to_string(),
-        message: js_error("fetch", e),
+        message,
     }
+}
+
+/// Stops a body that will not be read (the browser stops downloading it).
+fn discard(response: &Response) {
+    // gloo-net has no way to cancel a body: use the raw stream.
+    if let Some(body) = response.body() {
+        let _ = body.cancel();
+    }
+}
+
+/// Fetches `url` (whole, or one byte range) with `redirect: "error"`, CORS mode and the abort
+/// `signal`, reading at most the bytes `want` allows.
+pub async fn fetch_bytes(
+    url: &AllowedUrl,
+    want: Want,
+    signal: Option<&web_sys::AbortSignal>,
+) -> Result<Vec<u8>, FetchFailure> {
+    let too_large = |limit: u64, size: Option<u64>| FetchFailure::TooLarge {
+        url: url.to_string(),
+        limit,
+        size,
+    };
+    let mut request = Request::get(url.as_str())
+        .mode(RequestMode::Cors)
+        .redirect(RequestRedirect::Error)
+        .abort_signal(signal);
+    let limit = match want {
+        Want::Whole { max } => max,
+        Want::Range { offset, length } => {
+            if length > MAX_MESSAGE_BYTES {
+                return Err(too_large(MAX_MESSAGE_BYTES, Some(length)));
+            }
+            if length == 0 {
+                return Ok(Vec::new());
+            }
+            let last = offset.saturating_add(length - 1);
+            request = request.header("Range", &format!("bytes={offset}-{last}"));
+            length
+        }
+    };
+    // gloo-net turns the rejection into its `JsError` (name + message), which keeps the kind.
+    // (Its conversion assumes an `Error` object: true of fetch rejections, which are
+    // `TypeError` or the `AbortError` DOMException as long as no abort reason is given — the
+    // app never passes one.)
+    let response = request.send().await.map_err(|e| match e {
+        gloo_net::Error::JsError(js) => classify(url, &js.name, js.message),
+        other => FetchFailure::Network {
+            url: url.to_string(),
+            message: other.to_string(),
+        },
+    })?;
+    let status = response.status();
+    let fail = |f: FetchFailure| {
+        discard(&response);
+        Err(f)
+    };
+    match (status, want) {
+        (206, Want::Range { .. }) | (200, Want::Whole { .. }) => {}
+        (200, Want::Range { .. }) => {
+            return fail(FetchFailure::RangeIgnored {
+                url: url.to_string(),
+            })
+        }
+        (404, _) => {
+            return fail(FetchFailure::NotFound {
+                url: url.to_string(),
+            })
+        }
+        _ => {
+            return fail(FetchFailure::Status {
+                url: url.to_string(),
+                status,
+                text: response.status_text(),
+            })
+        }
+    }
+    let headers = response.headers();
+    if let Want::Range { offset, length } = want {
+        // Content-Range is readable cross-origin only when the server exposes it.
+        if let Some(got) = headers.get("content-range") {
+            let asked = (offset, offset + (length - 1));
+            if parse_content_range(&got) != Some(asked) {
+                return fail(FetchFailure::WrongRange {
+                    url: url.to_string(),
+                    asked: format!("bytes {}-{}", asked.0, asked.1),
+                    got,
+                });
+            }
+        }
+    }
+    let announced = headers
+        .get("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = announced.filter(|&n| n > limit) {
+        return fail(too_large(limit, Some(n)));
+    }
+    let bytes = read_capped(&response, limit, url).await?;
+    if let Want::Range { length, .. } = want {
+        if (bytes.len() as u64) < length {
+            return Err(FetchFailure::Short {
+                url: url.to_string(),
+                expected: length,
+                got: bytes.len() as u64,
+            });
+        }
+    }
+    Ok(bytes)
+}
+
+/// Reads a body chunk by chunk, cancelling it once it passes `limit` bytes. (gloo-net's
+/// `binary()` reads the whole body whatever its size, so the stream is read with `web-sys`.)
+async fn read_capped(
+    response: &Response,
+    limit: u64,
+    url: &AllowedUrl,
+) -> Result<Vec<u8>, FetchFailure> {
+    let read_error = |e: JsValue| classify(url, &js_name(&e), js_error("body", &e));
+    let Some(body) = response.body() else {
+        return Ok(Vec::new());
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = body
+        .get_reader()
+        .dyn_into()
+        .map_err(|e| read_error(e.into()))?;
+    let mut out = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(read_error)?;
+        let done = js_sys::Reflect::get(&chunk, &JsValue::from_str("done"))
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            return Ok(out);
+        }
+        let value = js_sys::Reflect::get(&chunk, &JsValue::from_str("value"))
+            .map_err(read_error)?
+            .dyn_into::<js_sys::Uint8Array>()
+            .map_err(read_error)?;
+        if out.len() as u64 + u64::from(value.length()) > limit {
+            let _ = reader.cancel();
+            return Err(FetchFailure::TooLarge {
+                url: url.to_string(),
+                limit,
+                size: None,
+            });
+        }
+        let start = out.len();
+        out.resize(start + value.length() as usize, 0);
+        value.copy_to(&mut out[start..]);
+    }
+}
+
+/// `config.json`, its URL policy, and a note when it was absent (defaults used).
+pub struct Site {
+    /// The configuration.
+    pub config: Config,
+    /// The URLs the page may fetch.
+    pub policy: UrlPolicy,
+    /// Shown to the user when `config.json` was not found.
+    pub note: Option<String>,
 }
 
 /// Fetches and parses `config.json` next to the page. A missing file gives the defaults and a
 /// note.
-pub async fn load_config() -> Result<(Config, Option<String>), String> {
-    let url = resolve_url("config.json", &page_url())?;
-    match fetch_bytes(&url, None, None).await {
-        Ok(bytes) => Ok((Config::from_json(&bytes)?, None)),
-        Err(FetchFailure::NotFound { .. }) => Ok((
+pub async fn load_config() -> Result<Site, String> {
+    let page = page_policy()?;
+    let url = page
+        .resolve("config.json", None)
+        .map_err(|e| e.to_string())?;
+    let (config, note) = match fetch_bytes(&url, Want::Whole { max: MAX_CONFIG_BYTES }, None).await {
+        Ok(bytes) => (Config::from_json(&bytes)?, None),
+        Err(FetchFailure::NotFound { .. }) => (
             Config::default(),
             Some("config.json not found: reading catalog.json next to the page, from the public buckets".into()),
-        )),
-        Err(e) => Err(format!("cannot read config.json: {e}")),
-    }
+        ),
+        Err(e) => return Err(format!("cannot read config.json: {e}")),
+    };
+    let policy = config.policy(&page_url())?;
+    Ok(Site {
+        config,
+        policy,
+        note,
+    })
 }
 
-/// Fetches and parses the catalog; returns it with its absolute URL (manifest paths are
-/// relative to it).
-pub async fn load_catalog(config: &Config) -> Result<(gik_core::catalog::Catalog, String), String> {
-    let url = resolve_url(&config.catalog, &page_url())?;
-    let bytes = fetch_bytes(&url, None, None)
-        .await
-        .map_err(|e| format!("cannot read the catalog: {e}"))?;
+/// Fetches and parses the catalog; returns it with its URL (manifest paths are relative to it).
+pub async fn load_catalog(site: &Site) -> Result<(gik_core::catalog::Catalog, AllowedUrl), String> {
+    let fail = |e: String| format!("cannot read the catalog: {e}");
+    let url = site
+        .policy
+        .resolve(&site.config.catalog, None)
+        .map_err(|e| fail(e.to_string()))?;
+    let bytes = fetch_bytes(
+        &url,
+        Want::Whole {
+            max: MAX_CATALOG_BYTES,
+        },
+        None,
+    )
+    .await
+    .map_err(|e| fail(e.to_string()))?;
     let catalog =
         gik_core::catalog::Catalog::from_json(&bytes).map_err(|e| format!("{url}: {e}"))?;
     Ok((catalog, url))
+}
+
+/// Fetches a file served with the page (`borders/borders-50m.json`), at most `max` bytes.
+pub async fn load_page_file(path: &str, max: u64) -> Result<Vec<u8>, String> {
+    let url = page_policy()?
+        .resolve(path, None)
+        .map_err(|e| e.to_string())?;
+    fetch_bytes(&url, Want::Whole { max }, None)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Lets the browser handle events and paint before the next piece of work (a zero-delay
@@ -433,8 +533,6 @@ pub async fn yield_now() {
 mod tests {
     use super::*;
 
-    const PAGE: &str = "http://127.0.0.1:8080";
-
     #[test]
     fn config_defaults_and_parsing() {
         let c = Config::from_json(b"{}").unwrap();
@@ -450,114 +548,25 @@ mod tests {
         assert!(Config::from_json(b"[1]")
             .unwrap_err()
             .contains("config.json"));
-    }
-
-    #[test]
-    fn origins() {
-        assert_eq!(
-            origin_of("https://noaa-gefs-pds.s3.amazonaws.com/gefs.20250801/00/x").as_deref(),
-            Some("https://noaa-gefs-pds.s3.amazonaws.com")
-        );
-        assert_eq!(
-            origin_of("HTTP://Host:8080/a?b").as_deref(),
-            Some("http://host:8080")
-        );
-        assert_eq!(origin_of("https://h:443/").as_deref(), Some("https://h"));
-        assert_eq!(origin_of("https://user@h/x").as_deref(), Some("https://h"));
-        assert_eq!(origin_of("s3://bucket/key"), None);
-        assert_eq!(origin_of("/local/path"), None);
-        assert_eq!(origin_of("https:///x"), None);
-    }
-
-    #[test]
-    fn public_bucket_urls_are_allowed_and_others_refused() {
-        let c = Config::default();
-        let gefs = "https://noaa-gefs-pds.s3.amazonaws.com/gefs.20250801/00/atmos/pgrb2sp25/gep01.t00z.pgrb2s.0p25.f024";
-        assert_eq!(c.chunk_url(gefs, PAGE).unwrap(), gefs);
-        let ecmwf =
-            "s3://ecmwf-forecasts/20250801/00z/ifs/0p25/enfo/20250801000000-24h-enfo-ef.grib2";
-        assert_eq!(
-            c.chunk_url(ecmwf, PAGE).unwrap(),
-            "https://ecmwf-forecasts.s3.eu-central-1.amazonaws.com/20250801/00z/ifs/0p25/enfo/20250801000000-24h-enfo-ef.grib2"
-        );
-        let err = c
-            .chunk_url("https://evil.example/x.grib2", PAGE)
-            .unwrap_err();
-        assert_eq!(
-            err,
-            FetchFailure::NotAllowed {
-                url: "https://evil.example/x.grib2".into(),
-                origin: "https://evil.example".into()
-            }
-        );
-        assert!(err.to_string().contains("allowed_hosts"));
-        // The page's own origin is not allowed implicitly.
-        assert!(c
-            .chunk_url("http://127.0.0.1:8080/noaa-gefs-pds/x", PAGE)
-            .is_err());
-        assert!(c.chunk_url("file:///etc/passwd", PAGE).is_err());
-    }
-
-    #[test]
-    fn mirror_rewrites_bucket_urls_and_is_allowed() {
-        let c = Config {
-            mirror: Some("http://127.0.0.1:9000/".into()),
+        assert!(Config::default().policy("http://127.0.0.1:8080/").is_ok());
+        let bad = Config {
+            allowed_hosts: vec!["noaa-gefs-pds.s3.amazonaws.com".into()],
             ..Config::default()
         };
-        assert_eq!(
-            c.chunk_url(
-                "https://noaa-gefs-pds.s3.amazonaws.com/gefs.20250801/x",
-                PAGE
-            )
-            .unwrap(),
-            "http://127.0.0.1:9000/noaa-gefs-pds/gefs.20250801/x"
-        );
-        assert_eq!(
-            c.chunk_url("s3://ecmwf-forecasts/a/b.grib2", PAGE).unwrap(),
-            "http://127.0.0.1:9000/ecmwf-forecasts/a/b.grib2"
-        );
-        // Manifests built against the mirror already point at it.
-        assert!(c
-            .chunk_url("http://127.0.0.1:9000/noaa-gefs-pds/x", PAGE)
-            .is_ok());
-        let same_origin = Config {
-            mirror: Some("/".into()),
-            allowed_hosts: vec![],
-            ..Config::default()
-        };
-        assert_eq!(same_origin.mirror_base(PAGE).as_deref(), Some(PAGE));
-        assert_eq!(
-            same_origin
-                .chunk_url("https://noaa-gefs-pds.s3.amazonaws.com/k", PAGE)
-                .unwrap(),
-            "http://127.0.0.1:8080/noaa-gefs-pds/k"
-        );
-        let proxied = Config {
-            mirror: Some("buckets/".into()),
-            ..Config::default()
-        };
-        assert_eq!(
-            proxied.mirror_base(PAGE).as_deref(),
-            Some("http://127.0.0.1:8080/buckets")
-        );
+        assert!(bad
+            .policy("http://127.0.0.1:8080/")
+            .unwrap_err()
+            .contains("allowed_hosts"));
     }
 
     #[test]
-    fn s3_helpers() {
-        assert_eq!(
-            s3_bucket_and_key("https://noaa-gefs-pds.s3.amazonaws.com/a/b"),
-            Some(("noaa-gefs-pds".into(), "a/b".into()))
-        );
-        assert_eq!(
-            s3_bucket_and_key("https://ecmwf-forecasts.s3.eu-central-1.amazonaws.com/k"),
-            Some(("ecmwf-forecasts".into(), "k".into()))
-        );
-        assert_eq!(s3_bucket_and_key("https://example.com/a"), None);
-        assert_eq!(
-            s3_to_https("s3://other-bucket/k/x"),
-            "https://other-bucket.s3.amazonaws.com/k/x"
-        );
-        assert_eq!(s3_to_https("https://x/y"), "https://x/y");
+    fn content_ranges() {
+        assert_eq!(parse_content_range("bytes 0-99/1000"), Some((0, 99)));
+        assert_eq!(parse_content_range("bytes 5-5/*"), Some((5, 5)));
+        assert_eq!(parse_content_range("bytes 10-99/50"), None);
+        assert_eq!(parse_content_range("bytes 9-3/50"), None);
+        assert_eq!(parse_content_range("bytes */1000"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
     }
 
     #[test]
@@ -570,6 +579,9 @@ mod tests {
         assert!(FetchFailure::NotFound { url: "u".into() }
             .to_string()
             .starts_with("404"));
+        assert!(FetchFailure::RangeIgnored { url: "u".into() }
+            .to_string()
+            .contains("ignored the Range"));
         assert!(FetchFailure::Aborted.is_aborted());
     }
 }

@@ -128,21 +128,16 @@ pub fn App() -> impl IntoView {
     {
         let loader = Rc::clone(&loader);
         leptos::task::spawn_local(async move {
-            let (config, note) = match data::load_config().await {
+            let site = match data::load_config().await {
                 Ok(c) => c,
                 Err(e) => return boot.set(Boot::Failed(e)),
             };
-            if let Some(n) = note {
+            if let Some(n) = site.note.clone() {
                 notes.update(|v| v.push(n));
             }
-            match data::load_catalog(&config).await {
+            match data::load_catalog(&site).await {
                 Ok((catalog, url)) => {
-                    *loader.borrow_mut() = Some(Rc::new(Loader::new(
-                        config,
-                        url,
-                        data::page_origin(),
-                        outputs,
-                    )));
+                    *loader.borrow_mut() = Some(Rc::new(Loader::new(site.policy, url, outputs)));
                     boot.set(Boot::Ready(Arc::new(catalog)));
                 }
                 Err(e) => boot.set(Boot::Failed(e)),
@@ -150,13 +145,11 @@ pub fn App() -> impl IntoView {
         });
     }
     leptos::task::spawn_local(async move {
-        let loaded = match data::resolve_url("borders/borders-50m.json", &data::page_url()) {
-            Ok(url) => match data::fetch_bytes(&url, None, None).await {
+        let loaded =
+            match data::load_page_file("borders/borders-50m.json", data::MAX_BORDERS_BYTES).await {
                 Ok(bytes) => Borders::from_json(&bytes),
-                Err(e) => Err(e.to_string()),
-            },
-            Err(e) => Err(e),
-        };
+                Err(e) => Err(e),
+            };
         match loaded {
             Ok(b) => app.borders.set(Some(Arc::new(b))),
             Err(e) => notes.update(|v| v.push(format!("country borders not shown: {e}"))),

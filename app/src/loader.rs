@@ -19,12 +19,15 @@ use std::hash::Hash;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use gik_core::grib::Grid;
+use gik_core::grib::{Grid, MessageMetadata};
+use gik_core::index::{EnsembleMember, ForecastTime};
 use gik_core::member::{ChunkLocation, MemberManifest};
+use gik_core::origin::{AllowedUrl, UrlPolicy};
+use gik_core::product::{product_by_name, Hosts, Member, SpecOrigin, StepType};
 use leptos::prelude::{RwSignal, Set};
 
 use crate::compute::{convert, Crop, Ensemble, Frame, MemberSource, ViewPlan};
-use crate::data::{self, Config, FetchFailure};
+use crate::data::{self, FetchFailure, Want, MAX_MANIFEST_BYTES};
 use crate::tasks::{join_all, Limiter};
 use crate::view_state::BBox;
 
@@ -167,11 +170,10 @@ impl From<FetchFailure> for MessageError {
 
 /// Fetches, decodes and combines views; owns the caches.
 pub struct Loader {
-    config: Config,
-    catalog_url: String,
-    page_origin: String,
+    policy: UrlPolicy,
+    catalog_url: AllowedUrl,
     outputs: Outputs,
-    manifests: RefCell<BoundedCache<String, Rc<MemberManifest>>>,
+    manifests: RefCell<BoundedCache<AllowedUrl, Rc<MemberManifest>>>,
     fields: RefCell<BoundedCache<FieldKey, CachedField>>,
     crops: RefCell<Vec<CropEntry>>,
     current: RefCell<Option<Rc<Job>>>,
@@ -204,13 +206,12 @@ impl Job {
 }
 
 impl Loader {
-    /// A loader reading chunk references allowed by `config`, manifests relative to
-    /// `catalog_url`, writing to `outputs`.
-    pub fn new(config: Config, catalog_url: String, page_origin: String, outputs: Outputs) -> Self {
+    /// A loader reading manifests (relative to `catalog_url`) and chunk references that
+    /// `policy` allows, writing to `outputs`.
+    pub fn new(policy: UrlPolicy, catalog_url: AllowedUrl, outputs: Outputs) -> Self {
         Self {
-            config,
+            policy,
             catalog_url,
-            page_origin,
             outputs,
             manifests: RefCell::new(BoundedCache::new(MANIFEST_CACHE)),
             fields: RefCell::new(BoundedCache::new(FIELD_CACHE_FLOATS)),
@@ -325,7 +326,14 @@ impl Loader {
         let results = join_all(
             locations
                 .iter()
-                .map(|(_, loc)| self.message(job, loc))
+                .map(|(step, loc)| {
+                    let asked = Asked {
+                        array,
+                        step: *step,
+                        member: name,
+                    };
+                    self.message(job, loc, asked)
+                })
                 .collect(),
         )
         .await;
@@ -402,9 +410,12 @@ impl Loader {
         job: &Job,
         source: &MemberSource,
     ) -> Result<Rc<MemberManifest>, MessageError> {
-        let url =
-            data::resolve_url(&source.manifest, &self.catalog_url).map_err(MessageError::Failed)?;
-        if let Some(m) = self.manifests.borrow().get(&url) {
+        let url = self
+            .policy
+            .resolve(&source.manifest, Some(&self.catalog_url))
+            .map_err(|e| MessageError::Failed(e.to_string()))?;
+        let cached = self.manifests.borrow().get(&url);
+        if let Some(m) = cached {
             return Ok(m);
         }
         let bytes = {
@@ -412,7 +423,10 @@ impl Loader {
             if job.cancelled.get() {
                 return Err(MessageError::Aborted);
             }
-            data::fetch_bytes(&url, None, job.signal().as_ref()).await?
+            let want = Want::Whole {
+                max: MAX_MANIFEST_BYTES,
+            };
+            data::fetch_bytes(&url, want, job.signal().as_ref()).await?
         };
         self.progress(job, |p| p.bytes += bytes.len() as u64);
         data::yield_now().await;
@@ -466,10 +480,18 @@ impl Loader {
 
     /// One message, cropped to the box: from the cache, or fetched with a Range request and
     /// decoded.
-    async fn message(&self, job: &Job, loc: &ChunkLocation) -> Result<Rc<Vec<f32>>, MessageError> {
-        let url = self.config.chunk_url(&loc.url, &self.page_origin)?;
+    async fn message(
+        &self,
+        job: &Job,
+        loc: &ChunkLocation,
+        asked: Asked<'_>,
+    ) -> Result<Rc<Vec<f32>>, MessageError> {
+        let url = self
+            .policy
+            .chunk_url(&loc.url)
+            .map_err(FetchFailure::from)?;
         let key = FieldKey {
-            url: url.clone(),
+            url: url.to_string(),
             offset: loc.offset,
             length: loc.length,
             bbox: job.plan.bbox.to_param(),
@@ -490,7 +512,11 @@ impl Loader {
             if job.cancelled.get() {
                 return Err(MessageError::Aborted);
             }
-            data::fetch_bytes(&url, Some((loc.offset, loc.length)), job.signal().as_ref()).await?
+            let want = Want::Range {
+                offset: loc.offset,
+                length: loc.length,
+            };
+            data::fetch_bytes(&url, want, job.signal().as_ref()).await?
         };
         self.progress(job, |p| {
             p.messages_fetched += 1;
@@ -500,13 +526,25 @@ impl Loader {
         if job.cancelled.get() {
             return Err(MessageError::Aborted);
         }
-        let decoded = gik_core::grib::decode(&bytes).map_err(|e| {
-            MessageError::Failed(format!(
-                "decode error in bytes {}–{} of {url}: {e}",
+        let where_ = || {
+            format!(
+                "bytes {}–{} of {url}",
                 loc.offset,
                 loc.offset + loc.length.saturating_sub(1)
-            ))
-        })?;
+            )
+        };
+        // Sections 0–4 first (cheap): the message must be the one asked for.
+        let info = gik_core::grib::describe(&bytes)
+            .map_err(|e| MessageError::Failed(format!("decode error in {}: {e}", where_())))?;
+        check_identity(
+            &job.plan.product,
+            &job.plan.variable,
+            &asked,
+            &info.metadata,
+        )
+        .map_err(|e| MessageError::Failed(format!("{e} ({})", where_())))?;
+        let decoded = gik_core::grib::decode(&bytes)
+            .map_err(|e| MessageError::Failed(format!("decode error in {}: {e}", where_())))?;
         let crop = self
             .crop_for(&decoded.info.grid, &job.plan.bbox, job.plan.max_points())
             .map_err(MessageError::Failed)?;
@@ -518,6 +556,116 @@ impl Loader {
         self.progress(job, |p| p.messages_decoded += 1);
         Ok(field)
     }
+}
+
+/// What a message was fetched as: the manifest array, step and member of the view.
+#[derive(Clone, Copy, Debug)]
+struct Asked<'a> {
+    /// Data array path in the member manifest (`tp/accum/surface/tp`).
+    array: &'a str,
+    /// Step, hours.
+    step: u32,
+    /// Member name (`gep05`, `ens07`).
+    member: &'a str,
+}
+
+/// cfgrib's variable name (`cfVarName`) of an ecCodes short name: the height-prefixed names are
+/// turned round (`2t` → `t2m`, `10u` → `u10`); others are the short name in lower case.
+fn cf_var_name(short_name: &str) -> String {
+    match short_name {
+        "2t" => "t2m".into(),
+        "2d" => "d2m".into(),
+        "2r" => "r2".into(),
+        "2sh" => "sh2".into(),
+        "10u" => "u10".into(),
+        "10v" => "v10".into(),
+        "100u" => "u100".into(),
+        "100v" => "v100".into(),
+        "10fg" => "fg10".into(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+/// The step (hours) a message is valid for: its lead time, or its window's end.
+fn message_step_minutes(time: &ForecastTime) -> u32 {
+    match time {
+        ForecastTime::Analysis => 0,
+        ForecastTime::Lead { minutes } => *minutes,
+        ForecastTime::Window { end_minutes, .. } => *end_minutes,
+    }
+}
+
+/// Checks, from a message's sections 0–4, that it is the variable (name, step type, level),
+/// step and member the view asked for; a mismatch names all four, asked and found. A manifest
+/// that points at the wrong bytes (a stale or tampered reference, a mirror serving another
+/// file) must not be drawn as the asked field.
+fn check_identity(
+    product: &str,
+    variable: &str,
+    asked: &Asked<'_>,
+    found: &MessageMetadata,
+) -> Result<(), String> {
+    // The manifest groups are `{cf_name}/{stepType}/{typeOfLevel}/{cf_name}`.
+    let mut parts = asked.array.split('/');
+    let (cf_name, step_type, type_of_level) = (parts.next(), parts.next(), parts.next());
+    let spec = product_by_name(product, &Hosts::default())
+        .ok()
+        .and_then(|p| p.variable(variable).ok().map(|v| (p, v)));
+    // Levels are compared for the products' table variables, whose level is known exactly;
+    // a generic variable's level name comes from its index text.
+    let table = spec
+        .as_ref()
+        .is_some_and(|(_, v)| v.origin == SpecOrigin::Table);
+    let level_value = spec.as_ref().and_then(|(_, v)| v.level).filter(|_| table);
+    let member = spec
+        .as_ref()
+        .and_then(|(p, _)| Member::parse(p.as_ref(), asked.member).ok());
+
+    let found_cf = cf_var_name(&found.short_name);
+    let found_step_type = StepType::of(&found.time);
+    // gik-core names the parameters the products carry with ecCodes short names (lower case);
+    // others get the WMO abbreviation (upper case) or `paramD.C.N`, which cannot be compared
+    // with a cfgrib name, so only a known name that differs is a mismatch.
+    let known_name = found
+        .short_name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let name_ok = cf_name.is_some_and(|n| n.eq_ignore_ascii_case(&found_cf)) || !known_name;
+    let level_ok = !table
+        || (type_of_level.is_none_or(|t| t == found.level.type_of_level)
+            && level_value.is_none_or(|v| {
+                found
+                    .level
+                    .value
+                    .is_some_and(|f| (f - v).abs() <= 1e-6 * v.abs().max(1.0))
+            }));
+    let variable_ok =
+        name_ok && level_ok && step_type.is_none_or(|t| t == found_step_type.as_str());
+    let step_ok = message_step_minutes(&found.time) == asked.step.saturating_mul(60);
+    let member_ok = match (member, &found.member) {
+        (Some(Member::Control), Some(EnsembleMember::Control)) => true,
+        (Some(Member::Perturbed(n)), Some(EnsembleMember::Perturbed(m))) => n == *m,
+        // A member name the product does not know: nothing to compare against.
+        (None, _) => true,
+        _ => false,
+    };
+    if variable_ok && step_ok && member_ok {
+        return Ok(());
+    }
+    let found_level = match found.level.value {
+        Some(v) => format!("{} {v}", found.level.type_of_level),
+        None => found.level.type_of_level.clone(),
+    };
+    let found_member = found
+        .member
+        .as_ref()
+        .map_or_else(|| "none".to_string(), ToString::to_string);
+    Err(format!(
+        "the message is not the one asked for: asked variable {variable} ({}), step +{} h, \
+         member {}; found variable {found_cf} ({}, {found_step_type}, {found_level}), {}, \
+         member {found_member}",
+        asked.array, asked.step, asked.member, found.short_name, found.time,
+    ))
 }
 
 #[cfg(test)]

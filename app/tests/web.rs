@@ -1,5 +1,5 @@
 //! The app's browser-only code in a real browser: drawing a frame on a canvas, the fetch
-//! layer's failure classification, and yielding to the event loop. Run in headless Chromium by
+//! layer's failure classification, size caps and URL checks, and yielding to the event loop. Run in headless Chromium by
 //! `wasm-bindgen-test-runner` (`app/webdriver.json`):
 //!
 //! ```sh
@@ -11,12 +11,13 @@
 use std::sync::Arc;
 
 use gik_app::compute::{plan_view, Crop, Frame, FrameData};
-use gik_app::data::{self, FetchFailure};
+use gik_app::data::{self, Config, FetchFailure, Want};
 use gik_app::render::{self, Borders};
 use gik_app::tasks::{join_all, Limiter};
 use gik_app::view_state::ViewState;
 use gik_core::catalog::Catalog;
 use gik_core::grib::{Grid, LatLonGrid};
+use gik_core::origin::UrlPolicy;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
@@ -139,22 +140,101 @@ fn draws_postage_stamps() {
 
 #[wasm_bindgen_test]
 async fn fetch_failures_are_classified() {
-    let page = data::page_url();
-    let missing = data::resolve_url("no-such-file.parquet", &page).unwrap();
-    match data::fetch_bytes(&missing, None, None).await {
-        Err(FetchFailure::NotFound { url }) => assert_eq!(url, missing),
+    let page = data::page_policy().unwrap();
+    let whole = Want::Whole { max: 1 << 20 };
+    let missing = page.resolve("no-such-file.parquet", None).unwrap();
+    match data::fetch_bytes(&missing, whole, None).await {
+        Err(FetchFailure::NotFound { url }) => assert_eq!(url, missing.as_str()),
         other => panic!("expected 404, got {other:?}"),
     }
     // Nothing listens on port 1: a rejected cross-origin fetch, reported as possible CORS.
-    match data::fetch_bytes("http://127.0.0.1:1/x.grib2", Some((0, 10)), None).await {
+    let policy = UrlPolicy::new(&data::page_url(), &["http://127.0.0.1:1".into()], None).unwrap();
+    let closed = policy.chunk_url("http://127.0.0.1:1/x.grib2").unwrap();
+    let range = Want::Range {
+        offset: 0,
+        length: 10,
+    };
+    match data::fetch_bytes(&closed, range, None).await {
         Err(e @ FetchFailure::CrossOrigin { .. }) => assert!(e.to_string().contains("CORS")),
         other => panic!("expected a cross-origin failure, got {other:?}"),
     }
     // An aborted request is a cancellation, not a failure.
     let abort = web_sys::AbortController::new().unwrap();
     abort.abort();
-    let r = data::fetch_bytes(&missing, None, Some(&abort.signal())).await;
+    let r = data::fetch_bytes(&missing, whole, Some(&abort.signal())).await;
     assert_eq!(r, Err(FetchFailure::Aborted));
+}
+
+/// The URL of the test's own wasm module (served by the test runner next to the page).
+fn own_wasm_url() -> String {
+    let performance =
+        js_sys::Reflect::get(&web_sys::window().unwrap(), &"performance".into()).unwrap();
+    let entries: js_sys::Function = js_sys::Reflect::get(&performance, &"getEntriesByType".into())
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    let list: js_sys::Array = entries
+        .call1(&performance, &"resource".into())
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    list.iter()
+        .filter_map(|e| js_sys::Reflect::get(&e, &"name".into()).ok()?.as_string())
+        .find(|name| name.ends_with(".wasm"))
+        .expect("the test's wasm module among the page's resources")
+}
+
+#[wasm_bindgen_test]
+async fn bodies_over_their_cap_are_not_read() {
+    let page = data::page_policy().unwrap();
+    let wasm = page.resolve(&own_wasm_url(), None).unwrap();
+    // The module is far larger than 1000 bytes: refused from Content-Length or while streaming.
+    match data::fetch_bytes(&wasm, Want::Whole { max: 1000 }, None).await {
+        Err(FetchFailure::TooLarge { url, limit, .. }) => {
+            assert_eq!((url.as_str(), limit), (wasm.as_str(), 1000));
+        }
+        other => panic!("expected TooLarge, got {:?}", other.map(|b| b.len())),
+    }
+    // Under a generous cap it is read whole and is a wasm module.
+    let bytes = data::fetch_bytes(&wasm, Want::Whole { max: 256 << 20 }, None)
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..4], b"\0asm");
+    // A range longer than the message cap is refused before any request.
+    let huge = Want::Range {
+        offset: 0,
+        length: data::MAX_MESSAGE_BYTES + 1,
+    };
+    assert!(matches!(
+        data::fetch_bytes(&wasm, huge, None).await,
+        Err(FetchFailure::TooLarge { size: Some(_), .. })
+    ));
+}
+
+#[wasm_bindgen_test]
+fn urls_are_checked_before_any_fetch() {
+    let config = Config {
+        allowed_hosts: vec!["https://noaa-gefs-pds.s3.amazonaws.com".into()],
+        ..Config::default()
+    };
+    let policy = config.policy(&data::page_url()).unwrap();
+    for hostile in [
+        "https://evil.example\\@noaa-gefs-pds.s3.amazonaws.com/x",
+        "s3://evil.example\\@noaa-gefs-pds/x",
+        "https://user@noaa-gefs-pds.s3.amazonaws.com/x",
+        "//evil.example/x",
+        "blob:https://noaa-gefs-pds.s3.amazonaws.com/uuid",
+    ] {
+        let refused = policy.chunk_url(hostile).unwrap_err();
+        let failure = FetchFailure::from(refused);
+        assert!(failure.to_string().starts_with("refused "), "{failure}");
+    }
+    // The browser's own parser agrees on where the backslash case would have gone.
+    let browser =
+        web_sys::Url::new("https://evil.example\\@noaa-gefs-pds.s3.amazonaws.com/x").unwrap();
+    assert_eq!(browser.host(), "evil.example");
+    assert_eq!(data::parse_content_range("bytes 10-19/100"), Some((10, 19)));
+    assert_eq!(data::parse_content_range("bytes 10-19/15"), None);
 }
 
 #[wasm_bindgen_test]

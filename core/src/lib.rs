@@ -26,6 +26,7 @@ pub mod grib;
 pub mod index;
 pub mod manifest;
 pub mod member;
+pub mod origin;
 pub mod product;
 pub mod stats;
 pub mod time;

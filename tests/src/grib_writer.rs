@@ -835,6 +835,62 @@ pub fn sections(message: &[u8]) -> Result<Vec<SectionSpan>, String> {
     Err("no '7777' where the sections end".into())
 }
 
+/// `real` (one GRIB2 message holding one field) relabelled as `spec` says: discipline,
+/// section 1 (centre, reference time) and section 4 (parameter, level, time, member) are
+/// `spec`'s, while the grid (section 3), packing (5), bitmap (6) and data (7) stay byte for byte.
+/// A local-use section 2 is dropped. Test data made so keeps a real field's encoding and still
+/// says truthfully which variable, level, step and member it is.
+pub fn relabel(real: &[u8], spec: &Message) -> Result<Vec<u8>, String> {
+    let spans = sections(real)?;
+    let one = |n: u8| -> Result<&[u8], String> {
+        let mut found = spans.iter().filter(|s| s.number == n);
+        match (found.next(), found.next()) {
+            (Some(s), None) => Ok(&real[s.offset..s.offset + s.len]),
+            (None, _) => Err(format!("no section {n}")),
+            (Some(_), Some(_)) => Err(format!("more than one section {n} (several fields)")),
+        }
+    };
+    let (grid, packing, data) = (one(3)?, one(5)?, one(7)?);
+    let bitmap = one(6)?;
+    // Sections 1 and 4 as the writer writes them (on a one-point grid; they do not depend on it).
+    let header = Message {
+        grid: LatLonGrid::from_corners(0.0, 0.0, 0.0, 0.0, 1.0),
+        packing: SimplePacking {
+            decimal_scale: 0,
+            bits: 0,
+            binary_scale: Some(0),
+        },
+        ..*spec
+    };
+    let written = header.encode(&[0.0]).map_err(|e| e.to_string())?;
+    let written_spans = sections(&written)?;
+    let section = |n: u8| {
+        written_spans
+            .iter()
+            .find(|s| s.number == n)
+            .map(|s| &written[s.offset..s.offset + s.len])
+            .ok_or_else(|| format!("writer wrote no section {n}"))
+    };
+    let (identification, product) = (section(1)?, section(4)?);
+    let total = SEC0_LEN
+        + identification.len()
+        + grid.len()
+        + product.len()
+        + packing.len()
+        + bitmap.len()
+        + data.len()
+        + 4;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(b"GRIB");
+    out.extend_from_slice(&[0, 0, spec.discipline, 2]);
+    out.extend_from_slice(&(total as u64).to_be_bytes());
+    for part in [identification, grid, product, packing, bitmap, data] {
+        out.extend_from_slice(part);
+    }
+    out.extend_from_slice(b"7777");
+    Ok(out)
+}
+
 /// Splits concatenated GRIB2 messages (a whole GRIB2 file) into byte ranges, using each
 /// message's total length. Stops at the first position that is not a GRIB2 message.
 pub fn split_messages(bytes: &[u8]) -> Vec<Range<usize>> {

@@ -657,6 +657,13 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
             FaultKind::Truncate { keep } => truncate_at = Some(keep),
             FaultKind::Delay(delay) => thread::sleep(delay),
             FaultKind::IgnoreRange => ignore_range = true,
+            FaultKind::Redirect(base) => {
+                let extra = [(
+                    "Location",
+                    format!("{base}/{}", req.path.trim_start_matches('/')),
+                )];
+                return send_simple(shared, stream, record, 302, "", &extra, keep_alive, is_head);
+            }
         }
     }
 
@@ -667,8 +674,8 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
     };
     let etag = format!("\"{:016x}\"", fnv1a(req.path.as_bytes(), len));
     let content_type = content.content_type(&req.path);
-    let range_asked = range_header.as_deref().filter(|_| !ignore_range);
-    let (status, range) = match http::resolve_range(range_asked, len) {
+    let asked_range = range_header.as_deref().filter(|_| !ignore_range);
+    let (status, range) = match http::resolve_range(asked_range, len) {
         RangeRequest::Full => (200, 0..len),
         RangeRequest::Partial(r) => (206, r),
         RangeRequest::Unsatisfiable => {

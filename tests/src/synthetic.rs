@@ -7,10 +7,11 @@
 //! `(offset, message)` pieces computed from a small table and served by slicing, never
 //! materialised:
 //!
-//! * most variables reuse REAL 0.25° GRIB2 messages from the shared fixtures byte for byte
-//!   (GFS/GDAS complex-packed messages stand in for GEFS, ECMWF open-data CCSDS messages for
-//!   ECMWF); their index line says which variable they are, their bytes don't — fine for
-//!   structure tests;
+//! * most variables reuse REAL 0.25° GRIB2 fields from the shared fixtures (GFS/GDAS
+//!   complex-packed messages stand in for GEFS, ECMWF open-data CCSDS messages for ECMWF):
+//!   grid, packing, bitmap and data byte for byte, relabelled ([`grib_writer::relabel`]) so that
+//!   sections 1 and 4 say truthfully which variable, level, step, member and run the slot holds
+//!   (a reader that checks what it decoded — the app, `gik stream` — accepts them);
 //! * precipitation (GEFS `APCP`, ECMWF `tp`) is written by [`crate::grib_writer`] on a regional
 //!   0.25° grid ([`Region::EAST_AFRICA`] by default) from a deterministic function of model,
 //!   run, member, 3-hour block and grid point, so a test can compute every expected value,
@@ -36,7 +37,7 @@ use gik_core::time::RunTime;
 
 use crate::grib_writer::{
     self, Ensemble, Identification, LatLonGrid, Message, Product, ProductTime, SimplePacking,
-    Surface, STAT_ACCUMULATION,
+    Surface, STAT_ACCUMULATION, STAT_AVERAGE,
 };
 use crate::mirror::{Content, MirrorConfig, MirrorServer, Mount};
 
@@ -447,9 +448,20 @@ struct PrecipKey {
     end: u32,
 }
 
+/// A real fixture field relabelled as one slot of one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct RelabelKey {
+    model: Model,
+    /// Index into [`GEFS_VARS`] or [`ECMWF_PARAMS`].
+    slot: usize,
+    run: RunTime,
+    member: u16,
+    step: u32,
+}
+
 #[derive(Clone)]
 enum Piece {
-    Real(Arc<[u8]>),
+    Relabelled(RelabelKey),
     Precip(PrecipKey),
 }
 
@@ -514,6 +526,23 @@ const GEFS_VARS: [(&str, &str, GefsTime, usize); 12] = [
     ("PRMSL", "mean sea level", GefsTime::Instant, 0),
 ];
 
+/// What each [`GEFS_VARS`] slot is in GRIB2 terms: (category, number, first surface type, its
+/// value), discipline 0. (APCP's entry is unused: it is written, not relabelled.)
+const GEFS_IDS: [(u8, u8, u8, i32); 12] = [
+    (19, 0, 1, 0),    // VIS surface
+    (2, 22, 1, 0),    // GUST surface
+    (3, 192, 101, 0), // MSLET mean sea level
+    (3, 0, 1, 0),     // PRES surface
+    (0, 0, 103, 2),   // TMP 2 m
+    (2, 2, 103, 10),  // UGRD 10 m
+    (2, 3, 103, 10),  // VGRD 10 m
+    (1, 8, 1, 0),     // APCP surface
+    (7, 6, 1, 0),     // CAPE surface
+    (1, 3, 200, 0),   // PWAT entire atmosphere (considered as a single layer)
+    (6, 1, 10, 0),    // TCDC entire atmosphere
+    (3, 1, 101, 0),   // PRMSL mean sea level
+];
+
 /// Real GEFS stand-in messages: (fixture file, messages taken).
 const GEFS_SOURCES: [&str; 5] = [
     "gfs/gdas.t12z.pgrb2.0p25.f000.12",
@@ -544,6 +573,119 @@ const ECMWF_PARAMS: [(&str, &str, Option<&str>, usize); 17] = [
     ("u", "pl", Some("850"), 5),
     ("v", "pl", Some("850"), 5),
 ];
+
+/// What each [`ECMWF_PARAMS`] slot is in GRIB2 terms: (discipline, category, number, first
+/// surface type and value, second surface type or 255, accumulated from the run start).
+const ECMWF_IDS: [(u8, u8, u8, u8, i32, u8, bool); 17] = [
+    (0, 1, 193, 1, 0, 255, true),       // tp
+    (0, 0, 0, 103, 2, 255, false),      // 2t
+    (0, 2, 2, 103, 10, 255, false),     // 10u
+    (0, 2, 3, 103, 10, 255, false),     // 10v
+    (0, 3, 0, 101, 0, 255, false),      // msl
+    (0, 3, 0, 1, 0, 255, false),        // sp
+    (0, 4, 9, 1, 0, 255, true),         // ssr
+    (0, 4, 7, 1, 0, 255, true),         // ssrd
+    (0, 1, 51, 1, 0, 8, false),         // tcw
+    (0, 1, 64, 1, 0, 8, false),         // tcwv
+    (0, 6, 1, 1, 0, 8, false),          // tcc
+    (0, 1, 53, 1, 0, 255, true),        // sf
+    (2, 0, 34, 1, 0, 255, true),        // ro
+    (0, 2, 2, 100, 70_000, 255, false), // u 700 hPa
+    (0, 2, 3, 100, 70_000, 255, false), // v 700 hPa
+    (0, 2, 2, 100, 85_000, 255, false), // u 850 hPa
+    (0, 2, 3, 100, 85_000, 255, false), // v 850 hPa
+];
+
+/// The header a relabelled field carries (its grid and packing are the real message's).
+fn relabel_spec(key: RelabelKey) -> Message {
+    let members = key.model.members() as u8;
+    let ensemble = if key.member == 0 {
+        Ensemble::control(members)
+    } else {
+        Ensemble::perturbed(key.member as u8, members)
+    };
+    let surface = |kind: u8, value: i32| Surface {
+        kind,
+        scale: 0,
+        value,
+    };
+    let (discipline, category, number, first, second, time, mut identification, process) =
+        match key.model {
+            Model::Gefs => {
+                let (category, number, kind, value) = GEFS_IDS[key.slot % GEFS_IDS.len()];
+                let time = match (
+                    GEFS_VARS[key.slot % GEFS_VARS.len()].2,
+                    gefs_apcp_window(key.step),
+                ) {
+                    (GefsTime::Average, Some((a, b))) => ProductTime::Statistical {
+                        start_hours: a,
+                        end_hours: b,
+                        statistic: STAT_AVERAGE,
+                    },
+                    _ => ProductTime::Instant { hours: key.step },
+                };
+                let id = Identification::ncep(key.run);
+                (
+                    0,
+                    category,
+                    number,
+                    surface(kind, value),
+                    None,
+                    time,
+                    id,
+                    (0, 107),
+                )
+            }
+            Model::Ecmwf => {
+                let (discipline, category, number, kind, value, second, accum) =
+                    ECMWF_IDS[key.slot % ECMWF_IDS.len()];
+                let time = if accum {
+                    ProductTime::Statistical {
+                        start_hours: 0,
+                        end_hours: key.step,
+                        statistic: STAT_ACCUMULATION,
+                    }
+                } else {
+                    ProductTime::Instant { hours: key.step }
+                };
+                let second = (second != 255).then(|| surface(second, 0));
+                let id = Identification::ecmwf(key.run);
+                let first = surface(kind, value);
+                (
+                    discipline,
+                    category,
+                    number,
+                    first,
+                    second,
+                    time,
+                    id,
+                    (255, 255),
+                )
+            }
+        };
+    identification.data_type = if key.member == 0 { 3 } else { 4 };
+    Message {
+        discipline,
+        identification,
+        grid: LatLonGrid::from_corners(0.0, 0.0, 0.0, 0.0, 1.0),
+        product: Product {
+            category,
+            number,
+            generating_process: 4,
+            background_process: process.0,
+            process_id: process.1,
+            first_surface: first,
+            second_surface: second,
+            time,
+            ensemble: Some(ensemble),
+        },
+        packing: SimplePacking {
+            decimal_scale: 0,
+            bits: 0,
+            binary_scale: Some(0),
+        },
+    }
+}
 
 const ECMWF_SOURCES: [&str; 2] = [
     "ecmwf/ecmwf-ifs-oper-surface.grib2",
@@ -579,6 +721,7 @@ struct Inner {
     gefs_real: Vec<Arc<[u8]>>,
     ecmwf_real: Vec<Arc<[u8]>>,
     precip_len: u64,
+    relabelled: Mutex<HashMap<RelabelKey, Arc<[u8]>>>,
     cache: Mutex<Cache>,
     gefs_layouts: Mutex<HashMap<(RunTime, u16, u32), Arc<Layout>>>,
     ecmwf_layouts: Mutex<HashMap<(RunTime, u32), Arc<Layout>>>,
@@ -591,7 +734,51 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Layout caches are cleared past this many entries (only reachable with `any_run`).
 const MAX_LAYOUTS: usize = 50_000;
 
+/// Relabelled fields kept (each up to a few MB); the cache is emptied when full.
+const MAX_RELABELLED: usize = 24;
+
+/// Octets of a message's grid, packing, bitmap and data sections (what relabelling keeps).
+fn kept_len(message: &[u8]) -> Option<u64> {
+    let spans = grib_writer::sections(message).ok()?;
+    Some(
+        spans
+            .iter()
+            .filter(|s| matches!(s.number, 3 | 5 | 6 | 7))
+            .map(|s| s.len as u64)
+            .sum(),
+    )
+}
+
 impl Inner {
+    fn real_of(&self, key: RelabelKey) -> Option<&Arc<[u8]>> {
+        match key.model {
+            Model::Gefs => self.gefs_real.get(GEFS_VARS.get(key.slot)?.3),
+            Model::Ecmwf => self.ecmwf_real.get(ECMWF_PARAMS.get(key.slot)?.3),
+        }
+    }
+
+    /// Length of a relabelled field: section 0, the writer's sections 1 and 4, the real
+    /// message's sections 3 and 5–7, and `7777`.
+    fn relabelled_len(&self, key: RelabelKey) -> u64 {
+        let kept = self.real_of(key).and_then(|m| kept_len(m)).unwrap_or(0);
+        let spec = relabel_spec(key);
+        16 + 21 + kept + spec.product.section_len() as u64 + 4
+    }
+
+    fn relabelled_bytes(&self, key: RelabelKey) -> Option<Arc<[u8]>> {
+        if let Some(hit) = lock(&self.relabelled).get(&key) {
+            return Some(Arc::clone(hit));
+        }
+        let bytes: Arc<[u8]> =
+            Arc::from(grib_writer::relabel(self.real_of(key)?, &relabel_spec(key)).ok()?);
+        let mut cache = lock(&self.relabelled);
+        if cache.len() >= MAX_RELABELLED {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&bytes));
+        Some(bytes)
+    }
+
     fn precip_bytes(&self, key: PrecipKey) -> Option<Arc<[u8]>> {
         if let Some(hit) = lock(&self.cache).map.get(&key) {
             return Some(Arc::clone(hit));
@@ -638,17 +825,23 @@ impl Inner {
             format!("ENS=+{member}")
         };
         let window = gefs_apcp_window(step);
-        for (name, level, time, source) in GEFS_VARS {
+        for (slot, (name, level, time, _)) in GEFS_VARS.into_iter().enumerate() {
+            let relabelled = RelabelKey {
+                model: Model::Gefs,
+                slot,
+                run,
+                member,
+                step,
+            };
             let (piece, len, time_text) = match (time, window) {
                 (GefsTime::Instant, _) => {
-                    let msg = Arc::clone(&self.gefs_real[source]);
-                    let len = msg.len() as u64;
+                    let len = self.relabelled_len(relabelled);
                     let text = if step == 0 {
                         "anl".to_string()
                     } else {
                         format!("{step} hour fcst")
                     };
-                    (Piece::Real(msg), len, text)
+                    (Piece::Relabelled(relabelled), len, text)
                 }
                 (_, None) => continue,
                 (GefsTime::Accumulation, Some((a, b))) => {
@@ -666,9 +859,12 @@ impl Inner {
                     )
                 }
                 (GefsTime::Average, Some((a, b))) => {
-                    let msg = Arc::clone(&self.gefs_real[source]);
-                    let len = msg.len() as u64;
-                    (Piece::Real(msg), len, format!("{a}-{b} hour ave fcst"))
+                    let len = self.relabelled_len(relabelled);
+                    (
+                        Piece::Relabelled(relabelled),
+                        len,
+                        format!("{a}-{b} hour ave fcst"),
+                    )
                 }
             };
             let offset = layout.push(piece, len);
@@ -695,7 +891,7 @@ impl Inner {
         let mut index = String::new();
         let (date, time) = (run.date_string(), format!("{:02}00", run.hour));
         for member in 0..ECMWF_MEMBERS {
-            for (param, levtype, levelist, source) in ECMWF_PARAMS {
+            for (slot, (param, levtype, levelist, source)) in ECMWF_PARAMS.into_iter().enumerate() {
                 let (piece, len) = if source == usize::MAX {
                     let key = PrecipKey {
                         model: Model::Ecmwf,
@@ -706,9 +902,14 @@ impl Inner {
                     };
                     (Piece::Precip(key), self.precip_len)
                 } else {
-                    let msg = Arc::clone(&self.ecmwf_real[source]);
-                    let len = msg.len() as u64;
-                    (Piece::Real(msg), len)
+                    let key = RelabelKey {
+                        model: Model::Ecmwf,
+                        slot,
+                        run,
+                        member,
+                        step,
+                    };
+                    (Piece::Relabelled(key), self.relabelled_len(key))
                 };
                 let offset = layout.push(piece, len);
                 let kind = if member == 0 { "cf" } else { "pf" };
@@ -753,7 +954,7 @@ impl Inner {
             let from = range.start.max(offset) - offset;
             let to = range.end.min(offset + layout.lens[i]) - offset;
             let bytes = match &layout.pieces[i] {
-                Piece::Real(bytes) => Arc::clone(bytes),
+                Piece::Relabelled(key) => self.relabelled_bytes(*key)?,
                 Piece::Precip(key) => self.precip_bytes(*key)?,
             };
             out.extend_from_slice(bytes.get(from as usize..to as usize)?);
@@ -780,6 +981,17 @@ impl Synthetic {
                 "fixtures hold fewer messages than expected",
             ));
         }
+        // Relabelling keeps one field's sections: every stand-in must hold exactly one.
+        for m in gefs_real.iter().chain(&ecmwf_real) {
+            let spans = grib_writer::sections(m)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if spans.iter().filter(|s| s.number == 4).count() != 1 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a stand-in fixture message holds several fields",
+                ));
+            }
+        }
         let precip_len = precip_spec(
             Model::Gefs,
             RunTime::from_unix_seconds(0),
@@ -795,6 +1007,7 @@ impl Synthetic {
                 gefs_real,
                 ecmwf_real,
                 precip_len,
+                relabelled: Mutex::new(HashMap::new()),
                 cache: Mutex::new(Cache {
                     map: HashMap::new(),
                     order: VecDeque::new(),
@@ -984,6 +1197,71 @@ mod tests {
 
     fn run() -> RunTime {
         RunTime::parse("20250801", "00").unwrap()
+    }
+
+    /// Short name, level value, member and step (window end) of every message of a file.
+    fn identities(content: &dyn Content, path: &str) -> Vec<(String, Option<f64>, String, u32)> {
+        use gik_core::index::{EnsembleMember, ForecastTime};
+        let len = content.len(path).unwrap();
+        let bytes = content.read(path, 0..len).unwrap();
+        grib_writer::split_messages(&bytes)
+            .into_iter()
+            .map(|r| {
+                let info = gik_core::grib::describe(&bytes[r]).unwrap();
+                let m = info.metadata;
+                assert_eq!(m.reference_time, Some(run()));
+                let member = match m.member {
+                    Some(EnsembleMember::Control) => "control".to_string(),
+                    Some(EnsembleMember::Perturbed(n)) => format!("+{n}"),
+                    other => format!("{other:?}"),
+                };
+                let minutes = match m.time {
+                    ForecastTime::Analysis => 0,
+                    ForecastTime::Lead { minutes } => minutes,
+                    ForecastTime::Window { end_minutes, .. } => end_minutes,
+                };
+                (m.short_name, m.level.value, member, minutes / 60)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_message_says_which_variable_step_and_member_it_is() {
+        let synthetic = Synthetic::load(SyntheticConfig::new([run()])).unwrap();
+        let gefs = identities(&synthetic.gefs(), &gefs_key(run(), 5, 24));
+        let names: Vec<&str> = gefs.iter().map(|(n, ..)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "VIS", "gust", "mslet", "sp", "2t", "10u", "10v", "tp", "cape", "pwat", "tcc",
+                "prmsl"
+            ]
+        );
+        assert!(
+            gefs.iter().all(|(_, _, m, s)| m == "+5" && *s == 24),
+            "{gefs:?}"
+        );
+        assert_eq!(gefs[4].1, Some(2.0));
+        let control = identities(&synthetic.gefs(), &gefs_key(run(), 0, 0));
+        assert!(control.iter().all(|(_, _, m, s)| m == "control" && *s == 0));
+        let ecmwf = identities(&synthetic.ecmwf(), &ecmwf_key(run(), 24));
+        assert_eq!(ecmwf.len(), 17 * usize::from(ECMWF_MEMBERS));
+        let pf17 = &ecmwf[17 * 17..18 * 17];
+        let names: Vec<&str> = pf17.iter().map(|(n, ..)| n.as_str()).collect();
+        assert_eq!(
+            &names[..11],
+            ["tp", "2t", "10u", "10v", "msl", "sp", "ssr", "ssrd", "tcw", "tcwv", "tcc"]
+        );
+        assert_eq!(&names[13..], ["u", "v", "u", "v"]);
+        assert_eq!(
+            pf17[13..].iter().map(|e| e.1).collect::<Vec<_>>(),
+            [Some(700.0), Some(700.0), Some(850.0), Some(850.0)]
+        );
+        assert!(
+            pf17.iter().all(|(_, _, m, s)| m == "+17" && *s == 24),
+            "{pf17:?}"
+        );
+        assert_eq!(ecmwf[0].2, "control");
     }
 
     #[test]

@@ -266,3 +266,154 @@ fn a_missing_member_is_named_and_left_out_of_the_ensemble() {
     let shot = artifacts().join("app-gefs-missing-member.png");
     chromium(&url, &[&format!("--screenshot={}", shot.display())]);
 }
+
+/// Rewrites the GEFS run's manifest path of each `(member, path)` in the site's catalog.
+fn repoint_manifests(site: &Path, changes: &[(&str, String)]) {
+    let path = site.join("catalog.json");
+    let mut catalog: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let manifests = &mut catalog["products"]["gefs"]["runs"][0]["manifests"];
+    for (member, to) in changes {
+        assert!(manifests.get(*member).is_some(), "no manifest for {member}");
+        manifests[*member] = serde_json::Value::String(to.clone());
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&catalog).unwrap()).unwrap();
+}
+
+/// The catalog's manifest path of a GEFS member.
+fn manifest_path(site: &Path, member: &str) -> String {
+    let catalog = common::read_catalog(site).unwrap();
+    catalog.run("gefs", None).unwrap().manifests[member].clone()
+}
+
+#[test]
+fn nothing_is_fetched_from_a_host_the_config_does_not_allow() {
+    let (server, site) = serve_site();
+    // A second server that would answer every request (the same site and buckets).
+    let synthetic = Synthetic::load(SyntheticConfig::new([common::run()])).unwrap();
+    let other = MirrorServer::start(MirrorConfig::new(
+        synthetic
+            .mount()
+            .at("", DirContent::new(site.path().to_path_buf())),
+    ))
+    .unwrap();
+    let other_base = other.base_url();
+    let other_authority = other_base.trim_start_matches("http://").to_string();
+    // gep02: an absolute manifest URL on the other server; gep03: protocol-relative; gep04: a
+    // manifest whose messages are on the other server; gep06: a redirect to the other server;
+    // gep07: a backslash URL that the browser would send to the other server.
+    let gep04 = manifest_path(site.path(), "gep04");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let report = common::build_to_dir(
+        &common::plan(&other, "gefs", "4", "0-48", &["APCP:surface"]),
+        elsewhere.path(),
+    );
+    assert_eq!(report.members_written, 1);
+    std::fs::copy(elsewhere.path().join(&gep04), site.path().join(&gep04)).unwrap();
+    repoint_manifests(
+        site.path(),
+        &[
+            (
+                "gep02",
+                format!("{other_base}/{}", manifest_path(site.path(), "gep02")),
+            ),
+            (
+                "gep03",
+                format!(
+                    "//{other_authority}/{}",
+                    manifest_path(site.path(), "gep03")
+                ),
+            ),
+            (
+                "gep07",
+                format!(
+                    "\\\\{other_authority}\\{}",
+                    manifest_path(site.path(), "gep07")
+                ),
+            ),
+        ],
+    );
+    server
+        .faults()
+        .add(FaultRule::redirect(&other_base).path("*gep06.t00z*"));
+    other.reset_stats();
+    let url = format!(
+        "{}/?product=gefs&view=prob&threshold=5&step=24",
+        server.base_url()
+    );
+    let dom = String::from_utf8(chromium(&url, &["--dump-dom"])).unwrap();
+    assert!(dom.contains(r#"class="progress done""#), "{dom}");
+    assert!(dom.contains("26 of 31 members on the map"), "{dom}");
+    for member in ["gep02", "gep03", "gep04", "gep06", "gep07"] {
+        assert!(dom.contains(member), "{member} is not named:\n{dom}");
+    }
+    assert!(dom.contains("allowed_hosts"), "no refusal shown:\n{dom}");
+    assert!(
+        other.requests().is_empty(),
+        "the page sent requests to a host it was not allowed: {:?}",
+        other.requests()
+    );
+    assert_eq!(other.stats().requests, 0);
+}
+
+#[test]
+fn a_range_answered_with_the_whole_file_is_stopped_and_a_wrong_message_is_named() {
+    let (server, site) = serve_site();
+    server
+        .faults()
+        .add(FaultRule::ignore_range().path("*gep07.t00z*"));
+    // Slow enough that a whole file (megabytes) cannot slip into the socket buffers before the
+    // page stops it; the view's own traffic is a few MB.
+    server.set_bandwidth(Some(8 << 20));
+    // gep08's manifest is gep09's: every message is member 9, not the member 8 asked for.
+    let gep09 = manifest_path(site.path(), "gep09");
+    repoint_manifests(site.path(), &[("gep08", gep09)]);
+    let url = format!(
+        "{}/?product=gefs&view=prob&threshold=5&step=24",
+        server.base_url()
+    );
+    let dom = String::from_utf8(chromium(&url, &["--dump-dom"])).unwrap();
+    assert!(dom.contains(r#"class="progress done""#), "{dom}");
+    assert!(dom.contains("29 of 31 members on the map"), "{dom}");
+    assert!(
+        dom.contains("gep07") && dom.contains("ignored the Range"),
+        "the 200-to-Range answer is not reported:\n{dom}"
+    );
+    assert!(
+        dom.contains("gep08") && dom.contains("not the one asked for"),
+        "the wrong member is not reported:\n{dom}"
+    );
+    let mismatch = dom
+        .split("not the one asked for")
+        .nth(1)
+        .map(|t| &t[..t.find('<').unwrap_or(t.len())])
+        .unwrap();
+    for word in ["APCP:surface", "step +", "member gep08", "member +9"] {
+        assert!(
+            mismatch.contains(word),
+            "{word:?} missing from {mismatch:?}"
+        );
+    }
+    // The whole-file answers were abandoned, not downloaded.
+    let ignored: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("gep07.t00z") && r.range.is_some())
+        .collect();
+    assert!(!ignored.is_empty());
+    let mut client = gik_tests::client::Client::open(server.addr()).unwrap();
+    for r in &ignored {
+        assert_eq!(r.status, Some(200), "{r:?}");
+        let size = client
+            .request("HEAD", &format!("/{}", r.path), &[])
+            .unwrap()
+            .content_length()
+            .unwrap();
+        assert!(
+            r.body_bytes < size,
+            "{}: {} of {size} bytes sent",
+            r.path,
+            r.body_bytes
+        );
+    }
+}

@@ -29,9 +29,12 @@ pub enum FaultKind {
     /// The answer is delayed by this much on top of the configured latency, then sent
     /// normally (for client timeouts).
     Delay(Duration),
-    /// The `Range` header is ignored: `200 OK` with the whole object, as some HTTP servers
-    /// and proxies do.
+    /// The `Range` header is ignored: `200` with the whole object, as a proxy that drops
+    /// `Range` answers.
     IgnoreRange,
+    /// `302 Found` to this URL (the path of the request appended), as a bucket or proxy that
+    /// redirects.
+    Redirect(String),
 }
 
 /// One fault and the requests it applies to. Only `GET` and `HEAD` requests are considered
@@ -93,9 +96,14 @@ impl FaultRule {
         Self::new(FaultKind::Delay(delay))
     }
 
-    /// `200` with the whole object whatever `Range` asks for.
+    /// Whole-object `200` answers to Range requests.
     pub fn ignore_range() -> Self {
         Self::new(FaultKind::IgnoreRange)
+    }
+
+    /// `302` redirects to `base` followed by the request's path.
+    pub fn redirect(base: &str) -> Self {
+        Self::new(FaultKind::Redirect(base.trim_end_matches('/').to_string()))
     }
 
     /// Only paths matching `glob` (`*` any run of characters, `?` one character), matched
