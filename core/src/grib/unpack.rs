@@ -282,33 +282,36 @@ fn unpack_complex(
     let groups = Groups::parse(template, section, data, count)?;
     let packed = data.get(groups.values_start..).unwrap_or(&[]);
     let mut stream = BitStream::new(packed);
-    let mut out = Vec::with_capacity(want);
+    let mut out = vec![0f32; want];
     let all_ones = |w: u32| if w >= 32 { u32::MAX } else { (1u32 << w) - 1 };
     let mut undo = Undifferencing::new(groups.order, groups.descriptors);
+    let mut at = 0usize;
     for ((&reference, &width), &length) in groups
         .references
         .iter()
         .zip(&groups.widths)
         .zip(&groups.lengths)
     {
-        let remaining = want - out.len();
-        if remaining == 0 {
+        if at == want {
             break;
         }
-        // `length` fits: the lengths sum to `count`, a usize.
-        let take = (length as usize).min(remaining);
+        // `length` fits: the lengths sum to `count`, a usize. A group cut by `want` is read
+        // only up to it.
+        let take = (length as usize).min(want - at);
+        let dst = &mut out[at..at + take];
+        at += take;
         if width == 0 {
             let missing = match groups.missing_management {
                 1 => reference == all_ones(bits),
                 2 => reference == all_ones(bits) || reference == all_ones(bits).wrapping_sub(1),
                 _ => false,
             };
-            for _ in 0..take {
-                out.push(if missing {
+            for o in dst.iter_mut() {
+                *o = if missing {
                     f32::NAN
                 } else {
                     scaling.apply(undo.next(i64::from(reference)) as f64)
-                });
+                };
             }
             continue;
         }
@@ -316,9 +319,9 @@ fn unpack_complex(
         let reference = i64::from(reference);
         match groups.missing_management {
             0 => {
-                for _ in 0..take {
+                for o in dst.iter_mut() {
                     let x = i64::from(stream.read(width));
-                    out.push(scaling.apply(undo.next(reference + x) as f64));
+                    *o = scaling.apply(undo.next(reference + x) as f64);
                 }
             }
             m => {
@@ -328,17 +331,16 @@ fn unpack_complex(
                 } else {
                     primary
                 };
-                for _ in 0..take {
+                for o in dst.iter_mut() {
                     let x = stream.read(width);
-                    out.push(if x == primary || x == secondary {
+                    *o = if x == primary || x == secondary {
                         f32::NAN
                     } else {
                         scaling.apply(undo.next(reference + i64::from(x)) as f64)
-                    });
+                    };
                 }
             }
         }
-        // Skip the rest of a group cut by `want`: nothing after it is read.
     }
     stream.check()?;
     Ok(out)
