@@ -1021,8 +1021,8 @@ mod tests {
             "gefs".into(),
             ProductEntry {
                 label: "NOAA GEFS".into(),
-                attribution: String::new(),
                 runs: vec![run, older],
+                ..ProductEntry::default()
             },
         );
         let ecmwf_members: Vec<String> = std::iter::once("control".to_string())
@@ -1047,8 +1047,8 @@ mod tests {
             "ecmwf".into(),
             ProductEntry {
                 label: "ECMWF IFS ensemble".into(),
-                attribution: String::new(),
                 runs: vec![run],
+                ..ProductEntry::default()
             },
         );
         c

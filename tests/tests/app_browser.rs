@@ -401,7 +401,7 @@ fn a_range_answered_with_the_whole_file_is_stopped_and_a_wrong_message_is_named(
         .filter(|r| r.path.contains("gep07.t00z") && r.range.is_some())
         .collect();
     assert!(!ignored.is_empty());
-    let mut client = gik_tests::client::Client::open(server.addr()).unwrap();
+    let mut client = gik_tests::client::Connection::open(server.addr()).unwrap();
     for r in &ignored {
         assert_eq!(r.status, Some(200), "{r:?}");
         let size = client
