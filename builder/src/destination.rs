@@ -10,8 +10,8 @@
 //! read-modify-write that never loses another writer's change: on S3 and GCS a conditional PUT
 //! (`If-Match` the ETag read, or `If-None-Match: *` for a new object; GCS generations), retried
 //! with a fresh read and merge when another writer got there first; in a local folder an
-//! exclusive lock on a lock file beside the object (released by the OS if the process dies),
-//! held from the read to the rename.
+//! exclusive advisory lock on the folder holding the object (released by the OS if the process
+//! dies), held from the read to the rename.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -161,7 +161,7 @@ impl Destination {
         mut modify: impl FnMut(Option<&[u8]>) -> Result<Update<T>>,
     ) -> Result<T> {
         if let Some(root) = &self.local_root {
-            let _lock = lock_beside(root, relative).await?;
+            let _lock = lock_folder(root, relative).await?;
             let current = self.get(relative).await?;
             return match modify(current.as_deref())? {
                 Update::Write(bytes, value) => {
@@ -236,26 +236,25 @@ impl Destination {
     }
 }
 
-/// An exclusive lock on `.{relative}.lock` beside `relative` in `root`, held while the returned
-/// file is open. Waits for another process's lock; the OS releases it if that process dies.
-async fn lock_beside(root: &std::path::Path, relative: &str) -> Result<std::fs::File> {
-    let (dir, name) = relative.rsplit_once('/').unwrap_or(("", relative));
-    let dir = root.join(dir);
-    let path = dir.join(format!(".{name}.lock"));
+/// An exclusive lock on the folder holding `relative` in `root`, held while the returned handle
+/// is open: an advisory `flock` on the directory itself, so nothing is added to the published
+/// tree. Waits for another process's lock; the OS releases it if that process dies.
+async fn lock_folder(root: &std::path::Path, relative: &str) -> Result<std::fs::File> {
+    let dir = match relative.rsplit_once('/') {
+        Some((dir, _)) => root.join(dir),
+        None => root.to_path_buf(),
+    };
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening the lock file {}", path.display()))?;
-        file.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
-        Ok(file)
+        let handle = std::fs::File::open(&dir)
+            .with_context(|| format!("opening {} to lock it", dir.display()))?;
+        handle
+            .lock()
+            .with_context(|| format!("locking {}", dir.display()))?;
+        Ok(handle)
     })
     .await
-    .context("waiting for a lock file")?
+    .context("waiting for a folder lock")?
 }
 
 /// Wait before conditional-write attempt `attempt + 1`: the HTTP client's jittered exponential

@@ -52,7 +52,7 @@ enum Command {
         #[command(flatten)]
         source: SourceArgs,
         /// Pretend the current time is this (`YYYYMMDDHH`), for tests and replays.
-        #[arg(long)]
+        #[arg(long, env = "GIK_NOW")]
         now: Option<String>,
         /// How many runs back to probe.
         #[arg(long, default_value_t = 8)]
@@ -100,6 +100,9 @@ struct BuildArgs {
     /// Build the newest complete run (probed as `gik latest` does).
     #[arg(long)]
     latest: bool,
+    /// With --latest: pretend the current time is this (`YYYYMMDDHH`), for tests and replays.
+    #[arg(long, env = "GIK_NOW")]
+    now: Option<String>,
     /// Members: `all`, names (`gec00,gep01`, `control,ens01`), numbers or ranges (`0-10`).
     #[arg(long, default_value = "all")]
     members: String,
@@ -196,13 +199,20 @@ fn open_product(source: &SourceArgs) -> Result<Box<dyn Product>> {
     Ok(product_by_name(&source.product, &hosts)?)
 }
 
+/// `--now` (`YYYYMMDDHH`) if given, else the clock's current hour.
+fn now_or_clock(now: Option<&str>) -> Result<RunTime> {
+    match now {
+        Some(t) => t
+            .parse::<RunTime>()
+            .with_context(|| format!("--now / GIK_NOW {t:?}")),
+        None => Ok(clock::now_hour()),
+    }
+}
+
 async fn run_latest(source: SourceArgs, now: Option<String>, max_runs: usize) -> Result<()> {
     let product = open_product(&source)?;
     let client = HttpClient::new(source.concurrency, RetryConfig::default())?;
-    let now = match now {
-        Some(t) => t.parse::<RunTime>()?,
-        None => clock::now_hour(),
-    };
+    let now = now_or_clock(now.as_deref())?;
     let run = latest::latest_complete_run(product.as_ref(), &client, now, max_runs).await?;
     println!("{} {}", run.date_string(), run.hour_string());
     Ok(())
@@ -225,7 +235,8 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
     let product = open_product(&args.source)?;
     let client = HttpClient::new(args.source.concurrency, RetryConfig::default())?;
     let first = if args.latest {
-        latest::latest_complete_run(product.as_ref(), &client, clock::now_hour(), 8).await?
+        let now = now_or_clock(args.now.as_deref())?;
+        latest::latest_complete_run(product.as_ref(), &client, now, 8).await?
     } else {
         let date = args.date.as_deref().context("--date is required")?;
         RunTime::parse(date, &args.run)?

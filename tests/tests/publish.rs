@@ -548,7 +548,7 @@ fn keep_runs_never_drops_the_run_just_built() {
 }
 
 #[test]
-fn a_build_failing_before_the_catalog_leaves_the_published_run_intact() {
+fn a_build_dying_before_the_catalog_leaves_the_published_run_intact() {
     let server = mirror();
     let dir = tempfile::tempdir().unwrap();
     let both = plan(
@@ -560,17 +560,53 @@ fn a_build_failing_before_the_catalog_leaves_the_published_run_intact() {
     );
     build_to_dir(&both, dir.path());
     let before = files(dir.path());
+    assert_eq!(parquets(&before).len(), 2);
 
-    // A rebuild with other content that dies after writing its manifests: the catalog's lock
-    // cannot be taken (a folder stands where the lock file goes).
-    let lock = dir.path().join(".catalog.json.lock");
-    let _ = std::fs::remove_file(&lock);
-    std::fs::create_dir(&lock).unwrap();
-    let tmp_only = plan(&server, "gefs", "0-1", "0-6", &["TMP:2 m above ground"]);
-    let dest = Destination::open(dir.path().to_str().unwrap()).unwrap();
-    let (result, _) = build_into(&tmp_only, &dest, quick_retries(), 32);
-    let err = format!("{:#}", result.unwrap_err());
-    assert!(err.contains("lock"), "{err}");
+    // A rebuild with other content (one variable less) dies after writing its manifests: this
+    // test holds the folder's lock, so the gik process waits before the catalog, and is killed
+    // once both new manifests are there.
+    let lock = std::fs::File::open(dir.path()).unwrap();
+    lock.lock().unwrap();
+    let mut gik = Command::new(gik_binary())
+        .args([
+            "--quiet",
+            "build",
+            "--product",
+            "gefs",
+            "--date",
+            "20250801",
+        ])
+        .args([
+            "--members",
+            "0-1",
+            "--steps",
+            "0-6",
+            "--vars",
+            "TMP:2 m above ground",
+        ])
+        .arg("--source")
+        .arg(server.url(GEFS_BUCKET))
+        .arg("--out")
+        .arg(dir.path())
+        .env_remove("GIK_SOURCE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while parquets(&files(dir.path())).len() < 4 {
+        assert!(gik.try_wait().unwrap().is_none(), "gik exited early");
+        assert!(
+            Instant::now() < deadline,
+            "the new manifests never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    gik.kill().unwrap();
+    gik.wait().unwrap();
+    lock.unlock().unwrap();
+
     // The catalog and every manifest it names are as they were.
     let after = files(dir.path());
     assert_eq!(after.get(CATALOG_FILE), before.get(CATALOG_FILE));
@@ -583,8 +619,8 @@ fn a_build_failing_before_the_catalog_leaves_the_published_run_intact() {
         );
     }
 
-    // Once it can, the rebuild publishes, and the old manifests go.
-    std::fs::remove_dir(&lock).unwrap();
+    // Built again, the run is published, back at the usual paths, and nothing else is left.
+    let tmp_only = plan(&server, "gefs", "0-1", "0-6", &["TMP:2 m above ground"]);
     build_to_dir(&tmp_only, dir.path());
     let catalog = read_catalog(dir.path()).unwrap();
     let run = catalog.run("gefs", None).unwrap();
@@ -592,7 +628,6 @@ fn a_build_failing_before_the_catalog_leaves_the_published_run_intact() {
     let left: Vec<String> = parquets(&files(dir.path())).into_keys().collect();
     let named: Vec<String> = run.manifests.values().cloned().collect();
     assert_eq!(left, named);
-    // Back at their usual paths, with the new content.
     let usual: Vec<String> = parquets(&before).into_keys().collect();
     assert_eq!(named, usual);
     for path in &named {
