@@ -78,6 +78,14 @@ impl<'a> Mutator<'a> {
         }
     }
 
+    /// Writes an integer at a random offset, big-endian (2 times in 3) or little-endian;
+    /// `data` is at least as long as the integer.
+    fn put(&mut self, data: &mut [u8], be: &[u8], le: &[u8]) {
+        let at = self.offset(data.len() + 1 - be.len());
+        let bytes = if self.rng.one_in(3) { le } else { be };
+        data[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
     fn mutate_once(&mut self, data: &mut Vec<u8>, other: &[u8]) {
         let len = data.len();
         match self.rng.below(12) {
@@ -99,24 +107,12 @@ impl<'a> Mutator<'a> {
                 };
             }
             3 if len >= 2 => {
-                let at = self.offset(len - 1);
                 let v = INTERESTING_16[self.rng.below(INTERESTING_16.len())];
-                let bytes = if self.rng.one_in(3) {
-                    v.to_le_bytes()
-                } else {
-                    v.to_be_bytes()
-                };
-                data[at..at + 2].copy_from_slice(&bytes);
+                self.put(data, &v.to_be_bytes(), &v.to_le_bytes());
             }
             4 if len >= 4 => {
-                let at = self.offset(len - 3);
                 let v = INTERESTING_32[self.rng.below(INTERESTING_32.len())];
-                let bytes = if self.rng.one_in(3) {
-                    v.to_le_bytes()
-                } else {
-                    v.to_be_bytes()
-                };
-                data[at..at + 4].copy_from_slice(&bytes);
+                self.put(data, &v.to_be_bytes(), &v.to_le_bytes());
             }
             5 if len > 0 => {
                 let keep = self.offset(len);
