@@ -2,7 +2,7 @@
 //!
 //! Why it is apart: everything that touches the network (and so can fail in ways the user must
 //! see) is here, with failures classified by kind — refused host, 404, other HTTP status,
-//! network or CORS, aborted — never by message text (STYLE.md §6). The URL policy
+//! network or CORS, aborted — never by message text (`docs/STYLE.md`, "Errors"). The URL policy
 //! ([`Config::chunk_url`]: `s3://` to HTTPS, public bucket to mirror, the `allowed_hosts`
 //! check) is pure and tested natively; the `fetch` calls are thin wrappers over the browser's
 //! Fetch API.

@@ -310,8 +310,9 @@ async fn publish_catalog(
         missing: report.missing.clone(),
         bytes_referenced: report.bytes_referenced,
     };
-    let (label, attribution) = product_credit(product.name());
-    let dropped = catalog.upsert_run(product.name(), label, attribution, entry, plan.keep_runs);
+    let credits = product.credits();
+    let (label, attribution) = (credits.label, credits.full_text());
+    let dropped = catalog.upsert_run(product.name(), label, &attribution, entry, plan.keep_runs);
     catalog.generated_at = now_iso();
     dest.put(CATALOG_FILE, catalog.to_json()?).await?;
     // Old runs leave the catalog first, then their manifests go.
@@ -321,22 +322,6 @@ async fn publish_catalog(
         }
     }
     Ok(())
-}
-
-/// Label and the attribution each data licence requires.
-pub fn product_credit(product: &str) -> (&'static str, &'static str) {
-    match product {
-        "ecmwf" => (
-            "ECMWF IFS ensemble",
-            "© ECMWF. Source: ECMWF open data (www.ecmwf.int), licence CC BY 4.0 \
-             (https://creativecommons.org/licenses/by/4.0/). Derived from ECMWF data.",
-        ),
-        _ => (
-            "NOAA GEFS",
-            "NOAA Global Ensemble Forecast System (GEFS), NOAA/NCEP, via the NOAA Open Data \
-             Dissemination program.",
-        ),
-    }
 }
 
 fn now_iso() -> String {
