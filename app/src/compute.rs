@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gik_core::catalog::{Catalog, RunEntry, VariableEntry};
+use gik_core::geo::{CropMap, GeoError, Lattice, OutputGrid};
 use gik_core::grib::Grid;
 use gik_core::product::{self, AccumulationPlan, DisplayConversion, Hosts, Product};
 use gik_core::stats::EnsembleAccumulator;
@@ -31,27 +32,16 @@ pub const MAX_MAP_POINTS: usize = 400_000;
 /// Largest number of grid points kept over all postage stamps together.
 pub const MAX_STAMP_POINTS: usize = 2_000_000;
 
-/// Attribution for ECMWF open data (CC BY 4.0 requires it on every map derived from it).
-pub const ECMWF_ATTRIBUTION: &str =
-    "© ECMWF. Source: ECMWF open data (www.ecmwf.int), licence CC BY 4.0 \
-     (https://creativecommons.org/licenses/by/4.0/). This map is derived from ECMWF data; ECMWF \
-     accepts no responsibility for it.";
-
-/// Credit for NOAA GEFS data.
-pub const GEFS_ATTRIBUTION: &str =
-    "NOAA Global Ensemble Forecast System (GEFS), NOAA/NCEP, via the NOAA Open Data Dissemination \
-     program.";
-
 /// Credit for the map outlines.
 pub const BORDERS_ATTRIBUTION: &str = "Borders: Natural Earth (public domain).";
 
-/// The attribution a product's data licence requires (falls back to `fallback`, the catalog's).
-pub fn attribution(product: &str, fallback: &str) -> String {
-    match product {
-        "ecmwf" => ECMWF_ATTRIBUTION.to_string(),
-        "gefs" => GEFS_ATTRIBUTION.to_string(),
-        _ => fallback.to_string(),
-    }
+/// The credit and licence sentence of every product gik knows, for the page's footer.
+pub fn all_credits() -> Vec<String> {
+    product::PRODUCT_NAMES
+        .iter()
+        .filter_map(|name| product::product_by_name(name, &Hosts::default()).ok())
+        .map(|p| p.credits().full_text())
+        .collect()
 }
 
 /// What kind of quantity a map shows; decides its colour scale.
@@ -254,9 +244,10 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String
 
     // Product.
     let names: Vec<&String> = catalog.products.keys().collect();
-    let Some(first) = names
+    // The first product gik lists that the catalog has, else the catalog's first.
+    let Some(first) = product::PRODUCT_NAMES
         .iter()
-        .find(|n| n.as_str() == "gefs")
+        .find_map(|p| names.iter().find(|n| n.as_str() == *p))
         .or_else(|| names.first())
     else {
         return Err("the catalog lists no products yet (has the builder run?)".into());
@@ -277,11 +268,7 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String
         .ok_or_else(|| format!("product {product_name} vanished from the catalog"))?;
     let product =
         product::product_by_name(&product_name, &Hosts::default()).map_err(|e| e.to_string())?;
-    let product_label = if entry.label.is_empty() {
-        product_name.to_ascii_uppercase()
-    } else {
-        entry.label.clone()
-    };
+    let product_label = product.credits().label.to_string();
     let products = catalog
         .products
         .iter()
@@ -518,7 +505,7 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String
             product: product_name.clone(),
             product_label,
             products,
-            attribution: attribution(&product_name, &entry.attribution),
+            attribution: product.credits().full_text(),
             run: run.run.clone(),
             runs,
             run_time,
@@ -621,155 +608,69 @@ pub fn format_valid(run: &RunTime, step: u32) -> String {
     format_time(run.unix_seconds() + i64::from(step) * 3600)
 }
 
-/// The grid points of a message that fall in a box, as a north-up, west-to-east raster.
+/// The grid points of a message that fall in a box, as a north-up, west-to-east raster:
+/// gik-core's [`OutputGrid`] (thinned for the screen) and the [`CropMap`] from the message's
+/// grid onto it, the same cut `gik stream` makes for its files.
 ///
 /// Built once per (grid, box) and applied to every message on that grid.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Crop {
-    /// Row latitudes, north first.
-    pub lats: Vec<f64>,
-    /// Column longitudes in −180…180, west first.
-    pub lons: Vec<f64>,
-    /// Row spacing in degrees (grid spacing times the thinning factor).
-    pub dlat: f64,
-    /// Column spacing in degrees.
-    pub dlon: f64,
-    /// Thinning factor (1: every grid point).
-    pub stride: usize,
-    /// Number of points of the source grid.
-    grid_points: usize,
-    /// Index in the message's values of each raster point, row by row.
-    source: Vec<u32>,
+    /// The raster: latitudes north first, longitudes in −180…180 west first (a box across 180°
+    /// jumps from 179.75 to −180), spacing and thinning factor.
+    pub raster: OutputGrid,
+    map: CropMap,
 }
 
 impl Crop {
     /// The raster of `grid` inside `bbox`, thinned to at most `max_points` points.
-    pub fn new(grid: &Grid, bbox: &BBox, max_points: usize) -> Result<Self, String> {
-        let (Some(g), Some(lats), Some(lons)) =
-            (grid.latlon.as_ref(), grid.latitudes(), grid.longitudes())
-        else {
-            return Err(format!(
+    pub fn new(grid: &Grid, bbox: &BBox, max_points: usize) -> Result<Self, GeoError> {
+        let lattice = Lattice::of_grid(grid).ok_or_else(|| {
+            GeoError::Unsupported(format!(
                 "grid template 3.{} has no regular latitude/longitude axes",
                 grid.template
-            ));
-        };
-        let eps = 1e-6;
-        let mut rows: Vec<f64> = lats
-            .iter()
-            .copied()
-            .filter(|&lat| lat >= bbox.south - eps && lat <= bbox.north + eps)
-            .collect();
-        rows.sort_by(|a, b| b.total_cmp(a));
-        rows.dedup();
-        let mut cols: Vec<f64> = lons
-            .iter()
-            .map(|&lon| wrap_longitude(lon))
-            .filter(|&lon| lon >= bbox.west - eps && lon <= bbox.east + eps)
-            .collect();
-        cols.sort_by(f64::total_cmp);
-        cols.dedup_by(|a, b| (*a - *b).abs() < eps);
-        if rows.is_empty() || cols.is_empty() {
-            return Err(format!(
-                "the box {bbox} holds no point of the grid (latitudes {}…{}, longitudes {}…{})",
-                g.lat_first, g.lat_last, g.lon_first, g.lon_last
-            ));
-        }
-        let mut stride = 1usize;
-        while rows.len().div_ceil(stride) * cols.len().div_ceil(stride) > max_points.max(1) {
-            stride += 1;
-        }
-        let rows: Vec<f64> = rows.into_iter().step_by(stride).collect();
-        let cols: Vec<f64> = cols.into_iter().step_by(stride).collect();
-        let mut source = Vec::with_capacity(rows.len() * cols.len());
-        for &lat in &rows {
-            for &lon in &cols {
-                let index = grid
-                    .nearest_index(lat, lon)
-                    .and_then(|i| u32::try_from(i).ok())
-                    .ok_or_else(|| {
-                        format!(
-                            "cannot locate {lat}°, {lon}° on the grid (scanning mode {:#04x} is \
-                             not supported)",
-                            g.scanning_mode
-                        )
-                    })?;
-                source.push(index);
-            }
-        }
-        Ok(Self {
-            lats: rows,
-            lons: cols,
-            dlat: g.dj * stride as f64,
-            dlon: g.di * stride as f64,
-            stride,
-            grid_points: grid.num_points,
-            source,
-        })
+            ))
+        })?;
+        let raster = OutputGrid::new(bbox, lattice)?.thinned(max_points);
+        let map = CropMap::new(grid, &raster)?;
+        Ok(Self { raster, map })
     }
 
     /// Number of raster rows.
     pub fn rows(&self) -> usize {
-        self.lats.len()
+        self.raster.rows()
     }
 
     /// Number of raster columns.
     pub fn cols(&self) -> usize {
-        self.lons.len()
+        self.raster.cols()
     }
 
     /// Number of raster points.
     pub fn len(&self) -> usize {
-        self.source.len()
+        self.raster.points()
     }
 
     /// Whether the raster is empty (never, for a crop that was built).
     pub fn is_empty(&self) -> bool {
-        self.source.is_empty()
+        self.len() == 0
     }
 
     /// Whether two crops give the same raster (same axes), so their fields can be combined.
     pub fn same_raster(&self, other: &Crop) -> bool {
-        self.lats == other.lats && self.lons == other.lons
+        self.raster.same_points(&other.raster)
     }
 
-    /// The raster values of a decoded message on this crop's grid.
-    pub fn apply(&self, values: &[f32]) -> Result<Vec<f32>, String> {
-        if values.len() != self.grid_points {
-            return Err(format!(
-                "message has {} values, its grid {}",
-                values.len(),
-                self.grid_points
-            ));
-        }
-        Ok(self
-            .source
-            .iter()
-            .map(|&i| values.get(i as usize).copied().unwrap_or(f32::NAN))
-            .collect())
+    /// The raster values of a decoded message on this crop's grid (NaN where the message's
+    /// grid does not reach).
+    pub fn apply(&self, values: &[f32]) -> Result<Vec<f32>, GeoError> {
+        self.map.apply(values)
     }
 
     /// Raster index of the point nearest to (`lat`, `lon`), if within half a cell of the
     /// raster.
     pub fn index_at(&self, lat: f64, lon: f64) -> Option<usize> {
-        let nearest = |axis: &[f64], x: f64, step: f64| -> Option<usize> {
-            let (i, d) = axis
-                .iter()
-                .enumerate()
-                .map(|(i, &a)| (i, (a - x).abs()))
-                .min_by(|a, b| a.1.total_cmp(&b.1))?;
-            (d <= step / 2.0 + 1e-9).then_some(i)
-        };
-        let row = nearest(&self.lats, lat, self.dlat)?;
-        let col = nearest(&self.lons, wrap_longitude(lon), self.dlon)?;
-        Some(row * self.cols() + col)
+        self.raster.index_at(lat, lon)
     }
-}
-
-/// A longitude in −180…180 (180 itself becomes −180).
-pub fn wrap_longitude(lon: f64) -> f64 {
-    let x = (lon + 180.0).rem_euclid(360.0) - 180.0;
-    // Undo float noise such as 359.75 → -0.25000000000002.
-    (x * 1e6).round() / 1e6
 }
 
 /// The data of the current frame: one field, or one per member.
@@ -919,6 +820,7 @@ pub fn convert(display: &DisplayConversion, field: &mut [f32]) {
 mod tests {
     use super::*;
     use gik_core::catalog::ProductEntry;
+    use gik_core::geo::wrap_lon;
     use gik_core::grib::LatLonGrid;
     use gik_core::product::{Sign, Term};
 
@@ -965,7 +867,7 @@ mod tests {
         (0..grid.num_points)
             .map(|i| {
                 let (lat, lon) = grid.coordinates(i).unwrap();
-                (lat * 1000.0 + wrap_longitude(lon)) as f32
+                (lat * 1000.0 + wrap_lon(lon)) as f32
             })
             .collect()
     }
@@ -1259,14 +1161,15 @@ mod tests {
         let ce = Crop::new(&e, &bbox, MAX_MAP_POINTS).unwrap();
         assert!(cg.same_raster(&ce));
         assert_eq!((cg.rows(), cg.cols()), (141, 129));
-        assert_eq!((cg.lats[0], cg.lats[140]), (23.0, -12.0));
-        assert_eq!((cg.lons[0], cg.lons[128]), (21.0, 53.0));
+        let (lats, lons) = (&cg.raster.latitudes, &cg.raster.longitudes);
+        assert_eq!((lats[0], lats[140]), (23.0, -12.0));
+        assert_eq!((lons[0], lons[128]), (21.0, 53.0));
         for (grid, crop) in [(&g, &cg), (&e, &ce)] {
             let out = crop.apply(&coded_field(grid)).unwrap();
             assert_eq!(out.len(), crop.len());
             for (k, v) in out.iter().enumerate() {
                 let (r, c) = (k / crop.cols(), k % crop.cols());
-                let want = (crop.lats[r] * 1000.0 + crop.lons[c]) as f32;
+                let want = (crop.raster.latitudes[r] * 1000.0 + crop.raster.longitudes[c]) as f32;
                 assert_eq!(*v, want, "point {k}");
             }
         }
@@ -1275,43 +1178,28 @@ mod tests {
 
     #[test]
     fn crops_across_the_greenwich_meridian_and_thins_big_boxes() {
-        let bbox = BBox {
-            south: 0.0,
-            north: 10.0,
-            west: -10.0,
-            east: 10.0,
-        };
+        let bbox: BBox = "0,10,-10,10".parse().unwrap();
         let g = gefs_grid();
         let c = Crop::new(&g, &bbox, MAX_MAP_POINTS).unwrap();
         assert_eq!(c.cols(), 81);
-        assert_eq!((c.lons[0], c.lons[40], c.lons[80]), (-10.0, 0.0, 10.0));
+        let lons = &c.raster.longitudes;
+        assert_eq!((lons[0], lons[40], lons[80]), (-10.0, 0.0, 10.0));
         let out = c.apply(&coded_field(&g)).unwrap();
         assert_eq!(out[0], (10.0 * 1000.0 - 10.0) as f32);
-        let world = BBox {
-            south: -90.0,
-            north: 90.0,
-            west: -180.0,
-            east: 180.0,
-        };
-        let w = Crop::new(&g, &world, 100_000).unwrap();
+        let w = Crop::new(&g, &BBox::GLOBE, 100_000).unwrap();
         assert!(
-            w.len() <= 100_000 && w.stride == 4,
+            w.len() <= 100_000 && w.raster.stride == 4,
             "{} {}",
             w.len(),
-            w.stride
+            w.raster.stride
         );
-        assert_eq!(w.dlon, 1.0);
+        assert_eq!(w.raster.dlon(), 1.0);
         let out = w.apply(&coded_field(&g)).unwrap();
         let k = w.index_at(-30.2, 120.1).unwrap();
         assert_eq!(out[k], (-30.0 * 1000.0 + 120.0) as f32);
         assert_eq!(c.index_at(5.1, 4.9), Some(c.cols() * 20 + 60));
         assert_eq!(c.index_at(20.0, 0.0), None);
-        let off = BBox {
-            south: 0.0,
-            north: 0.1,
-            west: 0.0,
-            east: 0.1,
-        };
+        let off: BBox = "0,0.1,0,0.1".parse().unwrap();
         assert!(Crop::new(&g, &off, 10).unwrap().len() == 1);
         let no_geometry = Grid {
             template: 30,
@@ -1322,7 +1210,39 @@ mod tests {
         };
         assert!(Crop::new(&no_geometry, &bbox, 10)
             .unwrap_err()
+            .to_string()
             .contains("3.30"));
+    }
+
+    #[test]
+    fn crops_across_180_from_either_convention() {
+        let pacific: BBox = "-20,10,160,-150".parse().unwrap();
+        let (g, e) = (gefs_grid(), ecmwf_grid());
+        let cg = Crop::new(&g, &pacific, MAX_MAP_POINTS).unwrap();
+        let ce = Crop::new(&e, &pacific, MAX_MAP_POINTS).unwrap();
+        assert!(cg.same_raster(&ce));
+        assert_eq!((cg.rows(), cg.cols()), (121, 201));
+        let lons = &cg.raster.longitudes;
+        assert_eq!(
+            (lons[0], lons[79], lons[80], lons[200]),
+            (160.0, 179.75, -180.0, -150.0)
+        );
+        for (grid, crop) in [(&g, &cg), (&e, &ce)] {
+            let out = crop.apply(&coded_field(grid)).unwrap();
+            assert!(out.iter().all(|v| !v.is_nan()));
+            let k = crop.index_at(-5.0, 185.0).unwrap();
+            assert_eq!(out[k], (-5.0 * 1000.0 - 175.0) as f32);
+            assert_eq!(crop.index_at(-5.0, -175.0), Some(k));
+        }
+        // Thinned across 180° too: every kept point is the grid's value there.
+        let thin = Crop::new(&g, &pacific, 2_000).unwrap();
+        assert!(thin.raster.stride > 1 && thin.len() <= 2_000);
+        let out = thin.apply(&coded_field(&g)).unwrap();
+        for (k, v) in out.iter().enumerate() {
+            let (r, c) = (k / thin.cols(), k % thin.cols());
+            let want = (thin.raster.latitudes[r] * 1000.0 + thin.raster.longitudes[c]) as f32;
+            assert_eq!(*v, want, "point {k}");
+        }
     }
 
     #[test]
@@ -1373,10 +1293,10 @@ mod tests {
 
     #[test]
     fn wraps_longitudes() {
-        assert_eq!(wrap_longitude(359.75), -0.25);
-        assert_eq!(wrap_longitude(180.0), -180.0);
-        assert_eq!(wrap_longitude(-180.0), -180.0);
-        assert_eq!(wrap_longitude(21.0), 21.0);
+        assert_eq!(wrap_lon(359.75), -0.25);
+        assert_eq!(wrap_lon(180.0), -180.0);
+        assert_eq!(wrap_lon(-180.0), -180.0);
+        assert_eq!(wrap_lon(21.0), 21.0);
         assert_eq!(
             format_valid(&RunTime::new(2025, 12, 31, 18).unwrap(), 6),
             "Thu 1 Jan 2026 00 UTC"

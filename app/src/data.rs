@@ -3,7 +3,7 @@
 //! Why it is apart: everything that touches the network (and so can fail in ways the user must
 //! see) is here, with failures classified by kind — refused URL, 404, other HTTP status, network
 //! or CORS, a proxy that ignored `Range`, an answer over its size cap, aborted — never by message
-//! text (STYLE.md §6).
+//! text (`docs/STYLE.md`, "Errors").
 //!
 //! Every fetch takes a [`gik_core::origin::AllowedUrl`], which only the page's
 //! [`UrlPolicy`] makes (WHATWG parsing, exact origin comparison, no user-info; see

@@ -451,7 +451,7 @@ impl Loader {
         {
             return Ok(Arc::clone(c));
         }
-        let crop = Arc::new(Crop::new(grid, bbox, max_points)?);
+        let crop = Arc::new(Crop::new(grid, bbox, max_points).map_err(|e| e.to_string())?);
         if crops.len() >= 16 {
             crops.remove(0);
         }
@@ -494,7 +494,7 @@ impl Loader {
             url: url.to_string(),
             offset: loc.offset,
             length: loc.length,
-            bbox: job.plan.bbox.to_param(),
+            bbox: job.plan.bbox.to_string(),
             max_points: job.plan.max_points(),
         };
         let cached = self.fields.borrow().get(&key);
@@ -549,7 +549,10 @@ impl Loader {
             .crop_for(&decoded.info.grid, &job.plan.bbox, job.plan.max_points())
             .map_err(MessageError::Failed)?;
         self.check_raster(job, &crop)?;
-        let field = Rc::new(crop.apply(&decoded.values).map_err(MessageError::Failed)?);
+        let field = Rc::new(
+            crop.apply(&decoded.values)
+                .map_err(|e| MessageError::Failed(e.to_string()))?,
+        );
         self.fields
             .borrow_mut()
             .insert(key, (crop, Rc::clone(&field)), field.len());

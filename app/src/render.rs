@@ -16,6 +16,8 @@ use serde::Deserialize;
 use wasm_bindgen::{Clamped, JsCast};
 
 use crate::compute::{Frame, FrameData, Quantity};
+use gik_core::geo::wrap_lon;
+
 use crate::view_state::{short_number, BBox};
 
 /// An RGBA colour.
@@ -393,22 +395,23 @@ impl Layout {
         }
     }
 
-    /// Pixel position of (`lat`, `lon`) in panel `p`.
+    /// Pixel position of (`lat`, `lon`) in panel `p` (longitudes in either convention; a box
+    /// across 180° is drawn continuously).
     pub fn to_pixel(&self, p: &Rect, lat: f64, lon: f64) -> (f64, f64) {
         (
-            p.x + (lon - self.bbox.west) / self.bbox.width() * p.w,
+            p.x + self.bbox.east_of_west(lon) / self.bbox.width() * p.w,
             p.y + (self.bbox.north - lat) / self.bbox.height() * p.h,
         )
     }
 
-    /// The panel and (lat, lon) under a pixel, if it is on a map.
+    /// The panel and (lat, lon) under a pixel, if it is on a map (longitude in −180…180).
     pub fn locate(&self, x: f64, y: f64) -> Option<(usize, f64, f64)> {
         let (k, p) = self
             .panels
             .iter()
             .enumerate()
             .find(|(_, p)| p.contains(x, y))?;
-        let lon = self.bbox.west + (x - p.x) / p.w * self.bbox.width();
+        let lon = wrap_lon(self.bbox.west + (x - p.x) / p.w * self.bbox.width());
         let lat = self.bbox.north - (y - p.y) / p.h * self.bbox.height();
         Some((k, lat, lon))
     }
@@ -672,16 +675,18 @@ fn draw_raster(
     crop: &crate::compute::Crop,
     img: &web_sys::HtmlCanvasElement,
 ) {
+    let raster = &crop.raster;
     let (Some(&north), Some(&south), Some(&west), Some(&east)) = (
-        crop.lats.first(),
-        crop.lats.last(),
-        crop.lons.first(),
-        crop.lons.last(),
+        raster.latitudes.first(),
+        raster.latitudes.last(),
+        raster.longitudes.first(),
+        raster.longitudes.last(),
     ) else {
         return;
     };
-    let (x0, y0) = layout.to_pixel(panel, north + crop.dlat / 2.0, west - crop.dlon / 2.0);
-    let (x1, y1) = layout.to_pixel(panel, south - crop.dlat / 2.0, east + crop.dlon / 2.0);
+    let (dlat, dlon) = (raster.dlat(), raster.dlon());
+    let (x0, y0) = layout.to_pixel(panel, north + dlat / 2.0, west - dlon / 2.0);
+    let (x1, y1) = layout.to_pixel(panel, south - dlat / 2.0, east + dlon / 2.0);
     ctx.set_image_smoothing_enabled(false);
     let _ = ctx.draw_image_with_html_canvas_element_and_dw_and_dh(img, x0, y0, x1 - x0, y1 - y0);
 }
@@ -693,12 +698,23 @@ fn draw_borders(ctx: &Ctx, layout: &Layout, panel: &Rect, borders: &Borders) {
     ctx.begin_path();
     for (line, ext) in borders.lines.iter().zip(&borders.extents) {
         let [w, s, e, n] = ext.map(f64::from);
-        if e < b.west || w > b.east || n < b.south || s > b.north {
+        let outside_lon = if b.crosses_antimeridian() {
+            w > b.east && e < b.west
+        } else {
+            e < b.west || w > b.east
+        };
+        if outside_lon || n < b.south || s > b.north {
             continue;
         }
-        for (i, &(lon, lat)) in line.iter().enumerate() {
+        let mut previous: Option<f64> = None;
+        for &(lon, lat) in line {
             let (x, y) = layout.to_pixel(panel, f64::from(lat), f64::from(lon));
-            if i == 0 {
+            // A line crossing the meridian opposite the box's middle jumps across the map:
+            // lift the pen there.
+            let east = b.east_of_west(f64::from(lon));
+            let jump = previous.is_none_or(|p| (east - p).abs() > 180.0);
+            previous = Some(east);
+            if jump {
                 ctx.move_to(x, y);
             } else {
                 ctx.line_to(x, y);
@@ -729,7 +745,7 @@ fn draw_graticule(ctx: &Ctx, layout: &Layout, panel: &Rect) {
         ctx.move_to(panel.x, y);
         ctx.line_to(panel.x + panel.w, y);
     }
-    for lon in graticule_values(b.west, b.east) {
+    for lon in graticule_values(b.west, b.west + b.width()) {
         let (x, _) = layout.to_pixel(panel, b.north, lon);
         ctx.move_to(x, panel.y);
         ctx.line_to(x, panel.y + panel.h);
@@ -761,9 +777,14 @@ fn draw_axis_labels(ctx: &Ctx, layout: &Layout, panel: &Rect) {
     }
     ctx.set_text_align("center");
     ctx.set_text_baseline("top");
-    for lon in graticule_values(b.west, b.east) {
+    for lon in graticule_values(b.west, b.west + b.width()) {
         let (x, _) = layout.to_pixel(panel, b.north, lon);
-        text(ctx, &degrees(lon, 'E', 'W'), x, panel.y + panel.h + 3.0);
+        text(
+            ctx,
+            &degrees(wrap_lon(lon), 'E', 'W'),
+            x,
+            panel.y + panel.h + 3.0,
+        );
     }
     ctx.set_text_baseline("alphabetic");
     ctx.set_text_align("left");
@@ -906,6 +927,26 @@ mod tests {
             .all(|r| r.w >= STAMP_MIN_W && r.x + r.w <= 900.0));
         let (x, y) = s.to_pixel(&s.panels[30], 0.0, 40.0);
         assert_eq!(s.locate(x, y).map(|t| t.0), Some(30));
+    }
+
+    #[test]
+    fn maps_across_180_are_continuous() {
+        let pacific: BBox = "-20,10,160,-150".parse().unwrap();
+        let l = Layout::new(&pacific, 1, 900.0, 2, 680.0);
+        let p = l.panels[0];
+        let x = |lon: f64| l.to_pixel(&p, 0.0, lon).0;
+        assert!((x(160.0) - p.x).abs() < 1e-9);
+        assert!((x(-150.0) - (p.x + p.w)).abs() < 1e-9);
+        assert!(x(170.0) < x(180.0) && x(180.0) < x(-170.0) && x(-170.0) < x(-160.0));
+        assert!((x(180.0) - x(-180.0)).abs() < 1e-9);
+        for lon in [170.0, -175.0, -150.5] {
+            let (_, lat, back) = l.locate(x(lon), l.to_pixel(&p, 5.0, lon).1).unwrap();
+            assert!(
+                (back - lon).abs() < 1e-6 && (lat - 5.0).abs() < 1e-9,
+                "{lon} {back}"
+            );
+        }
+        assert_eq!(graticule_values(160.0, 160.0 + pacific.width()).len(), 6);
     }
 
     #[test]

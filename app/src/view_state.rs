@@ -12,24 +12,23 @@
 //! ([`crate::compute::plan_view`]) and the page then writes the chosen values back, so the link
 //! in the address bar always pins the view being shown.
 
-use std::fmt;
+/// The map box type: gik-core's, shared with `gik stream` (either longitude convention in,
+/// −180…180 kept, a box may cross 180°).
+pub use gik_core::geo::BBox;
+use gik_core::geo::GeoError;
+use gik_core::icpac;
 
 /// Default map box: East Africa (ICPAC's region).
-pub const DEFAULT_BBOX: BBox = BBox {
-    south: -12.0,
-    north: 23.0,
-    west: 21.0,
-    east: 53.0,
-};
+pub const DEFAULT_BBOX: BBox = icpac::EAST_AFRICA;
 
 /// Thresholds offered for the exceedance probability, in mm (any other value may be typed).
-pub const DEFAULT_THRESHOLDS: [f32; 5] = [1.0, 5.0, 10.0, 25.0, 50.0];
+pub const DEFAULT_THRESHOLDS: [f32; 5] = icpac::THRESHOLDS_MM;
 
 /// Threshold used when the URL names none, in mm.
-pub const DEFAULT_THRESHOLD: f32 = 10.0;
+pub const DEFAULT_THRESHOLD: f32 = icpac::DEFAULT_THRESHOLD_MM;
 
 /// Precipitation accumulation window used when the URL names none, in hours.
-pub const DEFAULT_WINDOW_HOURS: u32 = 24;
+pub const DEFAULT_WINDOW_HOURS: u32 = icpac::WINDOW_HOURS;
 
 /// What the map shows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -97,96 +96,18 @@ impl ViewKind {
     }
 }
 
-/// A latitude/longitude box, in degrees; longitudes in −180…180.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BBox {
-    /// Southern edge (latitude).
-    pub south: f64,
-    /// Northern edge (latitude).
-    pub north: f64,
-    /// Western edge (longitude).
-    pub west: f64,
-    /// Eastern edge (longitude).
-    pub east: f64,
-}
-
-impl BBox {
-    /// Parses `S,N,W,E` (the `bbox` query value). South must be below north and west below
-    /// east (a box across the antimeridian is not supported), latitudes within ±90 and
-    /// longitudes within ±180.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let parts: Vec<&str> = text.split(',').map(str::trim).collect();
-        let [s, n, w, e] = parts.as_slice() else {
-            return Err(format!(
-                "{text:?}: expected four numbers S,N,W,E (e.g. -12,23,21,53)"
-            ));
-        };
-        let num = |name: &str, v: &str| -> Result<f64, String> {
-            match v.parse::<f64>() {
-                Ok(x) if x.is_finite() => Ok(x),
-                _ => Err(format!("{text:?}: {name} {v:?} is not a number")),
-            }
-        };
-        let b = BBox {
-            south: num("south", s)?,
-            north: num("north", n)?,
-            west: num("west", w)?,
-            east: num("east", e)?,
-        };
-        b.validate()
-            .map_err(|reason| format!("{text:?}: {reason}"))?;
-        Ok(b)
+/// Parses the `bbox` query value `S,N,W,E` for a map: [`BBox`]'s rules (latitudes within ±90,
+/// longitudes in −180…180 or 0…360, west > east crosses 180°, west = east all the way round),
+/// and a map needs some height, so south must be below north.
+pub fn parse_bbox(text: &str) -> Result<BBox, GeoError> {
+    let b: BBox = text.parse()?;
+    if b.height() <= 0.0 {
+        return Err(GeoError::BadBox {
+            text: text.to_string(),
+            reason: "south must be below north".into(),
+        });
     }
-
-    /// Checks the box's invariants (see [`BBox::parse`]).
-    pub fn validate(&self) -> Result<(), String> {
-        if !(-90.0..=90.0).contains(&self.south) || !(-90.0..=90.0).contains(&self.north) {
-            return Err("latitudes must be within -90..90".into());
-        }
-        if !(-180.0..=180.0).contains(&self.west) || !(-180.0..=180.0).contains(&self.east) {
-            return Err("longitudes must be within -180..180".into());
-        }
-        if self.south >= self.north {
-            return Err("south must be below north".into());
-        }
-        if self.west >= self.east {
-            return Err("west must be below east (boxes across 180° are not supported)".into());
-        }
-        Ok(())
-    }
-
-    /// The `S,N,W,E` query value, with as few decimals as needed.
-    pub fn to_param(&self) -> String {
-        format!(
-            "{},{},{},{}",
-            short_number(self.south),
-            short_number(self.north),
-            short_number(self.west),
-            short_number(self.east)
-        )
-    }
-
-    /// Width in degrees of longitude.
-    pub fn width(&self) -> f64 {
-        self.east - self.west
-    }
-
-    /// Height in degrees of latitude.
-    pub fn height(&self) -> f64 {
-        self.north - self.south
-    }
-}
-
-impl Default for BBox {
-    fn default() -> Self {
-        DEFAULT_BBOX
-    }
-}
-
-impl fmt::Display for BBox {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_param())
-    }
+    Ok(b)
 }
 
 /// Everything that defines a view. `None` fields are decided by the catalog.
@@ -292,7 +213,7 @@ impl ViewState {
                         "window {text:?} ignored: expected a number of hours above 0"
                     )),
                 },
-                "bbox" => match BBox::parse(text) {
+                "bbox" => match parse_bbox(text) {
                     Ok(b) => state.bbox = b,
                     Err(e) => notes.push(format!("bbox {e}; showing the default box")),
                 },
@@ -337,7 +258,7 @@ impl ViewState {
             push("window", &self.window.to_string());
         }
         if self.bbox != DEFAULT_BBOX {
-            push("bbox", &self.bbox.to_param());
+            push("bbox", &self.bbox.to_string());
         }
         if let Some(m) = &self.member {
             push("member", m);
@@ -481,16 +402,25 @@ mod tests {
 
     #[test]
     fn bbox_rules() {
-        let b = BBox::parse(" -12, 23 ,21,53").unwrap();
+        let b = parse_bbox(" -12, 23 ,21,53").unwrap();
         assert_eq!(b, DEFAULT_BBOX);
-        assert_eq!(b.to_param(), "-12,23,21,53");
-        assert!(BBox::parse("10,5,21,53").unwrap_err().contains("south"));
-        assert!(BBox::parse("-12,23,53,21").unwrap_err().contains("west"));
-        assert!(BBox::parse("-12,23,21,190").is_err());
-        assert!(BBox::parse("-95,23,21,50").is_err());
-        assert!(BBox::parse("a,b,c,d").unwrap_err().contains("south"));
-        assert!(BBox::parse("nan,1,2,3").is_err());
+        assert_eq!(b.to_string(), "-12,23,21,53");
+        let err = |t: &str| parse_bbox(t).unwrap_err().to_string();
+        assert!(err("10,5,21,53").contains("south"));
+        assert!(err("5,5,21,53").contains("south must be below north"));
+        assert!(err("-12,23,21,400").contains("longitudes"));
+        assert!(err("-95,23,21,50").contains("latitudes"));
+        assert!(err("a,b,c,d").contains("S,N,W,E"));
+        assert!(parse_bbox("nan,1,2,3").is_err());
         assert_eq!((b.width(), b.height()), (32.0, 35.0));
+        // Across 180° (the Pacific), and the 0…360 convention.
+        let pacific = parse_bbox("-20,10,160,-150").unwrap();
+        assert!(pacific.crosses_antimeridian());
+        assert_eq!(pacific.width(), 50.0);
+        assert_eq!(parse_bbox("-20,10,160,210").unwrap(), pacific);
+        let (s, notes) = ViewState::from_query("bbox=-20,10,160,-150");
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(ViewState::from_query(&s.to_query()).0.bbox, pacific);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use futures::stream::{self, StreamExt};
 use gik_core::catalog::{
-    self, Catalog, MissingEntry, Publication, RunEntry, VariableEntry, CATALOG_FILE,
+    Catalog, MissingEntry, Publication, RunEntry, VariableEntry, CATALOG_FILE,
 };
 use gik_core::grib::Grid;
 use gik_core::index::IndexRecord;
@@ -448,9 +448,9 @@ async fn publish_catalog(
     entry: RunEntry,
     moved: Vec<Moved>,
 ) -> Result<Publication> {
+    let credit = plan.product.credits();
     let product = plan.product.name();
     let run = entry.run.clone();
-    let credit = catalog::credit(product)?;
     let written: Vec<String> = entry.manifests.values().cloned().collect();
     let (publication, mut referenced) = dest
         .update(CATALOG_FILE, |current| {

@@ -190,12 +190,10 @@ fn init_logging(json: bool, quiet: bool) {
 }
 
 fn open_product(source: &SourceArgs) -> Result<Box<dyn Product>> {
-    let mut hosts = Hosts::default();
-    match source.product.to_ascii_lowercase().as_str() {
-        "gefs" => hosts.gefs = source.source.clone(),
-        "ecmwf" => hosts.ecmwf = source.source.clone(),
-        _ => {}
-    }
+    let hosts = match &source.source {
+        Some(base) => Hosts::default().with(&source.product, base.as_str()),
+        None => Hosts::default(),
+    };
     Ok(product_by_name(&source.product, &hosts)?)
 }
 

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::product::Credits;
 use crate::{Error, Result};
 
 /// Catalog format version written by this build.
@@ -160,42 +161,6 @@ pub struct Publication {
     pub beyond_keep: bool,
 }
 
-/// Label, attribution and licence of a product's data, as the catalog, the app and NetCDF
-/// output show them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Credit {
-    /// Human-readable name, e.g. `NOAA GEFS`.
-    pub label: &'static str,
-    /// Attribution the licence requires.
-    pub attribution: &'static str,
-    /// The licence or terms of use.
-    pub licence: &'static str,
-}
-
-/// The credit of `product` (`gefs`, `ecmwf`): the one place these texts are written. An
-/// unknown product is an error rather than another product's licence.
-pub fn credit(product: &str) -> Result<Credit> {
-    match product {
-        "ecmwf" => Ok(Credit {
-            label: "ECMWF IFS ensemble",
-            attribution: "© ECMWF. Source: ECMWF open data (www.ecmwf.int), licence CC BY 4.0 \
-                          (https://creativecommons.org/licenses/by/4.0/). Derived from ECMWF data.",
-            licence: "CC-BY-4.0 (https://creativecommons.org/licenses/by/4.0/)",
-        }),
-        "gefs" => Ok(Credit {
-            label: "NOAA GEFS",
-            attribution: "NOAA Global Ensemble Forecast System (GEFS), NOAA/NCEP, via the NOAA \
-                          Open Data Dissemination program.",
-            licence: "NOAA open data: no restrictions on use (credit NOAA/NCEP)",
-        }),
-        other => Err(Error::InvalidArgument {
-            what: "product",
-            value: other.to_string(),
-            reason: "no attribution or licence is known for it".into(),
-        }),
-    }
-}
-
 /// A variable of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct VariableEntry {
@@ -275,7 +240,7 @@ impl Catalog {
     pub fn publish(
         &mut self,
         product: &str,
-        credit: &Credit,
+        credit: &Credits,
         run: RunEntry,
         keep: usize,
         force: bool,
@@ -352,8 +317,12 @@ mod tests {
         }
     }
 
-    fn gefs() -> Credit {
-        credit("gefs").unwrap()
+    fn gefs() -> Credits {
+        crate::product::product_by_name("gefs", &Default::default()).unwrap().credits()
+    }
+
+    fn ecmwf() -> Credits {
+        crate::product::product_by_name("ecmwf", &Default::default()).unwrap().credits()
     }
 
     fn names(c: &Catalog) -> Vec<&str> {
@@ -467,14 +436,16 @@ mod tests {
     }
 
     #[test]
-    fn credits_are_per_product() {
-        let ecmwf = credit("ecmwf").unwrap();
-        assert!(ecmwf.attribution.contains("© ECMWF") && ecmwf.licence.contains("CC-BY-4.0"));
-        assert!(gefs().attribution.contains("NOAA/NCEP"));
-        assert_ne!(ecmwf.label, gefs().label);
-        // Another product does not inherit NOAA's (or anyone's) licence.
-        let err = credit("gfs").unwrap_err().to_string();
-        assert!(err.contains("gfs"), "{err}");
+    fn published_credits_are_the_products_own() {
+        let mut c = Catalog::new();
+        c.publish("ecmwf", &ecmwf(), run("2026051206"), 0, false);
+        c.publish("gefs", &gefs(), run("2026051206"), 0, false);
+        let e = &c.products["ecmwf"];
+        assert_eq!(e.attribution, ecmwf().attribution);
+        assert_eq!(e.licence, ecmwf().licence);
+        assert_eq!(e.label, ecmwf().label);
+        assert_eq!(c.products["gefs"].attribution, gefs().attribution);
+        assert_ne!(e.attribution, c.products["gefs"].attribution);
     }
 
     #[test]
@@ -482,7 +453,7 @@ mod tests {
         let mut c = Catalog::new();
         c.publish(
             "ecmwf",
-            &credit("ecmwf").unwrap(),
+            &ecmwf(),
             run("2026051206"),
             0,
             false,

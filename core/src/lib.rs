@@ -14,7 +14,9 @@
 //!    member) and reads it back.
 //! 4. [`grib`] decodes the bytes of one GRIB2 message (fetched with an HTTP Range request) into a
 //!    grid and `f32` values.
-//! 5. [`stats`] computes ensemble statistics (mean, spread, exceedance probability) over decoded
+//! 5. [`geo`] cuts decoded fields to a box ([`geo::BBox`], [`geo::CropMap`]), the same way for
+//!    the browser's maps and `gik stream`'s files.
+//! 6. [`stats`] computes ensemble statistics (mean, spread, exceedance probability) over decoded
 //!    fields.
 //!
 //! Invariant for the whole crate: bad input is an [`Error`] naming the thing that was bad, never
@@ -22,7 +24,9 @@
 
 pub mod catalog;
 pub mod error;
+pub mod geo;
 pub mod grib;
+pub mod icpac;
 pub mod index;
 pub mod manifest;
 pub mod member;

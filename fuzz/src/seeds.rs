@@ -255,7 +255,9 @@ fn made_catalogs() -> Result<Vec<Seed>, String> {
             }],
             bytes_referenced: 123_456_789,
         };
-        let credit = gik_core::catalog::credit(product).map_err(|e| e.to_string())?;
+        let credit = gik_core::product::product_by_name(product, &Default::default())
+            .map_err(|e| e.to_string())?
+            .credits();
         catalog.publish(product, &credit, run, 0, false);
         catalog.generated_at = "2025-08-01T06:00:00Z".into();
         out.push(Seed::new(

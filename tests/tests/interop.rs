@@ -6,7 +6,7 @@
 //! precipitation (`tp`, a message of known values) and 2 m temperature (a real message) this
 //! test range-reads the bytes with the plain test client, decodes them with `gik_core::grib`,
 //! and writes what it found (count, min, max, mean, points, coordinates) to a JSON file. Then
-//! `tests/python/check_manifest.py` opens the manifest the way `../shared/INTEROP.md` says
+//! `tests/python/check_manifest.py` opens the manifest the way `docs/MANIFEST_FORMAT.md` says
 //! users do and must find the same. Python fetching chunks must cost one `206` range request
 //! per chunk, never a whole file.
 //!

@@ -3,21 +3,14 @@
 
 use leptos::prelude::*;
 
-use crate::compute::{BORDERS_ATTRIBUTION, GEFS_ATTRIBUTION};
+use crate::compute::{all_credits, BORDERS_ATTRIBUTION};
 
-/// The footer with the credits of both products.
+/// The footer with the credits of every product (one wording per product, from gik-core).
 #[component]
 pub fn Attribution() -> impl IntoView {
     view! {
         <footer class="attribution">
-            <p>
-                "ECMWF data: © ECMWF. Source: "
-                <a href="https://www.ecmwf.int/en/forecasts/datasets/open-data">"ECMWF open data"</a>
-                ", licence "
-                <a href="https://creativecommons.org/licenses/by/4.0/">"CC BY 4.0"</a>
-                ". Maps of ECMWF forecasts are derived from ECMWF data; ECMWF accepts no responsibility for them."
-            </p>
-            <p>{GEFS_ATTRIBUTION}</p>
+            {all_credits().into_iter().map(|text| view! { <p>{text}</p> }).collect_view()}
             <p>
                 {BORDERS_ATTRIBUTION}
                 " Made with gik (Grib-Index-Kerchunk): manifests of byte ranges, read with HTTP Range requests."

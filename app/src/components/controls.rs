@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::compute::Choice;
-use crate::view_state::{BBox, ViewKind, DEFAULT_BBOX, DEFAULT_THRESHOLDS};
+use crate::view_state::{parse_bbox, ViewKind, DEFAULT_BBOX, DEFAULT_THRESHOLDS};
 use crate::{AppState, Boot};
 
 /// Options of a `<select>`, the current one selected.
@@ -88,15 +88,15 @@ pub fn Controls(
             .collect_view()
     };
 
-    let bbox_text = RwSignal::new(app.state.with_untracked(|s| s.bbox.to_param()));
+    let bbox_text = RwSignal::new(app.state.with_untracked(|s| s.bbox.to_string()));
     let bbox_error = RwSignal::new(None::<String>);
-    Effect::new(move |_| bbox_text.set(app.state.with(|s| s.bbox.to_param())));
-    let apply_bbox = move |text: String| match BBox::parse(&text) {
+    Effect::new(move |_| bbox_text.set(app.state.with(|s| s.bbox.to_string())));
+    let apply_bbox = move |text: String| match parse_bbox(&text) {
         Ok(b) => {
             bbox_error.set(None);
             app.edit(|s| s.bbox = b);
         }
-        Err(e) => bbox_error.set(Some(e)),
+        Err(e) => bbox_error.set(Some(e.to_string())),
     };
 
     let threshold_buttons = move || {
@@ -187,7 +187,7 @@ pub fn Controls(
                 />
                 " mm"
             </div>
-            <label class="bbox" title="South, North, West, East in degrees (longitudes -180…180)">
+            <label class="bbox" title="South, North, West, East in degrees (longitudes -180…180 or 0…360; west above east crosses 180°)">
                 "Box S,N,W,E "
                 <input
                     type="text"

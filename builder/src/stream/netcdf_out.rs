@@ -23,7 +23,7 @@ use std::thread::JoinHandle;
 use gik_core::time::RunTime;
 use tokio::sync::mpsc;
 
-use super::crop::OutputGrid;
+use gik_core::geo::OutputGrid;
 
 /// Fields buffered between the pipeline and the writer thread.
 const CHANNEL_FIELDS: usize = 16;
@@ -631,7 +631,7 @@ fn put_owned_attrs(v: &mut netcdf::VariableMut<'_>, attrs: &Attrs) -> netcdf::Re
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::stream::crop::{BBox, Lattice};
+    use gik_core::geo::{BBox, Lattice};
 
     fn layout() -> Layout {
         let grid = OutputGrid::new(

@@ -12,7 +12,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::crop::BBox;
+use gik_core::geo::BBox;
+use gik_core::icpac;
+use gik_core::product::{Ecmwf, Product};
 
 /// A named request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,38 +36,34 @@ pub const CGAN_VARIABLES: [&str; 12] = [
 /// The cGAN steps: 36 to 60 hours every 3 hours.
 pub const CGAN_STEPS: &str = "36-60/3";
 
-/// The cGAN domain `S,N,W,E`.
-pub const CGAN_BBOX: [f64; 4] = [-14.0, 25.0, 19.0, 55.0];
+/// The cGAN domain.
+pub const CGAN_BBOX: BBox = BBox {
+    south: -14.0,
+    north: 25.0,
+    west: 19.0,
+    east: 55.0,
+};
 
-/// East Africa `S,N,W,E`, the rain-probability domain.
-pub const EAST_AFRICA_BBOX: [f64; 4] = [-12.0, 23.0, 21.0, 53.0];
+/// Default exceedance thresholds in mm (ICPAC's).
+pub const DEFAULT_THRESHOLDS_MM: [f32; 5] = icpac::THRESHOLDS_MM;
 
-/// Default exceedance thresholds in mm.
-pub const DEFAULT_THRESHOLDS_MM: [f32; 5] = [1.0, 5.0, 10.0, 25.0, 50.0];
-
-/// Length of the default rainfall windows.
-pub const WINDOW_HOURS: u32 = 24;
+/// Length of the default rainfall windows (ICPAC's).
+pub const WINDOW_HOURS: u32 = icpac::WINDOW_HOURS;
 
 impl Preset {
     /// The preset's product, if it has only one.
     pub fn product(self) -> Option<&'static str> {
         match self {
-            Self::Cgan => Some("ecmwf"),
+            Self::Cgan => Some(Ecmwf::default().name()),
             Self::RainProbability => None,
         }
     }
 
     /// The preset's box.
     pub fn bbox(self) -> BBox {
-        let [s, n, w, e] = match self {
+        match self {
             Self::Cgan => CGAN_BBOX,
-            Self::RainProbability => EAST_AFRICA_BBOX,
-        };
-        BBox {
-            south: s,
-            north: n,
-            west: w,
-            east: e,
+            Self::RainProbability => icpac::EAST_AFRICA,
         }
     }
 

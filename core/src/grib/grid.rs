@@ -176,32 +176,15 @@ impl Grid {
     /// lat/lon grids whose points run along rows (`i` consecutive). Longitudes compare modulo
     /// 360, so −10 and 350 are the same meridian.
     pub fn nearest_index(&self, lat: f64, lon: f64) -> Option<usize> {
+        use crate::geo::{column_of, row_of, Snap};
         let g = self.latlon.as_ref()?;
         let (ni, nj) = (self.ni?, self.nj?);
-        if g.scanning_mode & 0x30 != 0 || g.dj == 0.0 || g.di == 0.0 {
+        if g.scanning_mode & 0x30 != 0 {
             return None;
         }
-        let row = ((lat - g.lat_first) / g.row_step()).round();
-        if row < 0.0 || row >= nj as f64 {
-            return None;
-        }
-        let col_step = g.column_step();
-        let delta = (lon - g.lon_first).rem_euclid(360.0);
-        let delta = if col_step < 0.0 {
-            (360.0 - delta) % 360.0
-        } else {
-            delta
-        };
-        let col = (delta / g.di).round();
-        let col = if col >= ni as f64 && (col - 360.0 / g.di).abs() < 0.5 {
-            0.0
-        } else {
-            col
-        };
-        if col < 0.0 || col >= ni as f64 {
-            return None;
-        }
-        Some(row as usize * ni + col as usize)
+        let row = row_of(lat, g.lat_first, g.row_step(), nj, Snap::Nearest)?;
+        let col = column_of(lon, g.lon_first, g.column_step(), ni, Snap::Nearest)?;
+        Some(row * ni + col)
     }
 }
 
@@ -222,7 +205,8 @@ fn check_shape(ni: u32, nj: u32, num_points: usize) -> Result<(), GribError> {
 }
 
 impl LatLonGrid {
-    fn row_step(&self) -> f64 {
+    /// Latitude step from one row to the next (negative when rows run southwards).
+    pub(crate) fn row_step(&self) -> f64 {
         if self.lat_last >= self.lat_first {
             self.dj
         } else {
@@ -230,7 +214,8 @@ impl LatLonGrid {
         }
     }
 
-    fn column_step(&self) -> f64 {
+    /// Longitude step from one column to the next (negative when columns run westwards).
+    pub(crate) fn column_step(&self) -> f64 {
         if self.scanning_mode & 0x80 != 0 {
             -self.di
         } else {

@@ -11,7 +11,7 @@
 //! tp/accum/surface/{time,step,valid_time,latitude,longitude}/...   inline coordinates
 //! ```
 //!
-//! Python's xarray opens exactly this tree with `open_datatree` (see `shared/INTEROP.md`), so
+//! Python's xarray opens exactly this tree with `open_datatree` (see `docs/MANIFEST_FORMAT.md`), so
 //! gik writes the same. The builder knows the *layout* rules (which keys exist, chunking of one
 //! message per chunk, inline little-endian coordinates, `coordinates` attributes) but nothing
 //! about products: the caller names the groups, the variable, the dimensions and attributes in
@@ -415,7 +415,7 @@ mod tests {
         (0..n).map(|i| first + step * i as f64).collect()
     }
 
-    /// The 2-step `tp` example of INTEROP.md's "Minimal manifest".
+    /// The 2-step `tp` example of the minimal manifest of `docs/MANIFEST_FORMAT.md`.
     fn tp_spec() -> ArraySpec {
         let steps = vec![6, 12];
         ArraySpec::new(

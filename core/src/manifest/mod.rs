@@ -5,7 +5,7 @@
 //! GIK never copies GRIB2 data. For every member it publishes a *manifest*: a two-column parquet
 //! table (`key` utf8, `value` binary) of zarr v2 references, in the layout kerchunk's
 //! `grib_tree` produces. Python opens it with fsspec's `ReferenceFileSystem` + zarr + xarray
-//! (see `shared/INTEROP.md`); the gik app and stream jobs read it with [`read_parquet`]. Because
+//! (see `docs/MANIFEST_FORMAT.md`); the gik app and stream jobs read it with [`read_parquet`]. Because
 //! both sides must agree byte for byte on what a key means, this module is the single place that
 //! knows the format:
 //!

@@ -5,7 +5,7 @@
 //! in key order: two builds of the same member produce byte-identical files, and diffs are
 //! readable.
 //!
-//! [`Manifest::validate_structure`] checks the rules of `shared/INTEROP.md` ("Required"): a
+//! [`Manifest::validate_structure`] checks the rules of `docs/MANIFEST_FORMAT.md` ("Required"): a
 //! root `.zgroup`, a `.zgroup` for every intermediate group (else `open_datatree` sees only the
 //! root), parseable `.zarray`s, `_ARRAY_DIMENSIONS` matching each shape, chunk keys inside the
 //! chunk grid, no empty byte range. It collects every problem instead of stopping at the first,

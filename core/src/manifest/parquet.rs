@@ -4,7 +4,7 @@
 //! (`REQUIRED BYTE_ARRAY (STRING)`) and column `value` (`REQUIRED BYTE_ARRAY`, the text of
 //! [`Reference::to_value_string`]); snappy compression; file metadata
 //! `gik_manifest_version = "1"`. pyarrow reads it as `key: string, value: binary`, which the
-//! Python opener of `shared/INTEROP.md` expects.
+//! Python opener of `docs/MANIFEST_FORMAT.md` expects.
 //!
 //! The crate is built without parquet's `arrow` feature (it would pull arrow into the wasm app),
 //! so this module writes with parquet's low-level column writer. For reading it uses only the

@@ -1,7 +1,7 @@
 //! Zarr v2 metadata documents (`.zarray`, `.zattrs`, `.zgroup`) as typed serde structs.
 //!
 //! Python's zarr is picky about these documents, and some mistakes only show when a user opens
-//! the data (see `shared/INTEROP.md`, "Encoding facts"): a `fill_value` of `null` reads missing
+//! the data (see `docs/MANIFEST_FORMAT.md`, "Encoding facts"): a `fill_value` of `null` reads missing
 //! chunks as zeros, a `dtype` that disagrees with the GRIB codec's `dtype` gives "cannot reshape
 //! array", a missing field makes zarr refuse the array. Typing every field (the zarrs approach:
 //! `zarr_format` can only be 2, chunk sizes are non-zero, `dtype` is an enum) makes those
@@ -477,7 +477,7 @@ mod tests {
         NonZeroU64::new(v).unwrap()
     }
 
-    /// The exact `.zarray` of INTEROP.md's "Minimal manifest".
+    /// The exact `.zarray` of the minimal manifest of `docs/MANIFEST_FORMAT.md`.
     #[test]
     fn zarray_exact_json_matches_interop() {
         let z = ZArray::new(

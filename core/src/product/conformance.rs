@@ -12,7 +12,7 @@ use crate::index::IndexFormat;
 use crate::time::RunTime;
 
 use super::{
-    check_request, parse_members, parse_steps, precipitation_plan, product_by_name,
+    check_request, parse_members, parse_steps, precipitation_plan, product_by_name, reroot_url,
     select_variables, Hosts, Member, Product,
 };
 
@@ -45,6 +45,66 @@ pub(crate) fn check(product: &dyn Product) {
         "{name}: host keeps a trailing slash"
     );
     assert!(product.host().contains("://"), "{name}: host has no scheme");
+
+    // Public host, run paths, re-rooting on a mirror, credits.
+    assert!(
+        product.default_host().contains("://") && !product.default_host().ends_with('/'),
+        "{name}: default host is not a base URL"
+    );
+    let public = product_by_name(name, &Hosts::default()).unwrap();
+    assert_eq!(
+        public.host(),
+        product.default_host(),
+        "{name}: default host"
+    );
+    let mirror =
+        product_by_name(name, &Hosts::default().with(name, "http://127.0.0.1:1/m/")).unwrap();
+    for run in sample_runs(product) {
+        let step = product.steps(run)[1];
+        let path = product.run_path(run);
+        assert!(
+            path.starts_with('/') && path.ends_with('/'),
+            "{name}: run path {path}"
+        );
+        for member in [Member::Control, Member::Perturbed(1)] {
+            let from_public = public.grib_url(run, member, step).unwrap();
+            let from_mirror = mirror.grib_url(run, member, step).unwrap();
+            assert!(
+                from_public.starts_with(&format!("{}{path}", public.host())),
+                "{name}: {from_public} does not start with host and run path {path}"
+            );
+            assert_eq!(
+                reroot_url(product, run, &from_public, "http://127.0.0.1:1/m").as_deref(),
+                Some(from_mirror.as_str()),
+                "{name}: public URL re-rooted on a mirror"
+            );
+            assert_eq!(
+                reroot_url(product, run, &from_mirror, public.host()).as_deref(),
+                Some(from_public.as_str()),
+                "{name}: mirror URL re-rooted on another"
+            );
+            let other = RunTime::from_unix_seconds(run.unix_seconds() + 86_400);
+            assert!(
+                reroot_url(product, other, &from_mirror, "http://x").is_none(),
+                "{name}: a URL of another run was re-rooted"
+            );
+        }
+    }
+    let credits = product.credits();
+    for (what, text) in [
+        ("label", credits.label),
+        ("institution", credits.institution),
+        ("attribution", credits.attribution),
+        ("licence", credits.licence),
+    ] {
+        assert!(!text.trim().is_empty(), "{name}: empty {what}");
+    }
+    assert!(credits.full_text().contains(credits.attribution));
+    let precipitation = product.variable(product.precipitation().variable).unwrap();
+    assert!(
+        product.standard_name(&precipitation).is_some(),
+        "{name}: precipitation has no CF standard name"
+    );
 
     // Members: control first, unique names that parse back, numbers that parse back.
     let members = product.members();

@@ -20,8 +20,9 @@ use crate::{Error, Result};
 
 use super::variable::{ecmwf_type_of_level, generic_units, KnownVariable};
 use super::{
-    check_request, normalise_host, Accumulation, AccumulationKind, DisplayConversion, IndexMatcher,
-    LevelMatcher, Member, Product, SpecOrigin, StepType, VariableSpec, ECMWF_DEFAULT_HOST,
+    check_request, normalise_host, Accumulation, AccumulationKind, Credits, DisplayConversion,
+    IndexMatcher, LevelMatcher, Member, Product, SpecOrigin, StepType, VariableSpec,
+    ECMWF_DEFAULT_HOST,
 };
 
 /// The first run whose control forecast is published in the `oper` stream (type `fc`) rather
@@ -33,7 +34,8 @@ pub const ECMWF_CONTROL_IN_OPER_FROM: RunTime = RunTime {
     hour: 6,
 };
 
-const NAME: &str = "ecmwf";
+/// The product's name.
+pub(crate) const NAME: &str = "ecmwf";
 const PERTURBED: u16 = 50;
 const FORMAT_HINT: &str =
     "expected an ecCodes short name, with a pressure level where needed: \"2t\", \"tp\", \"u:700\" (or \"u@700\", \"u:pl:700\")";
@@ -112,6 +114,24 @@ impl Ecmwf {
 }
 
 impl Product for Ecmwf {
+    fn default_host(&self) -> &'static str {
+        ECMWF_DEFAULT_HOST
+    }
+
+    fn run_path(&self, run: RunTime) -> String {
+        format!("/{}/{}z/", run.date_string(), run.hour_string())
+    }
+
+    fn credits(&self) -> Credits {
+        Credits {
+            label: "ECMWF IFS ensemble",
+            institution: "European Centre for Medium-Range Weather Forecasts (ECMWF)",
+            attribution: "© ECMWF, CC BY 4.0, derived from ECMWF open data",
+            licence: "CC-BY-4.0 (https://creativecommons.org/licenses/by/4.0/); ECMWF accepts \
+                      no responsibility for derived products",
+        }
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }
@@ -361,10 +381,7 @@ mod tests {
 
     #[test]
     fn mirror_host() {
-        let hosts = Hosts {
-            gefs: None,
-            ecmwf: Some("http://127.0.0.1:8080/ecmwf-forecasts/".into()),
-        };
+        let hosts = Hosts::default().with("ecmwf", "http://127.0.0.1:8080/ecmwf-forecasts/");
         let mirror = product_by_name("ecmwf", &hosts).unwrap();
         assert_eq!(
             mirror.grib_url(run(12, 6), Member::Control, 0).unwrap(),

@@ -11,11 +11,13 @@ use crate::{Error, Result};
 
 use super::variable::{generic_units, normalise_words, KnownVariable};
 use super::{
-    check_request, normalise_host, Accumulation, AccumulationKind, DisplayConversion, IndexMatcher,
-    LevelMatcher, Member, Product, SpecOrigin, StepType, VariableSpec, GEFS_DEFAULT_HOST,
+    check_request, normalise_host, Accumulation, AccumulationKind, Credits, DisplayConversion,
+    IndexMatcher, LevelMatcher, Member, Product, SpecOrigin, StepType, VariableSpec,
+    GEFS_DEFAULT_HOST,
 };
 
-const NAME: &str = "gefs";
+/// The product's name.
+pub(crate) const NAME: &str = "gefs";
 const PERTURBED: u16 = 30;
 const LAST_STEP: u32 = 240;
 const STRIDE: u32 = 3;
@@ -73,6 +75,24 @@ impl Gefs {
 }
 
 impl Product for Gefs {
+    fn default_host(&self) -> &'static str {
+        GEFS_DEFAULT_HOST
+    }
+
+    fn run_path(&self, run: RunTime) -> String {
+        format!("/gefs.{}/{}/", run.date_string(), run.hour_string())
+    }
+
+    fn credits(&self) -> Credits {
+        Credits {
+            label: "NOAA GEFS",
+            institution: "NOAA/NCEP",
+            attribution: "NOAA Global Ensemble Forecast System (GEFS), NOAA/NCEP, via the NOAA \
+                          Open Data Dissemination (NODD) program; derived from NOAA GEFS data",
+            licence: "NOAA open data: no restrictions on use (credit NOAA/NCEP)",
+        }
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }
@@ -257,10 +277,7 @@ mod tests {
 
     #[test]
     fn mirror_host() {
-        let hosts = Hosts {
-            gefs: Some("http://127.0.0.1:8080/noaa-gefs-pds/".into()),
-            ecmwf: None,
-        };
+        let hosts = Hosts::default().with("gefs", "http://127.0.0.1:8080/noaa-gefs-pds/");
         let mirror = crate::product::product_by_name("gefs", &hosts).unwrap();
         assert_eq!(
             mirror.grib_url(run(0), Member::Control, 3).unwrap(),

@@ -7,7 +7,7 @@
 //! accumulated. [`Product`] holds exactly those facts; everything else is written once on top of
 //! `&dyn Product` in this module ([`records_for`], [`check_request`], [`select_variables`]) and in
 //! its submodules ([`parse_steps`], [`Member::parse`], [`precipitation_plan`]). The same pattern
-//! as object_store's minimal `ObjectStore` plus shared helpers (STYLE.md §2).
+//! as object_store's minimal `ObjectStore` plus shared helpers (`docs/STYLE.md`, "Products behind one trait").
 //!
 //! Invariants:
 //! - The public default hosts are written down once, in [`GEFS_DEFAULT_HOST`] and
@@ -20,18 +20,22 @@
 mod accumulation;
 #[cfg(test)]
 pub(crate) mod conformance;
+mod credits;
 mod ecmwf;
 mod gefs;
 mod member;
+mod mirror;
 mod steps;
 mod variable;
 
 pub use accumulation::{
     precipitation_plan, Accumulation, AccumulationKind, AccumulationPlan, Sign, Term,
 };
+pub use credits::Credits;
 pub use ecmwf::{Ecmwf, ECMWF_CONTROL_IN_OPER_FROM};
 pub use gefs::Gefs;
 pub use member::{parse_members, Member};
+pub use mirror::{reroot_url, url_base};
 pub use steps::{describe_steps, parse_steps};
 pub use variable::{
     DisplayConversion, IndexMatcher, LevelMatcher, SpecOrigin, StepType, VariableSpec,
@@ -50,18 +54,31 @@ pub const GEFS_DEFAULT_HOST: &str = "https://noaa-gefs-pds.s3.amazonaws.com";
 pub const ECMWF_DEFAULT_HOST: &str = "https://ecmwf-forecasts.s3.eu-central-1.amazonaws.com";
 
 /// Names accepted by [`product_by_name`].
-pub const PRODUCT_NAMES: [&str; 2] = ["gefs", "ecmwf"];
+pub const PRODUCT_NAMES: [&str; 2] = [gefs::NAME, ecmwf::NAME];
 
-/// Per-product base URLs; `None` means the public default bucket.
+/// Base URLs replacing products' public buckets, keyed by product name; a product without one
+/// reads its public default bucket.
 ///
 /// A mirror is given as its base URL, e.g. `http://127.0.0.1:8080/noaa-gefs-pds`; a trailing
 /// slash is tolerated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Hosts {
-    /// Base URL replacing [`GEFS_DEFAULT_HOST`].
-    pub gefs: Option<String>,
-    /// Base URL replacing [`ECMWF_DEFAULT_HOST`].
-    pub ecmwf: Option<String>,
+pub struct Hosts(std::collections::BTreeMap<String, String>);
+
+impl Hosts {
+    /// These hosts with `product`'s (a name as [`product_by_name`] accepts it) set to `base`.
+    #[must_use]
+    pub fn with(mut self, product: &str, base: impl Into<String>) -> Self {
+        self.0
+            .insert(product.trim().to_ascii_lowercase(), base.into());
+        self
+    }
+
+    /// The base URL given for `product`, if any.
+    pub fn get(&self, product: &str) -> Option<&str> {
+        self.0
+            .get(&product.trim().to_ascii_lowercase())
+            .map(String::as_str)
+    }
 }
 
 /// What differs between forecast products. Everything shared is written once on top of
@@ -118,13 +135,30 @@ pub trait Product: Send + Sync + fmt::Debug {
 
     /// How this product's precipitation is accumulated.
     fn precipitation(&self) -> Accumulation;
+
+    /// The public bucket the product is published on (what [`host`](Product::host) is without
+    /// a mirror).
+    fn default_host(&self) -> &'static str;
+
+    /// The path, right after the host, under which every file of `run` lies
+    /// (`/gefs.20250801/00/`, `/20250801/00z/`); URLs are re-rooted on mirrors by it
+    /// ([`reroot_url`]).
+    fn run_path(&self, run: RunTime) -> String;
+
+    /// Label, institution, attribution and licence of the product's data.
+    fn credits(&self) -> Credits;
+
+    /// The CF standard name of one of the product's variables, when one applies.
+    fn standard_name(&self, spec: &VariableSpec) -> Option<&'static str> {
+        variable::cf_standard_name(spec)
+    }
 }
 
 /// Builds a product by name (`gefs` or `ecmwf`, case-insensitive) with the given hosts.
 pub fn product_by_name(name: &str, hosts: &Hosts) -> Result<Box<dyn Product>> {
     match name.trim().to_ascii_lowercase().as_str() {
-        "gefs" => Ok(Box::new(Gefs::new(hosts.gefs.as_deref())?)),
-        "ecmwf" => Ok(Box::new(Ecmwf::new(hosts.ecmwf.as_deref())?)),
+        gefs::NAME => Ok(Box::new(Gefs::new(hosts.get(gefs::NAME))?)),
+        ecmwf::NAME => Ok(Box::new(Ecmwf::new(hosts.get(ecmwf::NAME))?)),
         _ => Err(Error::InvalidArgument {
             what: "product",
             value: name.to_string(),
@@ -254,10 +288,8 @@ mod tests {
         );
         assert!(normalise_host("gefs", "").is_err());
         assert!(normalise_host("gefs", "127.0.0.1:8080").is_err());
-        let hosts = Hosts {
-            gefs: Some("nope".into()),
-            ecmwf: None,
-        };
+        let hosts = Hosts::default().with("GEFS", "nope");
+        assert_eq!(hosts.get("gefs"), Some("nope"));
         assert!(product_by_name("gefs", &hosts).is_err());
         assert!(product_by_name("ecmwf", &hosts).is_ok());
     }

@@ -360,6 +360,26 @@ pub(crate) fn normalise_words(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// CF standard names of the variables gik knows well enough to name, by cfgrib name and units.
+pub(crate) fn cf_standard_name(spec: &VariableSpec) -> Option<&'static str> {
+    Some(match (spec.cf_name.as_str(), spec.units.as_str()) {
+        ("t2m", "K") => "air_temperature",
+        ("d2m", "K") => "dew_point_temperature",
+        ("tp", "m") => "lwe_thickness_of_precipitation_amount",
+        ("tp", "kg m**-2") => "precipitation_amount",
+        ("sp", "Pa") => "surface_air_pressure",
+        ("msl" | "prmsl", "Pa") => "air_pressure_at_mean_sea_level",
+        ("u" | "u10", _) => "eastward_wind",
+        ("v" | "v10", _) => "northward_wind",
+        ("tcc", "(0 - 1)") => "cloud_area_fraction",
+        ("tcwv" | "pwat", "kg m**-2") => "atmosphere_mass_content_of_water_vapor",
+        ("sf", "m of water equivalent") => "lwe_thickness_of_snowfall_amount",
+        ("ssrd", "J m**-2") => "integral_wrt_time_of_surface_downwelling_shortwave_flux_in_air",
+        ("ssr", "J m**-2") => "integral_wrt_time_of_surface_net_downward_shortwave_flux",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {

@@ -37,10 +37,9 @@ pub fn mirror() -> MirrorServer {
 
 /// `gefs` or `ecmwf` reading from `server`.
 pub fn product(server: &MirrorServer, name: &str) -> Box<dyn Product> {
-    let hosts = Hosts {
-        gefs: Some(server.url(GEFS_BUCKET)),
-        ecmwf: Some(server.url(ECMWF_BUCKET)),
-    };
+    let hosts = Hosts::default()
+        .with("gefs", server.url(GEFS_BUCKET))
+        .with("ecmwf", server.url(ECMWF_BUCKET));
     product_by_name(name, &hosts).unwrap()
 }
 

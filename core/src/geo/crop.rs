@@ -1,169 +1,20 @@
-//! Cropping decoded fields to the output box, whatever longitude convention the source uses.
-//!
-//! Why this is its own module: GEFS grids run 0…359.75°E, ECMWF grids −180…179.75°E, regional
-//! grids start anywhere, and users ask for boxes in −180…180 — sometimes across 0° (West Africa
-//! to the Horn) or across 180°. Getting one column wrong shifts a whole map silently, so the
-//! mapping from an output longitude to a source column is one pure function
-//! ([`source_column`]) with its own tests, and everything else here is built on it.
+//! The output grid inside a box, and the map from one message's grid onto it.
 //!
 //! The output grid is the part of the source lattice (same spacing, same alignment) that lies
 //! inside the box: latitudes from north to south, longitudes from west to east, every longitude
 //! written in −180…180 (a box crossing 180° therefore has longitudes that jump from 179.75 to
-//! −180 — they still increase eastwards along the row). A [`CropMap`] is computed per message
-//! from that message's own grid, so a field is cropped the moment it is decoded and the global
-//! field is dropped straight away; output points the source grid does not cover are NaN.
+//! −180 — they still increase eastwards along the row). A screen cannot show more points than
+//! it has pixels, so the app thins the grid (every k-th row and column, [`OutputGrid::thinned`]);
+//! a NetCDF file keeps every point. A [`CropMap`] is computed per message from that message's
+//! own grid, so a field is cropped the moment it is decoded and the global field can be dropped
+//! straight away; output points the source grid does not cover are NaN.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::grib::Grid;
 
-use gik_core::grib::Grid;
+use super::{round_micro, wrap_lon, BBox, GeoError};
 
 /// Tolerance, in grid steps, for deciding that a coordinate lies on the lattice.
 const ON_LATTICE: f64 = 1e-3;
-
-/// Why a box or a crop could not be made.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CropError {
-    /// The `--bbox` text or values are not a valid box.
-    #[error("invalid box {text:?}: {reason}")]
-    BadBox {
-        /// The box as given.
-        text: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The source grid cannot be cropped (not a regular lat/lon grid, unsupported scanning).
-    #[error("cannot crop this grid: {0}")]
-    Unsupported(String),
-    /// The source grid's spacing or alignment differs from the output grid's.
-    #[error("grid does not match the output grid: {0}")]
-    Mismatch(String),
-    /// A field has a different number of values than its grid.
-    #[error("field has {found} values, its grid {expected}")]
-    WrongLength {
-        /// Values in the grid.
-        expected: usize,
-        /// Values given.
-        found: usize,
-    },
-}
-
-/// A latitude/longitude box, edges included. Longitudes are kept in −180…180; a box whose
-/// `east` is smaller than its `west` crosses the 180° meridian.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BBox {
-    /// Southern edge, degrees north.
-    pub south: f64,
-    /// Northern edge, degrees north.
-    pub north: f64,
-    /// Western edge, degrees east in −180…180.
-    pub west: f64,
-    /// Eastern edge, degrees east in −180…180.
-    pub east: f64,
-}
-
-impl BBox {
-    /// A box from its edges. Longitudes may be given in either convention (−180…180 or
-    /// 0…360) and are brought to −180…180; `west == east` (after wrapping) means all the way
-    /// round.
-    pub fn new(south: f64, north: f64, west: f64, east: f64) -> Result<Self, CropError> {
-        let text = format!("{south},{north},{west},{east}");
-        let bad = |reason: &str| CropError::BadBox {
-            text: text.clone(),
-            reason: reason.to_string(),
-        };
-        if ![south, north, west, east].iter().all(|v| v.is_finite()) {
-            return Err(bad("edges must be finite numbers"));
-        }
-        if !(-90.0..=90.0).contains(&south) || !(-90.0..=90.0).contains(&north) {
-            return Err(bad("latitudes must be within -90..90"));
-        }
-        if south > north {
-            return Err(bad("south is north of north (expected S,N,W,E)"));
-        }
-        if !(-180.0..=360.0).contains(&west) || !(-180.0..=360.0).contains(&east) {
-            return Err(bad("longitudes must be within -180..180 (or 0..360)"));
-        }
-        // West in [-180, 180), east in (-180, 180] so that 180 as an east edge stays 180.
-        let west = wrap_lon(west);
-        let mut east = wrap_lon(east);
-        if east == -180.0 {
-            east = 180.0;
-        }
-        Ok(Self {
-            south,
-            north,
-            west,
-            east,
-        })
-    }
-
-    /// Whether the box crosses the 180° meridian.
-    pub fn crosses_antimeridian(&self) -> bool {
-        self.east < self.west
-    }
-
-    /// Width in degrees of longitude (360 for a box all the way round).
-    pub fn width(&self) -> f64 {
-        let w = self.east - self.west;
-        if w > 0.0 {
-            w
-        } else {
-            w + 360.0
-        }
-    }
-}
-
-impl FromStr for BBox {
-    type Err = CropError;
-
-    /// Parses `S,N,W,E` (degrees; commas or spaces between the four numbers).
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = text
-            .split([',', ' '])
-            .filter(|p| !p.trim().is_empty())
-            .collect();
-        let values: Option<Vec<f64>> = parts.iter().map(|p| p.trim().parse().ok()).collect();
-        match values.as_deref() {
-            Some(&[s, n, w, e]) => Self::new(s, n, w, e).map_err(|e| match e {
-                CropError::BadBox { reason, .. } => CropError::BadBox {
-                    text: text.to_string(),
-                    reason,
-                },
-                other => other,
-            }),
-            _ => Err(CropError::BadBox {
-                text: text.to_string(),
-                reason: "expected four numbers S,N,W,E, e.g. -12,23,21,53".into(),
-            }),
-        }
-    }
-}
-
-impl fmt::Display for BBox {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{},{},{},{}",
-            self.south, self.north, self.west, self.east
-        )
-    }
-}
-
-/// A longitude in −180…180 (180 itself becomes −180).
-pub fn wrap_lon(lon: f64) -> f64 {
-    round_micro((lon + 180.0).rem_euclid(360.0) - 180.0)
-}
-
-/// Rounds to a micro-degree, GRIB2's precision, hiding float noise in `origin + k·step`.
-fn round_micro(x: f64) -> f64 {
-    let r = (x * 1e6).round() / 1e6;
-    if r == 0.0 {
-        0.0 // no -0.0
-    } else {
-        r
-    }
-}
 
 /// The regular lattice of a source grid: one point and the spacing along each axis.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -193,6 +44,18 @@ impl Lattice {
         })
     }
 
+    /// The lattice of a message's grid; `None` unless it is a regular latitude/longitude grid
+    /// with non-zero increments.
+    pub fn of_grid(grid: &Grid) -> Option<Self> {
+        let g = grid.latlon.as_ref()?;
+        (!g.gaussian && g.di > 0.0 && g.dj > 0.0).then_some(Self {
+            lat0: g.lat_first,
+            dlat: g.dj,
+            lon0: g.lon_first,
+            dlon: g.di,
+        })
+    }
+
     /// Whether `other` has the same spacing and alignment (longitudes modulo 360).
     pub fn same_as(&self, other: &Lattice) -> bool {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-6;
@@ -207,7 +70,7 @@ fn on_lattice(k: f64) -> bool {
     (k - k.round()).abs() < ON_LATTICE
 }
 
-/// The output grid: the lattice points inside the box.
+/// The output grid: the lattice points inside the box, possibly thinned.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutputGrid {
     /// Latitudes, north to south.
@@ -216,12 +79,14 @@ pub struct OutputGrid {
     pub longitudes: Vec<f64>,
     /// The lattice they come from.
     pub lattice: Lattice,
+    /// Thinning factor: every `stride`-th lattice row and column is kept (1: all).
+    pub stride: usize,
 }
 
 impl OutputGrid {
     /// The points of `lattice` inside `bbox` (edges included).
-    pub fn new(bbox: &BBox, lattice: Lattice) -> Result<Self, CropError> {
-        let empty = |what: &str| CropError::BadBox {
+    pub fn new(bbox: &BBox, lattice: Lattice) -> Result<Self, GeoError> {
+        let empty = |what: &str| GeoError::BadBox {
             text: bbox.to_string(),
             reason: format!(
                 "no {what} of the {}°×{}° grid inside the box",
@@ -261,20 +126,97 @@ impl OutputGrid {
             latitudes,
             longitudes,
             lattice,
+            stride: 1,
         })
+    }
+
+    /// The grid keeping every k-th row and column, k the smallest factor that leaves at most
+    /// `max_points` points (at least one point is always kept).
+    #[must_use]
+    pub fn thinned(mut self, max_points: usize) -> Self {
+        let (rows, cols) = (self.latitudes.len(), self.longitudes.len());
+        let mut k = 1usize;
+        while rows.div_ceil(k) * cols.div_ceil(k) > max_points.max(1) {
+            k += 1;
+        }
+        if k > 1 {
+            self.latitudes = self.latitudes.into_iter().step_by(k).collect();
+            self.longitudes = self.longitudes.into_iter().step_by(k).collect();
+            self.stride *= k;
+        }
+        self
     }
 
     /// Number of points.
     pub fn points(&self) -> usize {
         self.latitudes.len() * self.longitudes.len()
     }
+
+    /// Number of rows (latitudes).
+    pub fn rows(&self) -> usize {
+        self.latitudes.len()
+    }
+
+    /// Number of columns (longitudes).
+    pub fn cols(&self) -> usize {
+        self.longitudes.len()
+    }
+
+    /// Row spacing in degrees (lattice spacing times the thinning factor).
+    pub fn dlat(&self) -> f64 {
+        self.lattice.dlat * self.stride as f64
+    }
+
+    /// Column spacing in degrees (lattice spacing times the thinning factor).
+    pub fn dlon(&self) -> f64 {
+        self.lattice.dlon * self.stride as f64
+    }
+
+    /// Whether two grids have the same points (so their fields can be combined).
+    pub fn same_points(&self, other: &OutputGrid) -> bool {
+        self.latitudes == other.latitudes && self.longitudes == other.longitudes
+    }
+
+    /// Index (row by row) of the point nearest to (`lat`, `lon`), if within half a cell of the
+    /// grid; longitudes in either convention.
+    pub fn index_at(&self, lat: f64, lon: f64) -> Option<usize> {
+        let nearest = |axis: &[f64], distance: &dyn Fn(f64) -> f64, step: f64| {
+            let (i, d) = axis
+                .iter()
+                .map(|&a| distance(a))
+                .enumerate()
+                .min_by(|a, b| a.1.total_cmp(&b.1))?;
+            (d <= step / 2.0 + 1e-9).then_some(i)
+        };
+        let row = nearest(&self.latitudes, &|a| (a - lat).abs(), self.dlat())?;
+        let col = nearest(&self.longitudes, &|a| wrap_lon(a - lon).abs(), self.dlon())?;
+        Some(row * self.cols() + col)
+    }
+}
+
+/// How [`column_of`] and [`row_of`] treat a coordinate between two grid lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Snap {
+    /// Only a coordinate on a grid line (within a thousandth of a step) has a column or row.
+    Exact,
+    /// The nearest grid line.
+    Nearest,
+}
+
+impl Snap {
+    fn index(self, k: f64) -> Option<f64> {
+        match self {
+            Self::Exact if !on_lattice(k) => None,
+            _ => Some(k.round()),
+        }
+    }
 }
 
 /// The source column holding longitude `lon` on a row of `ni` points starting at `lon_first`
-/// and `step` degrees apart (negative when columns run westwards); `None` when `lon` is not
-/// on the row (outside a regional grid, or between two columns). Longitudes compare modulo
-/// 360, so either convention works on either side.
-pub fn source_column(lon: f64, lon_first: f64, step: f64, ni: usize) -> Option<usize> {
+/// and `step` degrees apart (negative when columns run westwards); `None` when `lon` is not on
+/// the row (outside a regional grid, or between two columns with [`Snap::Exact`]). Longitudes
+/// compare modulo 360, so either convention works on either side.
+pub fn column_of(lon: f64, lon_first: f64, step: f64, ni: usize, snap: Snap) -> Option<usize> {
     if step == 0.0 || !lon.is_finite() || !lon_first.is_finite() {
         return None;
     }
@@ -282,13 +224,8 @@ pub fn source_column(lon: f64, lon_first: f64, step: f64, ni: usize) -> Option<u
     if step < 0.0 {
         delta = (360.0 - delta).rem_euclid(360.0);
     }
-    let k = delta / step.abs();
-    if !on_lattice(k) {
-        return None;
-    }
-    let mut k = k.round();
-    let per_circle = 360.0 / step.abs();
-    if (k - per_circle).abs() < ON_LATTICE {
+    let mut k = snap.index(delta / step.abs())?;
+    if (k - 360.0 / step.abs()).abs() < ON_LATTICE {
         k = 0.0; // 359.9999… is 0
     }
     let k = k as usize;
@@ -297,16 +234,16 @@ pub fn source_column(lon: f64, lon_first: f64, step: f64, ni: usize) -> Option<u
 
 /// The source row holding latitude `lat` on a column of `nj` points starting at `lat_first`
 /// and `step` degrees apart (negative when rows run southwards); `None` when `lat` is not on
-/// the column.
-pub fn source_row(lat: f64, lat_first: f64, step: f64, nj: usize) -> Option<usize> {
+/// the column (or between two rows with [`Snap::Exact`]).
+pub fn row_of(lat: f64, lat_first: f64, step: f64, nj: usize, snap: Snap) -> Option<usize> {
     if step == 0.0 || !lat.is_finite() {
         return None;
     }
-    let k = (lat - lat_first) / step;
-    if k < -ON_LATTICE || !on_lattice(k) {
+    let k = snap.index((lat - lat_first) / step)?;
+    if k < 0.0 {
         return None;
     }
-    let k = k.round() as usize;
+    let k = k as usize;
     (k < nj).then_some(k)
 }
 
@@ -322,43 +259,29 @@ pub struct CropMap {
 impl CropMap {
     /// The map from `grid` (a regular lat/lon grid scanned row by row) to `out`. Fails when the
     /// grid has another spacing or alignment than the output grid.
-    pub fn new(grid: &Grid, out: &OutputGrid) -> Result<Self, CropError> {
+    pub fn new(grid: &Grid, out: &OutputGrid) -> Result<Self, GeoError> {
         let Some(g) = grid.latlon.as_ref() else {
-            return Err(CropError::Unsupported(format!(
+            return Err(GeoError::Unsupported(format!(
                 "grid template 3.{} is not a regular latitude/longitude grid",
                 grid.template
             )));
         };
         let (Some(ni), Some(nj)) = (grid.ni, grid.nj) else {
-            return Err(CropError::Unsupported("rows of varying length".into()));
+            return Err(GeoError::Unsupported("rows of varying length".into()));
         };
         if g.gaussian {
-            return Err(CropError::Unsupported("Gaussian latitudes".into()));
+            return Err(GeoError::Unsupported("Gaussian latitudes".into()));
         }
         if g.scanning_mode & 0x30 != 0 {
-            return Err(CropError::Unsupported(format!(
+            return Err(GeoError::Unsupported(format!(
                 "scanning mode {:#04x} (only row by row, all rows the same way)",
                 g.scanning_mode
             )));
         }
-        let lat_step = if g.lat_last >= g.lat_first {
-            g.dj
-        } else {
-            -g.dj
-        };
-        let lon_step = if g.scanning_mode & 0x80 != 0 {
-            -g.di
-        } else {
-            g.di
-        };
-        let source = Lattice {
-            lat0: g.lat_first,
-            dlat: g.dj,
-            lon0: g.lon_first,
-            dlon: g.di,
-        };
+        let source = Lattice::of_grid(grid)
+            .ok_or_else(|| GeoError::Unsupported("zero grid increments".into()))?;
         if !out.lattice.same_as(&source) {
-            return Err(CropError::Mismatch(format!(
+            return Err(GeoError::Mismatch(format!(
                 "source {}°×{}° from ({}, {}), output {}°×{}° through ({}, {})",
                 g.dj,
                 g.di,
@@ -370,16 +293,17 @@ impl CropMap {
                 out.lattice.lon0
             )));
         }
+        let (lat_step, lon_step) = (g.row_step(), g.column_step());
         Ok(Self {
             rows: out
                 .latitudes
                 .iter()
-                .map(|&lat| source_row(lat, g.lat_first, lat_step, nj))
+                .map(|&lat| row_of(lat, g.lat_first, lat_step, nj, Snap::Exact))
                 .collect(),
             cols: out
                 .longitudes
                 .iter()
-                .map(|&lon| source_column(lon, g.lon_first, lon_step, ni))
+                .map(|&lon| column_of(lon, g.lon_first, lon_step, ni, Snap::Exact))
                 .collect(),
             ni,
             points: ni * nj,
@@ -391,15 +315,20 @@ impl CropMap {
         self.rows.iter().flatten().count() * self.cols.iter().flatten().count()
     }
 
+    /// Output points (covered or not).
+    pub fn points(&self) -> usize {
+        self.rows.len() * self.cols.len()
+    }
+
     /// The output field (row by row, north first) from a source field in scan order.
-    pub fn apply(&self, values: &[f32]) -> Result<Vec<f32>, CropError> {
+    pub fn apply(&self, values: &[f32]) -> Result<Vec<f32>, GeoError> {
         if values.len() != self.points {
-            return Err(CropError::WrongLength {
+            return Err(GeoError::WrongLength {
                 expected: self.points,
                 found: values.len(),
             });
         }
-        let mut out = Vec::with_capacity(self.rows.len() * self.cols.len());
+        let mut out = Vec::with_capacity(self.points());
         for row in &self.rows {
             match row {
                 Some(r) => {
@@ -420,77 +349,52 @@ impl CropMap {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use gik_core::grib::LatLonGrid;
+    use crate::grib::LatLonGrid;
 
     const Q: f64 = 0.25;
 
     #[test]
     fn columns_on_gefs_and_ecmwf_grids() {
         // GEFS: 0 … 359.75.
-        assert_eq!(source_column(0.0, 0.0, Q, 1440), Some(0));
-        assert_eq!(source_column(19.0, 0.0, Q, 1440), Some(76));
-        assert_eq!(source_column(-0.25, 0.0, Q, 1440), Some(1439));
-        assert_eq!(source_column(-10.0, 0.0, Q, 1440), Some(1400));
-        assert_eq!(source_column(-180.0, 0.0, Q, 1440), Some(720));
-        assert_eq!(source_column(179.75, 0.0, Q, 1440), Some(719));
+        assert_eq!(column_of(0.0, 0.0, Q, 1440, Snap::Exact), Some(0));
+        assert_eq!(column_of(19.0, 0.0, Q, 1440, Snap::Exact), Some(76));
+        assert_eq!(column_of(-0.25, 0.0, Q, 1440, Snap::Exact), Some(1439));
+        assert_eq!(column_of(-10.0, 0.0, Q, 1440, Snap::Exact), Some(1400));
+        assert_eq!(column_of(-180.0, 0.0, Q, 1440, Snap::Exact), Some(720));
+        assert_eq!(column_of(179.75, 0.0, Q, 1440, Snap::Exact), Some(719));
         // ECMWF: −180 … 179.75.
-        assert_eq!(source_column(-180.0, -180.0, Q, 1440), Some(0));
-        assert_eq!(source_column(0.0, -180.0, Q, 1440), Some(720));
-        assert_eq!(source_column(19.0, -180.0, Q, 1440), Some(796));
-        assert_eq!(source_column(-0.25, -180.0, Q, 1440), Some(719));
-        assert_eq!(source_column(179.75, -180.0, Q, 1440), Some(1439));
+        assert_eq!(column_of(-180.0, -180.0, Q, 1440, Snap::Exact), Some(0));
+        assert_eq!(column_of(0.0, -180.0, Q, 1440, Snap::Exact), Some(720));
+        assert_eq!(column_of(19.0, -180.0, Q, 1440, Snap::Exact), Some(796));
+        assert_eq!(column_of(-0.25, -180.0, Q, 1440, Snap::Exact), Some(719));
+        assert_eq!(column_of(179.75, -180.0, Q, 1440, Snap::Exact), Some(1439));
         // ECMWF as encoded (starting at 180°E): the same meridians.
-        assert_eq!(source_column(-180.0, 180.0, Q, 1440), Some(0));
+        assert_eq!(column_of(-180.0, 180.0, Q, 1440, Snap::Exact), Some(0));
         // Either convention for the output longitude.
-        assert_eq!(source_column(350.0, 0.0, Q, 1440), Some(1400));
-        assert_eq!(source_column(350.0, -180.0, Q, 1440), Some(680));
+        assert_eq!(column_of(350.0, 0.0, Q, 1440, Snap::Exact), Some(1400));
+        assert_eq!(column_of(350.0, -180.0, Q, 1440, Snap::Exact), Some(680));
         // Float noise near a full turn.
-        assert_eq!(source_column(-1e-9, 0.0, Q, 1440), Some(0));
+        assert_eq!(column_of(-1e-9, 0.0, Q, 1440, Snap::Exact), Some(0));
         // Between columns, or outside a regional grid.
-        assert_eq!(source_column(19.1, 0.0, Q, 1440), None);
-        assert_eq!(source_column(20.75, 21.0, Q, 129), None);
-        assert_eq!(source_column(53.25, 21.0, Q, 129), None);
-        assert_eq!(source_column(53.0, 21.0, Q, 129), Some(128));
+        assert_eq!(column_of(19.1, 0.0, Q, 1440, Snap::Exact), None);
+        assert_eq!(column_of(20.75, 21.0, Q, 129, Snap::Exact), None);
+        assert_eq!(column_of(53.25, 21.0, Q, 129, Snap::Exact), None);
+        assert_eq!(column_of(53.0, 21.0, Q, 129, Snap::Exact), Some(128));
         // Columns running westwards.
-        assert_eq!(source_column(359.0, 0.0, -Q, 1440), Some(4));
-        assert_eq!(source_column(1.0, 0.0, -Q, 1440), Some(1436));
-        assert_eq!(source_column(1.0, 0.0, 0.0, 1440), None);
+        assert_eq!(column_of(359.0, 0.0, -Q, 1440, Snap::Exact), Some(4));
+        assert_eq!(column_of(1.0, 0.0, -Q, 1440, Snap::Exact), Some(1436));
+        assert_eq!(column_of(1.0, 0.0, 0.0, 1440, Snap::Exact), None);
     }
 
     #[test]
     fn rows_both_ways() {
-        assert_eq!(source_row(90.0, 90.0, -Q, 721), Some(0));
-        assert_eq!(source_row(-90.0, 90.0, -Q, 721), Some(720));
-        assert_eq!(source_row(25.0, 90.0, -Q, 721), Some(260));
-        assert_eq!(source_row(25.0, -90.0, Q, 721), Some(460));
-        assert_eq!(source_row(23.25, 23.0, -Q, 141), None);
-        assert_eq!(source_row(-12.25, 23.0, -Q, 141), None);
-        assert_eq!(source_row(25.1, 90.0, -Q, 721), None);
-    }
-
-    #[test]
-    fn boxes_parse_and_wrap() {
-        let b: BBox = "-14,25,19,55".parse().unwrap();
-        assert_eq!(
-            (b.south, b.north, b.west, b.east),
-            (-14.0, 25.0, 19.0, 55.0)
-        );
-        assert!(!b.crosses_antimeridian());
-        let b: BBox = "0 10 350 10".parse().unwrap();
-        assert_eq!((b.west, b.east, b.width()), (-10.0, 10.0, 20.0));
-        let b = BBox::new(-10.0, 10.0, 170.0, -170.0).unwrap();
-        assert!(b.crosses_antimeridian());
-        assert_eq!(b.width(), 20.0);
-        let b = BBox::new(-10.0, 10.0, 0.0, 180.0).unwrap();
-        assert_eq!((b.east, b.width()), (180.0, 180.0));
-        assert_eq!(
-            BBox::new(-90.0, 90.0, -180.0, 180.0).unwrap().width(),
-            360.0
-        );
-        for bad in ["1,2,3", "10,-10,0,5", "-91,0,0,1", "0,1,0,400", "a,b,c,d"] {
-            let err = bad.parse::<BBox>().unwrap_err().to_string();
-            assert!(err.contains(bad), "{err}");
-        }
+        assert_eq!(row_of(90.0, 90.0, -Q, 721, Snap::Exact), Some(0));
+        assert_eq!(row_of(-90.0, 90.0, -Q, 721, Snap::Exact), Some(720));
+        assert_eq!(row_of(25.0, 90.0, -Q, 721, Snap::Exact), Some(260));
+        assert_eq!(row_of(25.0, -90.0, Q, 721, Snap::Exact), Some(460));
+        assert_eq!(row_of(23.25, 23.0, -Q, 141, Snap::Exact), None);
+        assert_eq!(row_of(-12.25, 23.0, -Q, 141, Snap::Exact), None);
+        assert_eq!(row_of(25.1, 90.0, -Q, 721, Snap::Exact), None);
     }
 
     fn quarter() -> Lattice {
@@ -647,7 +551,7 @@ mod tests {
         let out = OutputGrid::new(&"0,10,0,10".parse().unwrap(), half).unwrap();
         assert!(matches!(
             CropMap::new(&grid, &out),
-            Err(CropError::Mismatch(_))
+            Err(GeoError::Mismatch(_))
         ));
         let shifted = Lattice {
             lon0: 0.125,
@@ -659,7 +563,7 @@ mod tests {
         let out = OutputGrid::new(&"0,10,0,10".parse().unwrap(), quarter()).unwrap();
         assert!(matches!(
             CropMap::new(&grid, &out),
-            Err(CropError::Unsupported(_))
+            Err(GeoError::Unsupported(_))
         ));
     }
 
@@ -680,5 +584,59 @@ mod tests {
         let cropped = CropMap::new(&grid, &out).unwrap().apply(&values).unwrap();
         assert_eq!(cropped[0], code(1.0, -1.0));
         assert_eq!(*cropped.last().unwrap(), code(-1.0, 1.0));
+    }
+
+    #[test]
+    fn nearest_columns_and_rows() {
+        assert_eq!(column_of(19.1, 0.0, Q, 1440, Snap::Nearest), Some(76));
+        assert_eq!(column_of(359.9, 0.0, Q, 1440, Snap::Nearest), Some(0));
+        assert_eq!(column_of(-0.1, -180.0, Q, 1440, Snap::Nearest), Some(720));
+        assert_eq!(column_of(60.0, 21.0, Q, 129, Snap::Nearest), None);
+        assert_eq!(row_of(25.1, 90.0, -Q, 721, Snap::Nearest), Some(260));
+        assert_eq!(row_of(90.1, 90.0, -Q, 721, Snap::Nearest), Some(0));
+        assert_eq!(row_of(90.2, 90.0, -Q, 721, Snap::Nearest), None);
+    }
+
+    #[test]
+    fn thinning_keeps_every_kth_point() {
+        let world = OutputGrid::new(&BBox::GLOBE, quarter()).unwrap();
+        let thin = world.clone().thinned(100_000);
+        assert_eq!(thin.stride, 4);
+        assert!(thin.points() <= 100_000);
+        assert_eq!((thin.rows(), thin.cols()), (181, 360));
+        assert_eq!((thin.dlat(), thin.dlon()), (1.0, 1.0));
+        assert_eq!(thin.longitudes[..3], [-180.0, -179.0, -178.0]);
+        let k = thin.index_at(-30.2, 120.1).unwrap();
+        assert_eq!(
+            (
+                thin.latitudes[k / thin.cols()],
+                thin.longitudes[k % thin.cols()]
+            ),
+            (-30.0, 120.0)
+        );
+        assert_eq!(world.clone().thinned(usize::MAX), world);
+        assert_eq!(world.thinned(0).points(), 1);
+        // A thinned grid crops like any other: every value is the source's at that point.
+        let (grid, values) = global(0.0, 0);
+        let out = OutputGrid::new(&"-5,5,170,-170".parse().unwrap(), quarter())
+            .unwrap()
+            .thinned(200);
+        assert_eq!((out.stride, out.rows(), out.cols()), (5, 9, 17));
+        let cropped = CropMap::new(&grid, &out).unwrap().apply(&values).unwrap();
+        for (r, &lat) in out.latitudes.iter().enumerate() {
+            for (c, &lon) in out.longitudes.iter().enumerate() {
+                assert_eq!(cropped[r * out.cols() + c], code(lat, lon));
+            }
+        }
+    }
+
+    #[test]
+    fn points_are_found_across_180() {
+        let out = OutputGrid::new(&"-1,1,179,-179".parse().unwrap(), quarter()).unwrap();
+        assert_eq!(out.index_at(0.0, 179.9), Some(4 * out.cols() + 4));
+        assert_eq!(out.index_at(0.0, -179.9), Some(4 * out.cols() + 4));
+        assert_eq!(out.index_at(0.0, 180.9), Some(4 * out.cols() + 8));
+        assert_eq!(out.index_at(0.0, -178.5), None);
+        assert_eq!(out.index_at(1.2, 179.0), None);
     }
 }

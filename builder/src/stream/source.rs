@@ -1,0 +1,171 @@
+//! Where the catalog and the member manifests come from: a folder or an http(s) URL.
+//!
+//! Manifest paths in `catalog.json` are relative to the catalog, so one [`CatalogLocation`]
+//! resolves both; a manifest that cannot be read becomes the reason every message of its member
+//! is missing, not a failure of the whole stream.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use futures::stream::{self, StreamExt};
+use gik_core::catalog::{Catalog, RunEntry, CATALOG_FILE};
+use gik_core::member::MemberManifest;
+
+use crate::http::HttpClient;
+
+/// Where the catalog and the manifests (paths relative to it) are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatalogLocation {
+    /// An http(s) base URL, without a trailing slash.
+    Http {
+        /// Base URL of the folder holding the catalog.
+        base: String,
+        /// File name of the catalog.
+        file: String,
+    },
+    /// A local folder.
+    Dir {
+        /// The folder holding the catalog.
+        dir: PathBuf,
+        /// File name of the catalog.
+        file: String,
+    },
+}
+
+impl CatalogLocation {
+    /// A folder, a `file://` URL or an http(s) URL, of the catalog's folder or of the catalog
+    /// file itself (a name ending in `.json`).
+    pub fn parse(text: &str) -> Self {
+        let t = text.trim();
+        if t.starts_with("http://") || t.starts_with("https://") {
+            let t = t.trim_end_matches('/');
+            if t.ends_with(".json") {
+                if let Some((base, file)) = t.rsplit_once('/') {
+                    return Self::Http {
+                        base: base.to_string(),
+                        file: file.to_string(),
+                    };
+                }
+            }
+            return Self::Http {
+                base: t.to_string(),
+                file: CATALOG_FILE.to_string(),
+            };
+        }
+        let path = PathBuf::from(t.strip_prefix("file://").unwrap_or(t));
+        if path.extension().is_some_and(|e| e == "json") && !path.is_dir() {
+            let dir = path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            let file = path.file_name().map_or(CATALOG_FILE.to_string(), |f| {
+                f.to_string_lossy().into_owned()
+            });
+            return Self::Dir { dir, file };
+        }
+        Self::Dir {
+            dir: path,
+            file: CATALOG_FILE.to_string(),
+        }
+    }
+
+    /// Where `relative` is (URL or path), for messages.
+    pub fn describe(&self, relative: &str) -> String {
+        match self {
+            Self::Http { base, .. } => format!("{base}/{relative}"),
+            Self::Dir { dir, .. } => dir.join(relative).display().to_string(),
+        }
+    }
+
+    /// Reads a file relative to the catalog's folder.
+    pub async fn read(&self, client: &HttpClient, relative: &str) -> Result<bytes::Bytes> {
+        match self {
+            Self::Http { base, .. } => Ok(client.get(&format!("{base}/{relative}")).await?),
+            Self::Dir { dir, .. } => {
+                let path = dir.join(relative);
+                let data = tokio::fs::read(&path)
+                    .await
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Ok(bytes::Bytes::from(data))
+            }
+        }
+    }
+
+    /// Reads and parses the catalog.
+    pub async fn catalog(&self, client: &HttpClient) -> Result<Catalog> {
+        let file = match self {
+            Self::Http { file, .. } | Self::Dir { file, .. } => file.clone(),
+        };
+        let bytes = self
+            .read(client, &file)
+            .await
+            .with_context(|| format!("reading the catalog {}", self.describe(&file)))?;
+        Catalog::from_json(&bytes).with_context(|| format!("catalog {}", self.describe(&file)))
+    }
+}
+
+/// Reads the member manifests named in the run's catalog entry, 16 at a time; a manifest that
+/// cannot be had is the reason why, for every message of its member.
+pub(super) async fn read_manifests(
+    client: &HttpClient,
+    location: &CatalogLocation,
+    entry: &RunEntry,
+    member_names: &[String],
+) -> Vec<Result<MemberManifest, String>> {
+    stream::iter(member_names.iter())
+        .map(|name| async move {
+            match entry.manifests.get(name) {
+                None => Err(format!("no manifest for {name} in the catalog")),
+                Some(path) => match location.read(client, path).await {
+                    Ok(bytes) => MemberManifest::from_parquet(&bytes)
+                        .map_err(|e| format!("manifest {}: {e}", location.describe(path))),
+                    Err(e) => Err(format!("manifest {}: {e:#}", location.describe(path))),
+                },
+            }
+        })
+        .buffered(16)
+        .collect()
+        .await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_locations() {
+        assert_eq!(
+            CatalogLocation::parse("http://h:1/pub/"),
+            CatalogLocation::Http {
+                base: "http://h:1/pub".into(),
+                file: "catalog.json".into()
+            }
+        );
+        assert_eq!(
+            CatalogLocation::parse("https://h/pub/cat.json"),
+            CatalogLocation::Http {
+                base: "https://h/pub".into(),
+                file: "cat.json".into()
+            }
+        );
+        assert_eq!(
+            CatalogLocation::parse("/tmp/x/catalog.json"),
+            CatalogLocation::Dir {
+                dir: "/tmp/x".into(),
+                file: "catalog.json".into()
+            }
+        );
+        assert_eq!(
+            CatalogLocation::parse("file:///tmp/x"),
+            CatalogLocation::Dir {
+                dir: "/tmp/x".into(),
+                file: "catalog.json".into()
+            }
+        );
+        assert_eq!(
+            CatalogLocation::parse("/tmp/x").describe("a/b.parquet"),
+            "/tmp/x/a/b.parquet"
+        );
+    }
+}
