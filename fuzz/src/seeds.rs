@@ -255,7 +255,8 @@ fn made_catalogs() -> Result<Vec<Seed>, String> {
             }],
             bytes_referenced: 123_456_789,
         };
-        catalog.upsert_run(product, "label", "attribution", run, 0);
+        let credit = gik_core::catalog::credit(product).map_err(|e| e.to_string())?;
+        let _ = catalog.publish(product, &credit, run, 0, true);
         catalog.generated_at = "2025-08-01T06:00:00Z".into();
         out.push(Seed::new(
             format!("catalog ({product})"),
