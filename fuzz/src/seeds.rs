@@ -258,7 +258,7 @@ fn made_catalogs() -> Result<Vec<Seed>, String> {
         let credit = gik_core::product::product_by_name(product, &Default::default())
             .map_err(|e| e.to_string())?
             .credits();
-        catalog.publish(product, &credit, run, 0, false);
+        let _ = catalog.publish(product, &credit, run, 0, true);
         catalog.generated_at = "2025-08-01T06:00:00Z".into();
         out.push(Seed::new(
             format!("catalog ({product})"),

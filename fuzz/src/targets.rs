@@ -6,7 +6,8 @@
 //! ignored. Invariants checked on success:
 //!
 //! * `grib`: [`grib::decode`] gives one value per grid point; [`grib::describe`] agrees with
-//!   the decoded message's description; the header-only [`grib::describe_header`] on the first
+//!   the decoded message's description; [`grib::decode_rows`] gives the first rows of
+//!   `decode`, also from the prefix an exact [`grib::bytes_for_rows`] names; the header-only [`grib::describe_header`] on the first
 //!   bytes and [`grib::decode_field`] of a second field never panic; [`grib::scan`]'s spans lie
 //!   inside the input.
 //! * `noaa-idx`, `ecmwf-index`: offsets never decrease (NOAA), lengths are positive and every
@@ -41,7 +42,7 @@ pub struct Target {
 pub const TARGETS: &[Target] = &[
     Target {
         name: "grib",
-        about: "core::grib decode, describe, describe_header, decode_field, scan",
+        about: "core::grib decode, decode_rows, bytes_for_rows, describe, describe_header, decode_field, scan",
         dictionary: &[
             b"GRIB",
             b"7777",
@@ -145,6 +146,7 @@ fn run_grib(input: &[u8]) {
     } else {
         let _ = grib::describe(input);
     }
+    rows_agree(input);
     let _ = grib::describe_header(input.get(..input.len().min(8192)).unwrap_or(input));
     let _ = grib::decode_field(input, 1);
     if let Ok(spans) = grib::scan(input) {
@@ -156,6 +158,36 @@ fn run_grib(input: &[u8]) {
                 input.len()
             );
         }
+    }
+}
+
+/// Row-limited decoding: the first rows of the whole message are those of [`grib::decode`],
+/// and an `Exact` answer of [`grib::bytes_for_rows`] is a prefix that decodes the same rows.
+fn rows_agree(input: &[u8]) {
+    let rows = 1 + input.len() % 7;
+    let Ok(part) = grib::decode_rows(input, rows) else {
+        return;
+    };
+    let same = |a: &[f32], b: &[f32]| {
+        a.len() <= b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    };
+    if let Ok(whole) = grib::decode(input) {
+        assert!(
+            same(&part.values, &whole.values),
+            "decode_rows({rows}) differs from the first rows of decode"
+        );
+    }
+    if let Ok(grib::BytesForRows::Exact(n)) = grib::bytes_for_rows(input, rows) {
+        let prefix = input.get(..usize::try_from(n).unwrap_or(usize::MAX).min(input.len()));
+        let again = grib::decode_rows(prefix.unwrap_or(input), rows);
+        assert!(
+            again.as_ref().is_ok_and(|a| same(&a.values, &part.values) && a.values.len() == part.values.len()),
+            "decode_rows({rows}) on the {n}-byte prefix bytes_for_rows asked for: {:?}",
+            again.err()
+        );
     }
 }
 
