@@ -8,24 +8,24 @@
 #   docker run --rm -e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY -e AWS_REGION gik \
 #       build --product ecmwf --latest --out s3://my-bucket/gik
 #
-# Both stages are Debian bookworm, so the runtime's libnetcdf is the one gik was linked with.
+# The image is built without the `stream` feature: `gik stream` (and its libnetcdf link) is
+# not in it, so neither stage needs libnetcdf. Build `gik stream` with the default features.
 
 FROM rust:1-slim-bookworm AS build
-# libnetcdf/libhdf5 for `gik stream` (NetCDF output); openjpeg is built from source by its
-# crate with the image's C compiler.
+# openjpeg is built from source by its crate with the image's C compiler.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pkg-config libnetcdf-dev libhdf5-dev \
+ && apt-get install -y --no-install-recommends pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p gik-builder --bin gik \
+    cargo build --release --locked -p gik-builder --bin gik --no-default-features \
  && cp target/release/gik /usr/local/bin/gik
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libnetcdf19 \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 gik
 COPY --from=build /usr/local/bin/gik /usr/local/bin/gik

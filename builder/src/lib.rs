@@ -13,7 +13,7 @@
 //! | [`validate`] | a published manifest's structure and references |
 //! | [`tasks`] | a batch engine task's share of a backfill |
 //! | [`inspect`] | `gik inspect` listings |
-//! | [`stream`] | `gik stream`: the messages a job needs → one cropped CF NetCDF-4 file |
+//! | `stream` | `gik stream`: the messages a job needs → one cropped CF NetCDF-4 file (cargo feature `stream`, on by default; it links libnetcdf, so batch images for `gik build` leave it out) |
 //! | [`progress`] | progress bar or log lines |
 
 pub mod build;
@@ -24,6 +24,7 @@ pub mod http;
 pub mod inspect;
 pub mod latest;
 pub mod progress;
+#[cfg(feature = "stream")]
 pub mod stream;
 pub mod tasks;
 pub mod validate;

@@ -60,6 +60,7 @@ enum Command {
     },
     /// Read the messages a job needs (variables, steps, members, box) from a run's manifests
     /// and write them, cropped, to one CF NetCDF-4 file. Presets: cgan, rain-probability.
+    #[cfg(feature = "stream")]
     Stream(Box<gik_builder::stream::StreamArgs>),
     /// Check a published manifest: structure, and every reference inside its file.
     Validate {
@@ -146,6 +147,7 @@ fn main() -> ExitCode {
             now,
             max_runs,
         } => runtime().and_then(|rt| rt.block_on(run_latest(source, now, max_runs))),
+        #[cfg(feature = "stream")]
         Command::Stream(args) => {
             runtime().and_then(|rt| rt.block_on(gik_builder::stream::run_cli(*args, cli.quiet)))
         }
