@@ -117,10 +117,14 @@ impl DecodePool {
     }
 }
 
-/// Decodes one message and crops it; the global field is dropped before returning.
+/// Decodes one message and crops it; the global field is dropped before returning. Rows are
+/// decoded only down to the box's last one ([`grib::decode_rows`]): for East Africa on the
+/// 0.25° grids that is 417 of 721 rows.
 fn decode_and_crop(bytes: &[u8], what: &str, grid: &OutputGrid) -> Result<Vec<f32>, String> {
-    let message = grib::decode(bytes).map_err(|e| format!("{what}: cannot decode: {e}"))?;
-    let map = CropMap::new(&message.info.grid, grid).map_err(|e| format!("{what}: {e}"))?;
+    let info = grib::describe(bytes).map_err(|e| format!("{what}: cannot decode: {e}"))?;
+    let map = CropMap::new(&info.grid, grid).map_err(|e| format!("{what}: {e}"))?;
+    let message = grib::decode_rows(bytes, map.rows_needed().max(1))
+        .map_err(|e| format!("{what}: cannot decode: {e}"))?;
     map.apply(&message.values)
         .map_err(|e| format!("{what}: {e}"))
 }

@@ -320,9 +320,19 @@ impl CropMap {
         self.rows.len() * self.cols.len()
     }
 
-    /// The output field (row by row, north first) from a source field in scan order.
+    /// How many source rows, from the first in scan order, hold every point of the output:
+    /// a decoder may stop after them ([`crate::grib::decode_rows`]), and
+    /// [`apply`](Self::apply) accepts a field of just those rows.
+    pub fn rows_needed(&self) -> usize {
+        self.rows.iter().flatten().max().map_or(0, |r| r + 1)
+    }
+
+    /// The output field (row by row, north first) from a source field in scan order: the
+    /// whole field, or its first rows as long as they include [`rows_needed`](Self::rows_needed).
     pub fn apply(&self, values: &[f32]) -> Result<Vec<f32>, GeoError> {
-        if values.len() != self.points {
+        let whole_rows = self.ni > 0 && values.len().is_multiple_of(self.ni);
+        let enough = values.len() >= self.rows_needed() * self.ni;
+        if values.len() > self.points || !whole_rows || !enough {
             return Err(GeoError::WrongLength {
                 expected: self.points,
                 found: values.len(),
@@ -490,6 +500,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_first_rows_are_enough() {
+        // Rows run north to south: 14°S–25°N ends at row 416 of 721 (90°N first).
+        let (grid, values) = global(0.0, 0);
+        let out = OutputGrid::new(&"-14,25,19,55".parse().unwrap(), quarter()).unwrap();
+        let map = CropMap::new(&grid, &out).unwrap();
+        assert_eq!(map.rows_needed(), 417);
+        let ni = grid.ni.unwrap();
+        let whole = map.apply(&values).unwrap();
+        assert_eq!(map.apply(&values[..417 * ni]).unwrap(), whole);
+        assert_eq!(map.apply(&values[..500 * ni]).unwrap(), whole);
+        // One row short, or a partial row, is an error, not NaN.
+        assert!(map.apply(&values[..416 * ni]).is_err());
+        assert!(map.apply(&values[..417 * ni + 3]).is_err());
     }
 
     #[test]
