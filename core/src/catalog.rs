@@ -318,11 +318,15 @@ mod tests {
     }
 
     fn gefs() -> Credits {
-        crate::product::product_by_name("gefs", &Default::default()).unwrap().credits()
+        crate::product::product_by_name("gefs", &Default::default())
+            .unwrap()
+            .credits()
     }
 
     fn ecmwf() -> Credits {
-        crate::product::product_by_name("ecmwf", &Default::default()).unwrap().credits()
+        crate::product::product_by_name("ecmwf", &Default::default())
+            .unwrap()
+            .credits()
     }
 
     fn names(c: &Catalog) -> Vec<&str> {
@@ -451,13 +455,7 @@ mod tests {
     #[test]
     fn json_round_trip_and_version_check() {
         let mut c = Catalog::new();
-        c.publish(
-            "ecmwf",
-            &ecmwf(),
-            run("2026051206"),
-            0,
-            false,
-        );
+        c.publish("ecmwf", &ecmwf(), run("2026051206"), 0, false);
         let bytes = c.to_json().unwrap();
         assert_eq!(Catalog::from_json(&bytes).unwrap(), c);
         let newer = String::from_utf8(bytes)
