@@ -13,6 +13,10 @@
 //!   decodes by declared type, so a mismatch would make it read sizes this check never saw);
 //! * the schema has at most 10 000 elements, `num_children` is sane, nesting at most 32;
 //! * every column chunk lies inside the file, with non-negative offsets;
+//! * the statistics of every column chunk (and page header) have the byte length of the
+//!   column's fixed-width physical type: BOOLEAN at least 1, INT32/FLOAT 4, INT64/DOUBLE 8,
+//!   INT96 12 (the crate converts footer statistics while parsing it, and asserts or indexes
+//!   on those lengths);
 //! * every page header fits in its chunk, its compressed size too, and its uncompressed size is
 //!   at most what snappy can expand the compressed bytes to.
 //!
@@ -46,43 +50,148 @@ pub(super) fn check_file(data: &[u8]) -> Result<(), String> {
 
     let mut reader = Compact::new(footer);
     let meta = reader.read_struct(Some(FILE_META_DATA), 0)?;
-    check_schema(field(&meta, 2))?;
-    let Some(TValue::List(row_groups)) = field(&meta, 4) else {
-        return Ok(());
-    };
-    for rg in row_groups {
-        let TValue::Struct(rg) = rg else {
-            return Err("row group is not a struct".into());
-        };
-        if int(field(rg, 3)).is_some_and(|n| n < 0) {
-            return Err("negative row count".into());
-        }
-        let Some(TValue::List(columns)) = field(rg, 1) else {
+    // The crate reads row groups with the last schema seen; keep it to one.
+    let schemas = fields(&meta, 2).count();
+    if schemas > 1 {
+        return Err(format!("footer has {schemas} schemas"));
+    }
+    let leaves = check_schema(field(&meta, 2))?;
+    // Every occurrence of a field is checked: the crate reads them all.
+    for row_groups in fields(&meta, 4) {
+        let TValue::List(row_groups) = row_groups else {
             continue;
         };
-        for column in columns {
-            let TValue::Struct(column) = column else {
-                return Err("column chunk is not a struct".into());
+        for (r, rg) in row_groups.iter().enumerate() {
+            let TValue::Struct(rg) = rg else {
+                return Err("row group is not a struct".into());
             };
-            let Some(TValue::Struct(meta)) = field(column, 3) else {
-                continue;
-            };
-            check_chunk(data, meta)?;
+            if int(field(rg, 3)).is_some_and(|n| n < 0) {
+                return Err("negative row count".into());
+            }
+            for columns in fields(rg, 1) {
+                let TValue::List(columns) = columns else {
+                    continue;
+                };
+                if columns.len() != leaves.len() {
+                    return Err(format!(
+                        "row group {r} has {} column chunks for {} schema columns",
+                        columns.len(),
+                        leaves.len()
+                    ));
+                }
+                for (column, leaf) in columns.iter().zip(&leaves) {
+                    let TValue::Struct(column) = column else {
+                        return Err("column chunk is not a struct".into());
+                    };
+                    for meta in fields(column, 3) {
+                        let TValue::Struct(meta) = meta else {
+                            continue;
+                        };
+                        // The crate takes the type from the schema; a chunk declaring another
+                        // must fit both.
+                        let mut types = vec![leaf.ty];
+                        types.extend(fields(meta, 1).map(|t| int(Some(t))));
+                        let types: Vec<i64> = types.into_iter().flatten().collect();
+                        let column = Column {
+                            path: &leaf.path,
+                            row_group: r,
+                            types: &types,
+                        };
+                        for stats in fields(meta, 12) {
+                            check_statistics(stats, &column, "")?;
+                        }
+                        check_chunk(data, meta, &column)?;
+                    }
+                }
+            }
         }
     }
     Ok(())
 }
 
-/// Schema elements: count, `num_children`, nesting depth.
-fn check_schema(schema: Option<&TValue>) -> Result<(), String> {
+/// A leaf column of the schema.
+struct Leaf {
+    /// Dotted path, for messages.
+    path: String,
+    /// Physical type (`parquet.thrift` `Type`), when set.
+    ty: Option<i64>,
+}
+
+/// The column a chunk belongs to, for statistics checks and messages.
+struct Column<'c> {
+    path: &'c str,
+    row_group: usize,
+    /// Physical types the chunk's statistics must fit.
+    types: &'c [i64],
+}
+
+/// Name of a physical type and the byte length its statistics must have (`None`: any).
+fn fixed_width(ty: i64) -> Option<(&'static str, usize, bool)> {
+    // (name, length, exact)
+    match ty {
+        0 => Some(("BOOLEAN", 1, false)),
+        1 => Some(("INT32", 4, true)),
+        2 => Some(("INT64", 8, true)),
+        3 => Some(("INT96", 12, true)),
+        4 => Some(("FLOAT", 4, true)),
+        5 => Some(("DOUBLE", 8, true)),
+        _ => None,
+    }
+}
+
+/// `min`/`max`/`min_value`/`max_value` of a `Statistics` struct have the length of the column's
+/// fixed-width physical type. The parquet crate asserts on INT96 statistics of another length
+/// and slices the others, so this must hold before it parses the footer.
+fn check_statistics(stats: &TValue, column: &Column, place: &str) -> Result<(), String> {
+    let TValue::Struct(stats) = stats else {
+        return Ok(());
+    };
+    for (id, value) in stats {
+        let name = match id {
+            1 => "max",
+            2 => "min",
+            5 => "max_value",
+            6 => "min_value",
+            _ => continue,
+        };
+        let TValue::Bin(bytes) = value else {
+            continue;
+        };
+        for &ty in column.types {
+            let Some((ty_name, width, exact)) = fixed_width(ty) else {
+                continue;
+            };
+            let fits = if exact {
+                bytes.len() == width
+            } else {
+                bytes.len() >= width
+            };
+            if !fits {
+                let expected = if exact { "" } else { "at least " };
+                return Err(format!(
+                    "manifest column {:?} in row group {} is {ty_name}, but its statistics {name}{place} \
+                     has {} bytes (expected {expected}{width})",
+                    column.path,
+                    column.row_group,
+                    bytes.len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Schema elements: count, `num_children`, nesting depth. Returns the leaf columns in order.
+fn check_schema(schema: Option<&TValue>) -> Result<Vec<Leaf>, String> {
     let Some(TValue::List(elements)) = schema else {
         return Err("footer has no schema".into());
     };
     if elements.len() > MAX_SCHEMA_ELEMENTS {
         return Err(format!("schema has {} elements", elements.len()));
     }
-    // Remaining children of each open group, innermost last.
-    let mut open: Vec<i64> = Vec::new();
+    // Remaining children and name of each open group, innermost last.
+    let mut open: Vec<(i64, &[u8])> = Vec::new();
+    let mut leaves = Vec::new();
     for (i, element) in elements.iter().enumerate() {
         let TValue::Struct(element) = element else {
             return Err("schema element is not a struct".into());
@@ -91,24 +200,43 @@ fn check_schema(schema: Option<&TValue>) -> Result<(), String> {
         if children < 0 || children > elements.len() as i64 {
             return Err(format!("schema element {i} has {children} children"));
         }
-        if let Some(last) = open.last_mut() {
+        let name = match field(element, 4) {
+            Some(TValue::Bin(name)) => *name,
+            _ => &[],
+        };
+        // As in the parquet crate: element 0 is the root, any other without children a leaf.
+        if i > 0 && children == 0 {
+            let path: Vec<String> = open
+                .get(1..)
+                .unwrap_or_default()
+                .iter()
+                .map(|(_, n)| *n)
+                .chain([name])
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect();
+            leaves.push(Leaf {
+                path: path.join("."),
+                ty: int(field(element, 1)),
+            });
+        }
+        if let Some((last, _)) = open.last_mut() {
             *last -= 1;
         }
         if children > 0 {
-            open.push(children);
+            open.push((children, name));
             if open.len() > MAX_DEPTH {
                 return Err("schema nested too deeply".into());
             }
         }
-        while open.last() == Some(&0) {
+        while open.last().is_some_and(|(n, _)| *n == 0) {
             open.pop();
         }
     }
-    Ok(())
+    Ok(leaves)
 }
 
 /// One column chunk (`ColumnMetaData`) and the headers of all its pages.
-fn check_chunk(data: &[u8], meta: &[(i16, TValue)]) -> Result<(), String> {
+fn check_chunk(data: &[u8], meta: &[(i16, TValue)], column: &Column) -> Result<(), String> {
     let compressed = int(field(meta, 7)).unwrap_or(0);
     let data_offset = int(field(meta, 9)).unwrap_or(0);
     let dict_offset = int(field(meta, 11));
@@ -139,6 +267,15 @@ fn check_chunk(data: &[u8], meta: &[(i16, TValue)]) -> Result<(), String> {
                 "page at byte {pos}: {uncompressed} bytes cannot come from {page} compressed bytes"
             ));
         }
+        for (id, stats_id) in [(5, 5), (8, 8)] {
+            for page in fields(&header, id) {
+                if let TValue::Struct(page) = page {
+                    for stats in fields(page, stats_id) {
+                        check_statistics(stats, column, &format!(" of the page at byte {pos}"))?;
+                    }
+                }
+            }
+        }
         if let Some(TValue::Struct(v2)) = field(&header, 8) {
             let def = int(field(v2, 5)).unwrap_or(0);
             let rep = int(field(v2, 6)).unwrap_or(0);
@@ -157,15 +294,24 @@ fn check_chunk(data: &[u8], meta: &[(i16, TValue)]) -> Result<(), String> {
 
 /// A decoded Thrift value (only what the checks need is kept).
 #[derive(Debug)]
-enum TValue {
+enum TValue<'a> {
     Int(i64),
+    Bin(&'a [u8]),
     Other,
-    List(Vec<TValue>),
-    Struct(Vec<(i16, TValue)>),
+    List(Vec<TValue<'a>>),
+    Struct(Vec<(i16, TValue<'a>)>),
 }
 
-fn field(fields: &[(i16, TValue)], id: i16) -> Option<&TValue> {
+fn field<'v, 'a>(fields: &'v [(i16, TValue<'a>)], id: i16) -> Option<&'v TValue<'a>> {
     fields.iter().find(|(i, _)| *i == id).map(|(_, v)| v)
+}
+
+/// Every occurrence of field `id` (Thrift allows repeats; the parquet crate reads each).
+fn fields<'v, 'a>(
+    fields: &'v [(i16, TValue<'a>)],
+    id: i16,
+) -> impl Iterator<Item = &'v TValue<'a>> {
+    fields.iter().filter(move |(i, _)| *i == id).map(|(_, v)| v)
 }
 
 fn int(v: Option<&TValue>) -> Option<i64> {
@@ -444,7 +590,7 @@ impl<'a> Compact<'a> {
         &mut self,
         spec: Option<Fields>,
         depth: usize,
-    ) -> Result<Vec<(i16, TValue)>, String> {
+    ) -> Result<Vec<(i16, TValue<'a>)>, String> {
         if depth > MAX_DEPTH {
             return Err("thrift nested too deeply".into());
         }
@@ -485,7 +631,12 @@ impl<'a> Compact<'a> {
     }
 
     /// A value of wire type `wire`, with its declared type when known.
-    fn value(&mut self, wire: u8, declared: Option<Ty>, depth: usize) -> Result<TValue, String> {
+    fn value(
+        &mut self,
+        wire: u8,
+        declared: Option<Ty>,
+        depth: usize,
+    ) -> Result<TValue<'a>, String> {
         Ok(match wire {
             1 | 2 => {
                 // A bool inside a list is a whole byte.
@@ -501,8 +652,9 @@ impl<'a> Compact<'a> {
             8 => {
                 let raw = self.varint()?;
                 let n = self.size(raw)?;
+                let start = self.pos;
                 self.skip(n)?;
-                TValue::Other
+                TValue::Bin(self.data.get(start..self.pos).unwrap_or_default())
             }
             9 | 10 => {
                 if depth >= MAX_DEPTH {
@@ -626,5 +778,190 @@ mod tests {
         assert!(check_schema(Some(&negative)).is_err());
         let deep = TValue::List((0..40).map(|_| element(1)).collect());
         assert!(check_schema(Some(&deep)).is_err());
+    }
+
+    /// Minimal Thrift compact writer for hand-made footers.
+    #[derive(Default)]
+    struct Thrift {
+        out: Vec<u8>,
+        last: Vec<i16>,
+    }
+
+    impl Thrift {
+        fn header(&mut self, id: i16, wire: u8) {
+            let last = self.last.last_mut().unwrap();
+            let delta = u8::try_from(id - *last).unwrap();
+            assert!((1..=15).contains(&delta));
+            self.out.push((delta << 4) | wire);
+            *last = id;
+        }
+        fn varint(&mut self, mut v: u64) {
+            loop {
+                let b = (v & 0x7f) as u8;
+                v >>= 7;
+                if v == 0 {
+                    self.out.push(b);
+                    return;
+                }
+                self.out.push(b | 0x80);
+            }
+        }
+        /// An i32 (`wire` 5) or i64 (`wire` 6) field.
+        fn int(&mut self, id: i16, wire: u8, v: i64) {
+            self.header(id, wire);
+            self.varint(((v << 1) ^ (v >> 63)) as u64);
+        }
+        fn bin(&mut self, id: i16, b: &[u8]) {
+            self.header(id, 8);
+            self.varint(b.len() as u64);
+            self.out.extend_from_slice(b);
+        }
+        /// A struct field, or (`id` `None`) a struct element of a list.
+        fn begin(&mut self, id: Option<i16>) {
+            if let Some(id) = id {
+                self.header(id, 12);
+            }
+            self.last.push(0);
+        }
+        fn end(&mut self) {
+            self.out.push(0);
+            self.last.pop();
+        }
+        fn list(&mut self, id: i16, elem: u8, n: u8) {
+            self.header(id, 9);
+            self.out.push((n << 4) | elem);
+        }
+    }
+
+    /// A parquet file with one empty `REQUIRED` column `c` of physical type `ty` whose
+    /// column-chunk statistics hold `stats` (Thrift field id and bytes).
+    fn file_with_statistics(ty: i64, stats: &[(i16, &[u8])]) -> Vec<u8> {
+        let mut t = Thrift::default();
+        t.begin(None);
+        t.int(1, 5, 1);
+        t.list(2, 12, 2);
+        t.begin(None);
+        t.bin(4, b"schema");
+        t.int(5, 5, 1);
+        t.end();
+        t.begin(None);
+        t.int(1, 5, ty);
+        t.int(3, 5, 0);
+        t.bin(4, b"c");
+        t.end();
+        t.int(3, 6, 0);
+        t.list(4, 12, 1);
+        t.begin(None); // row group
+        t.list(1, 12, 1);
+        t.begin(None); // column chunk
+        t.int(2, 6, 4);
+        t.begin(Some(3)); // column metadata
+        t.int(1, 5, ty);
+        t.list(2, 5, 1);
+        t.varint(0);
+        t.list(3, 8, 1);
+        t.varint(1);
+        t.out.push(b'c');
+        t.int(4, 5, 0);
+        for id in [5, 6, 7] {
+            t.int(id, 6, 0);
+        }
+        t.int(9, 6, 4);
+        t.begin(Some(12));
+        for (id, bytes) in stats {
+            t.bin(*id, bytes);
+        }
+        t.end();
+        t.end(); // column metadata
+        t.end(); // column chunk
+        t.int(2, 6, 0);
+        t.int(3, 6, 0);
+        t.end(); // row group
+        t.end(); // file metadata
+        let mut file = b"PAR1".to_vec();
+        file.extend_from_slice(&t.out);
+        file.extend_from_slice(&u32::try_from(t.out.len()).unwrap().to_le_bytes());
+        file.extend_from_slice(b"PAR1");
+        file
+    }
+
+    // Physical types (parquet.thrift `Type`).
+    const BOOLEAN: i64 = 0;
+    const INT32: i64 = 1;
+    const INT64: i64 = 2;
+    const INT96: i64 = 3;
+    const FLOAT: i64 = 4;
+    const DOUBLE: i64 = 5;
+    const BYTE_ARRAY: i64 = 6;
+    const FIXED_LEN_BYTE_ARRAY: i64 = 7;
+
+    #[test]
+    fn statistics_of_the_wrong_length_are_rejected() {
+        let cases: &[(i64, i16, usize)] = &[
+            (BOOLEAN, 6, 0),
+            (BOOLEAN, 2, 0),
+            (INT32, 5, 3),
+            (INT32, 1, 5),
+            (FLOAT, 6, 8),
+            (INT64, 5, 4),
+            (INT64, 2, 7),
+            (DOUBLE, 6, 4),
+            (INT96, 5, 8),
+            // The parquet crate asserts on these (a panic before the guard checked them).
+            (INT96, 6, 13),
+            (INT96, 1, 16),
+        ];
+        for &(ty, id, len) in cases {
+            let bad = vec![7u8; len];
+            let good = [7u8; 12];
+            let good: &[u8] = match ty {
+                BOOLEAN => &good[..1],
+                INT32 | FLOAT => &good[..4],
+                INT64 | DOUBLE => &good[..8],
+                _ => &good,
+            };
+            // The bad value alongside a good one of the other bound.
+            let other = if id % 2 == 0 { id - 1 } else { id + 1 };
+            let file = file_with_statistics(ty, &[(id.min(other), good), (id.max(other), good)]);
+            let file_bad = if id < other {
+                file_with_statistics(ty, &[(id, &bad), (other, good)])
+            } else {
+                file_with_statistics(ty, &[(other, good), (id, &bad)])
+            };
+            // The well-formed file passes the guard and gets to the column lookup.
+            assert_eq!(check_file(&file), Ok(()), "type {ty}");
+            let err = crate::manifest::read_parquet(&file)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("no column \"key\""), "type {ty}: {err}");
+            // The bad one is refused by the guard, naming the column and the statistic.
+            let err = crate::manifest::read_parquet(&file_bad)
+                .unwrap_err()
+                .to_string();
+            let name = ["", "max", "min", "", "", "max_value", "min_value"][id as usize];
+            assert!(
+                err.contains("column \"c\"") && err.contains(&format!("statistics {name} ")),
+                "type {ty}, field {id}, {len} bytes: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn statistics_of_variable_length_types_are_not_checked() {
+        for ty in [BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY] {
+            for len in [0, 1, 13, 100] {
+                let v = vec![b'a'; len];
+                let file = file_with_statistics(ty, &[(5, &v), (6, &v)]);
+                assert_eq!(check_file(&file), Ok(()), "type {ty}, {len} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn fuzz_int96_statistics_finding_is_an_error() {
+        let data =
+            include_bytes!("../../../fuzz/regressions/manifest/parquet-int96-statistics.bin");
+        let err = crate::manifest::read_parquet(data).unwrap_err().to_string();
+        assert!(err.contains("INT96") && err.contains("statistics"), "{err}");
     }
 }
