@@ -3,6 +3,8 @@
 # adding 30 ms to every request, for all 31 GEFS members and all 51 ECMWF members, and the
 # wall time until the finished map is printed (Chromium start-up included). Then the wasm
 # decode time per 0.25° message, next to `cargo bench -p gik-core --bench decode` natively.
+# Then bytes per map (scripts/bench_app_network.py): four views with a cold cache, at loopback
+# speed and at 10 Mbit/s + 30 ms (`gik-mirror --bandwidth-mbps 10 --latency-ms 30`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -18,8 +20,8 @@ trap 'kill $mirror 2>/dev/null || true; rm -rf "$site"' EXIT
 for _ in $(seq 50); do curl -sf -o /dev/null "$base/index.html" && break; sleep 0.2; done
 printf '{"catalog": "catalog.json", "mirror": "%s", "allowed_hosts": ["%s"]}\n' "$base" "$base" > "$site/config.json"
 gik="$CARGO_TARGET_DIR/release/gik"
-"$gik" build -q --product gefs --date 20250801 --run 00 --steps 0-48 --vars APCP:surface --source "$base/noaa-gefs-pds" --out "$site" >/dev/null
-"$gik" build -q --product ecmwf --date 20250801 --run 00 --steps 0-48 --vars tp --source "$base/ecmwf-forecasts" --out "$site" >/dev/null
+"$gik" build -q --product gefs --date 20250801 --run 00 --steps 0-48 --vars "APCP:surface,TMP:2 m above ground" --source "$base/noaa-gefs-pds" --out "$site" >/dev/null
+"$gik" build -q --product ecmwf --date 20250801 --run 00 --steps 0-48 --vars tp,2t --source "$base/ecmwf-forecasts" --out "$site" >/dev/null
 
 for product in gefs ecmwf; do
   url="$base/?product=$product&view=prob&threshold=10&step=24"
@@ -33,5 +35,50 @@ for product in gefs ecmwf; do
   summary=$(grep -o 'class="progress done">.*</strong>' <<<"$dom" | sed 's/<[^>]*>//g; s/class="progress done">//')
   printf 'app %s probability map, 30 ms latency: %.1f s wall (%s)\n' "$product" "$(echo "$end - $start" | bc)" "${summary:-NOT FINISHED}"
 done
+kill $mirror 2>/dev/null || true
+wait $mirror 2>/dev/null || true
+
+# Bytes per map: each view with a cold browser cache, at loopback speed and on a shared
+# 10 Mbit/s line with 30 ms latency (the mirror paces all its bodies through one clock).
+echo
+echo "bytes per map (cold cache; data = catalog, config, manifests and GRIB2 messages):"
+chromedriver --port="$((port + 1))" >/dev/null 2>&1 &
+driver=$!
+trap 'kill $mirror $driver 2>/dev/null || true; rm -rf "$site"' EXIT
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$((port + 1))/status" && break; sleep 0.2; done
+views=(
+  "GEFS probability|?product=gefs&view=prob&threshold=10&step=24"
+  "ECMWF probability|?product=ecmwf&view=prob&threshold=10&step=24"
+  "ECMWF mean 2 m temperature|?product=ecmwf&view=mean&var=2t&step=24"
+  "ECMWF postage stamps|?product=ecmwf&view=stamps&threshold=10&step=24"
+)
+printf '%-28s %-16s %9s %9s %8s %9s %9s %8s\n' view line data_MB requests first_s finish_s floor_s shell_MB
+for line in "loopback|0|0" "10 Mbit/s + 30 ms|10|30"; do
+  IFS='|' read -r label mbps latency <<<"$line"
+  bw=()
+  [ "$mbps" != 0 ] && bw=(--bandwidth-mbps "$mbps")
+  "$CARGO_TARGET_DIR/release/gik-mirror" --port "$port" --static "$site" --date 20250801 --run 00 \
+    --latency-ms "$latency" "${bw[@]}" >/dev/null 2>&1 &
+  mirror=$!
+  for _ in $(seq 50); do curl -sf -o /dev/null "$base/index.html" && break; sleep 0.2; done
+  for view in "${views[@]}"; do
+    IFS='|' read -r name query <<<"$view"
+    json=$("$GIK_VENV/bin/python" scripts/bench_app_network.py --chromedriver-port "$((port + 1))" \
+      --bandwidth-mbps "$mbps" "$base/$query" || true)
+    "$GIK_VENV/bin/python" - "$name" "$label" "$json" <<'PY'
+import json, sys
+name, label, raw = sys.argv[1], sys.argv[2], sys.argv[3]
+r = json.loads(raw) if raw.strip() else {}
+f = lambda v: "-" if v is None else f"{v:.2f}"
+print(f"{name:<28} {label:<16} {r.get('data_bytes', 0) / 1e6:9.2f} {r.get('data_requests', 0):9d} "
+      f"{f(r.get('first_member_s')):>8} {f(r.get('finished_s')):>9} {f(r.get('floor_s')):>9} "
+      f"{r.get('shell_bytes', 0) / 1e6:8.2f}"
+      + ("" if r.get("finished_s") is not None else f"   NOT FINISHED: {r.get('status')}"))
+PY
+  done
+  kill $mirror 2>/dev/null || true
+  wait $mirror 2>/dev/null || true
+done
+echo
 
 cargo test --release --locked -p gik-core --target wasm32-unknown-unknown --test wasm_bench -- --nocapture 2>&1 | grep "wasm decode"

@@ -25,6 +25,7 @@ OPTIONS:
   --host ADDR          address to bind (default 127.0.0.1)
   --latency-ms N       delay before every answer (default 0)
   --bandwidth N        total bandwidth limit, bytes per second (suffixes k, M; default none)
+  --bandwidth-mbps N   the same in megabits per second (10 = a 10 Mbit/s office line)
   --static DIR         serve DIR at / (index.html for folders)
   --date YYYYMMDD      a run date to serve (repeatable; default 20250801)
   --run HH             a run hour to serve on every date (repeatable; default 00)
@@ -89,6 +90,15 @@ fn parse_args() -> Result<Option<Args>, String> {
                 let v = value("--bandwidth")?;
                 args.bandwidth =
                     Some(parse_bytes(&v).ok_or_else(|| format!("--bandwidth: bad value {v}"))?);
+            }
+            "--bandwidth-mbps" => {
+                let v = value("--bandwidth-mbps")?;
+                let mbps: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|m: &f64| m.is_finite() && *m > 0.0)
+                    .ok_or_else(|| format!("--bandwidth-mbps: bad value {v}"))?;
+                args.bandwidth = Some((mbps * 1e6 / 8.0).round() as u64);
             }
             "--static" => args.static_dir = Some(value("--static")?),
             "--date" => args.dates.push(value("--date")?),
