@@ -55,19 +55,21 @@ out="$work/cgan.nc"
 cmd=("$bin/gik" -q stream --catalog "$work/published" --preset cgan --date 20250801 --run 00
      --concurrency "$concurrency" --out "$out")
 start=$(date +%s.%N)
+user_s="?"; sys_s="?"
 if [ -x /usr/bin/time ]; then
   /usr/bin/time -v "${cmd[@]}" >"$work/stream.out" 2>"$work/stream.time"
   rss_kb=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/stream.time")
+  user_s=$(awk -F: '/User time/ {gsub(/ /, "", $2); print $2}' "$work/stream.time")
+  sys_s=$(awk -F: '/System time/ {gsub(/ /, "", $2); print $2}' "$work/stream.time")
 else
-  "${cmd[@]}" >"$work/stream.out" 2>"$work/stream.err" &
-  pid=$!
-  rss_kb=0
-  while kill -0 "$pid" 2>/dev/null; do
-    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-    [ "${hwm:-0}" -gt "$rss_kb" ] && rss_kb=$hwm
-    sleep 0.05
-  done
-  wait "$pid"
+  # getrusage of the child: CPU seconds (user, sys) and peak RSS (KB), without /usr/bin/time.
+  python3 -c 'import resource, subprocess, sys
+out = open(sys.argv[1], "w")
+code = subprocess.run(sys.argv[2:], stdout=out).returncode
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{r.ru_utime:.1f} {r.ru_stime:.1f} {r.ru_maxrss}", file=sys.stderr)
+sys.exit(code)' "$work/stream.out" "${cmd[@]}" 2>"$work/stream.rusage"
+  read -r user_s sys_s rss_kb < <(tail -n 1 "$work/stream.rusage")
 fi
 end=$(date +%s.%N)
 cat "$work/stream.out"
@@ -79,6 +81,7 @@ size=$(du -k "$out" | cut -f1)
 echo
 echo "== result =="
 printf 'wall time     %s s\n' "$wall"
+printf 'CPU           %s s user + %s s sys\n' "$user_s" "$sys_s"
 printf 'messages      %s\n' "$messages"
 printf 'bytes read    %s MB\n' "$mb"
 printf 'peak RSS      %s MB\n' "$((rss_kb / 1024))"
