@@ -660,8 +660,15 @@ impl Crop {
         self.raster.same_points(&other.raster)
     }
 
+    /// How many source rows, in scan order, the raster needs: a decoder may stop after them
+    /// (`gik_core::grib::decode_rows`).
+    pub fn rows_needed(&self) -> usize {
+        self.map.rows_needed()
+    }
+
     /// The raster values of a decoded message on this crop's grid (NaN where the message's
-    /// grid does not reach).
+    /// grid does not reach): the whole field or its first [`rows_needed`](Self::rows_needed)
+    /// rows.
     pub fn apply(&self, values: &[f32]) -> Result<Vec<f32>, GeoError> {
         self.map.apply(values)
     }

@@ -543,12 +543,13 @@ impl Loader {
             &info.metadata,
         )
         .map_err(|e| MessageError::Failed(format!("{e} ({})", where_())))?;
-        let decoded = gik_core::grib::decode(&bytes)
-            .map_err(|e| MessageError::Failed(format!("decode error in {}: {e}", where_())))?;
         let crop = self
-            .crop_for(&decoded.info.grid, &job.plan.bbox, job.plan.max_points())
+            .crop_for(&info.grid, &job.plan.bbox, job.plan.max_points())
             .map_err(MessageError::Failed)?;
         self.check_raster(job, &crop)?;
+        // Rows run north to south: decoding stops after the box's last row.
+        let decoded = gik_core::grib::decode_rows(&bytes, crop.rows_needed().max(1))
+            .map_err(|e| MessageError::Failed(format!("decode error in {}: {e}", where_())))?;
         let field = Rc::new(
             crop.apply(&decoded.values)
                 .map_err(|e| MessageError::Failed(e.to_string()))?,
