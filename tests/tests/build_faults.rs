@@ -57,28 +57,9 @@ fn small_gefs(server: &MirrorServer) -> BuildPlan {
 
 /// Every file under `dir` (relative path → bytes), without the catalog.
 fn manifests_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let relative = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                if relative != CATALOG_FILE {
-                    out.insert(relative, std::fs::read(&path).unwrap());
-                }
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    if dir.exists() {
-        walk(dir, dir, &mut out);
-    }
-    out
+    let mut files = common::files_under(dir);
+    files.remove(CATALOG_FILE);
+    files
 }
 
 /// The catalog with its time stamp cleared.
