@@ -27,6 +27,7 @@ pub mod error;
 pub mod geo;
 pub mod grib;
 pub mod icpac;
+pub mod identity;
 pub mod index;
 pub mod manifest;
 pub mod member;

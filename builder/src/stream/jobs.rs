@@ -10,8 +10,11 @@ use std::sync::{mpsc, Arc, Mutex};
 use anyhow::{Context, Result};
 use gik_core::geo::{CropMap, OutputGrid};
 use gik_core::grib;
+use gik_core::identity;
 use gik_core::member::{ChunkLocation, MemberManifest};
-use gik_core::product::{reroot_url, url_base, AccumulationPlan, StepType};
+use gik_core::product::{
+    reroot_url, url_base, AccumulationPlan, Member, Product, StepType, VariableSpec,
+};
 use tokio::sync::oneshot;
 
 use super::plan::{Mode, Plan, SourceVar};
@@ -30,6 +33,44 @@ pub(super) struct Job {
     pub step: u32,
     /// Where the message is, or why it cannot be had.
     pub source: Result<ChunkLocation, String>,
+    /// What the message must be, checked when it is decoded.
+    pub asked: Asked,
+}
+
+/// What a job's message must be: variable, step and member, compared with the message's own
+/// sections 0–4 before it is used ([`gik_core::identity`]).
+#[derive(Clone, Debug)]
+pub(super) struct Asked {
+    spec: Arc<VariableSpec>,
+    array: Arc<str>,
+    step: u32,
+    member: Option<Member>,
+    member_name: String,
+}
+
+impl Asked {
+    fn new(product: &dyn Product, var: &SourceVar, step: u32, member: Option<Member>) -> Self {
+        Self {
+            spec: Arc::new(var.spec.clone()),
+            array: Arc::from(var.array.as_str()),
+            step,
+            member,
+            member_name: member.map_or_else(|| "?".into(), |m| product.member_name(m)),
+        }
+    }
+
+    fn check(&self, found: &grib::MessageMetadata) -> Result<(), identity::IdentityMismatch> {
+        identity::check(
+            &identity::Expected {
+                spec: Some(&self.spec),
+                array: &self.array,
+                step_hours: self.step,
+                member: self.member,
+                member_name: &self.member_name,
+            },
+            found,
+        )
+    }
 }
 
 /// What one member/variable/step of the manifests says.
@@ -67,11 +108,26 @@ fn lookup(manifest: &Result<MemberManifest, String>, var: &SourceVar, step: u32)
     }
 }
 
+/// The plan's product and members, to say what each job asks for.
+struct MemberNames<'a> {
+    product: &'a dyn Product,
+    members: &'a [Member],
+}
+
+impl MemberNames<'_> {
+    /// What the message of `var` at `step` for the plan's member `m` must be.
+    fn asked(&self, var: &SourceVar, step: u32, m: usize) -> Asked {
+        // Manifests are read in the plan's member order, so `m` is always in range.
+        Asked::new(self.product, var, step, self.members.get(m).copied())
+    }
+}
+
 /// One message to decode and crop, and where to send the field.
 pub(super) struct DecodeJob {
     bytes: bytes::Bytes,
     /// `url @offset`, for errors.
     what: String,
+    asked: Asked,
     reply: oneshot::Sender<Result<Vec<f32>, String>>,
 }
 
@@ -104,7 +160,7 @@ impl DecodePool {
                     let Ok(job) = job else { return };
                     let _ = job
                         .reply
-                        .send(decode_and_crop(&job.bytes, &job.what, &grid));
+                        .send(decode_and_crop(&job.bytes, &job.what, &job.asked, &grid));
                 })
                 .context("starting a decoding thread")?;
         }
@@ -117,11 +173,20 @@ impl DecodePool {
     }
 }
 
-/// Decodes one message and crops it; the global field is dropped before returning. Rows are
-/// decoded only down to the box's last one ([`grib::decode_rows`]): for East Africa on the
-/// 0.25° grids that is 417 of 721 rows.
-fn decode_and_crop(bytes: &[u8], what: &str, grid: &OutputGrid) -> Result<Vec<f32>, String> {
+/// Decodes one message and crops it; the global field is dropped before returning. The message
+/// must first be the one asked for (sections 0–4, cheap). Rows are decoded only down to the
+/// box's last one ([`grib::decode_rows`]): for East Africa on the 0.25° grids that is 417 of 721
+/// rows.
+fn decode_and_crop(
+    bytes: &[u8],
+    what: &str,
+    asked: &Asked,
+    grid: &OutputGrid,
+) -> Result<Vec<f32>, String> {
     let info = grib::describe(bytes).map_err(|e| format!("{what}: cannot decode: {e}"))?;
+    asked
+        .check(&info.metadata)
+        .map_err(|e| format!("{what}: {e}"))?;
     let map = CropMap::new(&info.grid, grid).map_err(|e| format!("{what}: {e}"))?;
     let message = grib::decode_rows(bytes, map.rows_needed().max(1))
         .map_err(|e| format!("{what}: cannot decode: {e}"))?;
@@ -133,6 +198,7 @@ fn decode_and_crop(bytes: &[u8], what: &str, grid: &OutputGrid) -> Result<Vec<f3
 pub(super) async fn read_field(
     client: &HttpClient,
     loc: &ChunkLocation,
+    asked: Asked,
     decoder: mpsc::Sender<DecodeJob>,
 ) -> Result<Vec<f32>, String> {
     let bytes = client
@@ -143,6 +209,7 @@ pub(super) async fn read_field(
     let job = DecodeJob {
         bytes,
         what: format!("{} @{}", loc.url, loc.offset),
+        asked,
         reply,
     };
     decoder
@@ -174,13 +241,17 @@ impl JobList {
     /// The jobs of `plan` given the member manifests (in the plan's member order) and the
     /// number of points of the output grid.
     pub fn new(plan: &Plan, manifests: &[Result<MemberManifest, String>], points: usize) -> Self {
+        let members = MemberNames {
+            product: plan.product.as_ref(),
+            members: &plan.members,
+        };
         match &plan.mode {
-            Mode::Fields { vars, steps } => Self::fields(vars, steps, manifests),
+            Mode::Fields { vars, steps } => Self::fields(vars, steps, manifests, &members),
             Mode::Rain {
                 var,
                 plans,
                 thresholds,
-            } => Self::rain(var, plans, thresholds, manifests, points),
+            } => Self::rain(var, plans, thresholds, manifests, points, &members),
         }
     }
 
@@ -188,6 +259,7 @@ impl JobList {
         vars: &[SourceVar],
         steps: &[u32],
         manifests: &[Result<MemberManifest, String>],
+        members: &MemberNames<'_>,
     ) -> Self {
         let mut jobs = Vec::new();
         let mut not_applicable: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
@@ -211,6 +283,7 @@ impl JobList {
                         step_index: si,
                         step,
                         source,
+                        asked: members.asked(var, step, m),
                     });
                 }
             }
@@ -231,6 +304,7 @@ impl JobList {
         thresholds: &[f32],
         manifests: &[Result<MemberManifest, String>],
         points: usize,
+        members: &MemberNames<'_>,
     ) -> Self {
         let state = RainState::new(plans.to_vec(), thresholds.to_vec(), manifests.len(), points);
         let mut jobs = Vec::new();
@@ -247,6 +321,7 @@ impl JobList {
                     step_index: si,
                     step,
                     source,
+                    asked: members.asked(var, step, m),
                 });
             }
         }

@@ -54,7 +54,7 @@ pub use args::StreamArgs;
 pub use report::{group_missing, MissingMessage, StreamReport};
 pub use source::CatalogLocation;
 
-use jobs::{read_field, DecodePool, JobList};
+use jobs::{read_field, Asked, DecodePool, JobList};
 use netcdf_out::{AttrValue, Layout, Writer};
 use plan::{Mode, Plan, Planned};
 
@@ -247,15 +247,18 @@ async fn read_all(
 ) -> Result<Tally> {
     let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
     let pool = DecodePool::new(parallelism, Arc::new(grid))?;
-    let sources: Vec<Result<ChunkLocation, String>> =
-        jobs.jobs.iter().map(|j| j.source.clone()).collect();
+    let sources: Vec<(Result<ChunkLocation, String>, Asked)> = jobs
+        .jobs
+        .iter()
+        .map(|j| (j.source.clone(), j.asked.clone()))
+        .collect();
     let mut results = futures_stream::iter(sources.into_iter().enumerate())
-        .map(|(i, source)| {
+        .map(|(i, (source, asked))| {
             let client = client.clone();
             let decoder = pool.sender();
             let task = tokio::spawn(async move {
                 match source {
-                    Ok(loc) => read_field(&client, &loc, decoder)
+                    Ok(loc) => read_field(&client, &loc, asked, decoder)
                         .await
                         .map(|f| (f, loc.length)),
                     Err(reason) => Err(reason),
