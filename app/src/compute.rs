@@ -548,11 +548,7 @@ pub fn precipitation_entry<'a>(
 
 /// The data array path of a catalog variable (`{path}/{array}`).
 pub fn data_array(v: &VariableEntry) -> String {
-    if v.array.is_empty() {
-        gik_core::member::MemberManifest::array_of_group(&v.path)
-    } else {
-        format!("{}/{}", v.path, v.array)
-    }
+    gik_core::member::MemberManifest::array_path(&v.path, &v.array)
 }
 
 /// Label for a catalog variable: its long name, with the name users type.

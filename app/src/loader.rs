@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use gik_core::grib::{Grid, MessageMetadata};
 use gik_core::index::{EnsembleMember, ForecastTime};
-use gik_core::member::{ChunkLocation, MemberManifest};
+use gik_core::manifest::ByteRange;
+use gik_core::member::MemberManifest;
 use gik_core::origin::{AllowedUrl, UrlPolicy};
 use gik_core::product::{product_by_name, Hosts, Member, SpecOrigin, StepType};
 use leptos::prelude::{RwSignal, Set};
@@ -483,7 +484,7 @@ impl Loader {
     async fn message(
         &self,
         job: &Job,
-        loc: &ChunkLocation,
+        loc: &ByteRange,
         asked: Asked<'_>,
     ) -> Result<Rc<Vec<f32>>, MessageError> {
         let url = self

@@ -31,6 +31,7 @@ use gik_core::catalog::{
 };
 use gik_core::grib::Grid;
 use gik_core::index::IndexRecord;
+use gik_core::manifest::ByteRange;
 use gik_core::member::{
     build_member_manifest, variable_steps, MemberIdentity, MessageRef, VariableMessages,
 };
@@ -201,9 +202,7 @@ pub async fn build_run(
                 };
                 let message = MessageRef {
                     step: file.step,
-                    url: file.grib_url.clone(),
-                    offset: record.offset,
-                    length,
+                    range: ByteRange::new(file.grib_url.clone(), record.offset, length),
                 };
                 first_message
                     .entry(spec.request.clone())
@@ -250,9 +249,9 @@ pub async fn build_run(
     // All at once (one round trip, not one per variable); the client bounds concurrency.
     let grids: BTreeMap<String, Grid> =
         futures::future::try_join_all(first_message.iter().map(|(request, message)| async move {
-            let grid = fetch_grid(client, message)
+            let grid = fetch_grid(client, &message.range)
                 .await
-                .with_context(|| format!("{request}: reading the grid of {}", message.url))?;
+                .with_context(|| format!("{request}: reading the grid of {}", message.range.url))?;
             progress.inc(1);
             Ok::<_, anyhow::Error>((request.clone(), grid))
         }))

@@ -10,7 +10,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use anyhow::{Context, Result};
 use gik_core::geo::{CropMap, OutputGrid};
 use gik_core::grib;
-use gik_core::member::{ChunkLocation, MemberManifest};
+use gik_core::manifest::ByteRange;
+use gik_core::member::MemberManifest;
 use gik_core::product::{reroot_url, url_base, AccumulationPlan, StepType};
 use tokio::sync::oneshot;
 
@@ -29,12 +30,12 @@ pub(super) struct Job {
     /// Step (hours).
     pub step: u32,
     /// Where the message is, or why it cannot be had.
-    pub source: Result<ChunkLocation, String>,
+    pub source: Result<ByteRange, String>,
 }
 
 /// What one member/variable/step of the manifests says.
 enum Lookup {
-    Found(ChunkLocation),
+    Found(ByteRange),
     /// Not on the variable's axis for a good reason (accumulations at step 0).
     NotApplicable,
     Missing(String),
@@ -132,7 +133,7 @@ fn decode_and_crop(bytes: &[u8], what: &str, grid: &OutputGrid) -> Result<Vec<f3
 /// Reads one message and has it decoded and cropped by the pool.
 pub(super) async fn read_field(
     client: &HttpClient,
-    loc: &ChunkLocation,
+    loc: &ByteRange,
     decoder: mpsc::Sender<DecodeJob>,
 ) -> Result<Vec<f32>, String> {
     let bytes = client

@@ -45,7 +45,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Result};
 use futures::stream::{self as futures_stream, StreamExt};
 use gik_core::geo::OutputGrid;
-use gik_core::member::ChunkLocation;
+use gik_core::manifest::ByteRange;
 
 use crate::http::{HttpClient, RetryConfig};
 use crate::progress::Progress;
@@ -247,7 +247,7 @@ async fn read_all(
 ) -> Result<Tally> {
     let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
     let pool = DecodePool::new(parallelism, Arc::new(grid))?;
-    let sources: Vec<Result<ChunkLocation, String>> =
+    let sources: Vec<Result<ByteRange, String>> =
         jobs.jobs.iter().map(|j| j.source.clone()).collect();
     let mut results = futures_stream::iter(sources.into_iter().enumerate())
         .map(|(i, source)| {

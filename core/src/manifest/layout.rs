@@ -31,7 +31,9 @@ use std::num::NonZeroU64;
 
 use serde_json::Value;
 
-use super::model::{check_name, join, ChunkKey, Manifest, MetadataFile};
+use super::model::{
+    check_chunk_index, check_dimension_name, check_name, join, ChunkKey, Manifest, MetadataFile,
+};
 use super::reference::Reference;
 use super::spec::{ArraySpec, CoordSpec};
 use super::zarr::{Attrs, GribFilter, ZArray, ZAttrs, ZGroup};
@@ -207,9 +209,7 @@ fn check_spec(spec: &ArraySpec) -> Result<BTreeMap<&str, u64>, String> {
     check_name(&spec.name)?;
     let mut dims = BTreeMap::new();
     for dim in spec.all_dims() {
-        if dim.name.is_empty() || dim.name.contains(char::is_whitespace) {
-            return Err(format!("bad dimension name {:?}", dim.name));
-        }
+        check_dimension_name(&dim.name)?;
         if dim.size == 0 {
             return Err(format!("dimension {:?} has size 0", dim.name));
         }
@@ -223,35 +223,16 @@ fn check_spec(spec: &ArraySpec) -> Result<BTreeMap<&str, u64>, String> {
         }
     }
 
+    let stacked: Vec<u64> = spec.stacked_dims.iter().map(|d| d.size).collect();
     let mut indices = BTreeSet::new();
     for chunk in &spec.chunks {
-        if chunk.index.len() != spec.stacked_dims.len() {
-            return Err(format!(
-                "chunk index {:?} has {} entries for {} stacked dimensions",
-                chunk.index,
-                chunk.index.len(),
-                spec.stacked_dims.len()
-            ));
-        }
-        for (i, dim) in chunk.index.iter().zip(&spec.stacked_dims) {
-            if *i >= dim.size {
-                return Err(format!(
-                    "chunk index {:?} outside dimension {:?} of size {}",
-                    chunk.index, dim.name, dim.size
-                ));
-            }
-        }
+        check_chunk_index(&chunk.index, &stacked)
+            .map_err(|reason| format!("stacked dimensions: {reason}"))?;
         if !indices.insert(chunk.index.as_slice()) {
             return Err(format!("chunk index {:?} given twice", chunk.index));
         }
-        if chunk.url.is_empty() {
-            return Err(format!("chunk {:?} has an empty URL", chunk.index));
-        }
-        if chunk.length == 0 || chunk.offset.checked_add(chunk.length).is_none() {
-            return Err(format!(
-                "chunk {:?} has a bad byte range (offset {}, length {})",
-                chunk.index, chunk.offset, chunk.length
-            ));
+        if let Some(reason) = chunk.range.problem() {
+            return Err(format!("chunk {:?}: {reason}", chunk.index));
         }
     }
 
@@ -348,10 +329,7 @@ fn data_array_entries(
             .chain(grid_zeros.clone())
             .collect();
         let key = ChunkKey::new(path, index)?.to_string();
-        entries.push((
-            key,
-            Reference::range(chunk.url.clone(), chunk.offset, chunk.length),
-        ));
+        entries.push((key, Reference::Range(chunk.range.clone())));
     }
     Ok(())
 }
@@ -408,6 +386,7 @@ mod tests {
     use super::*;
     use crate::manifest::spec::{ChunkSource, CoordValues, Dim, GroupSpec, SECONDS_SINCE_EPOCH};
     use crate::manifest::zarr::{DType, ZArray};
+    use crate::manifest::ByteRange;
 
     const RUN: i64 = 1_584_144_000; // 2020-03-14T00:00:00Z
 
@@ -430,8 +409,8 @@ mod tests {
         .with_stacked_dim("step", 2)
         .with_grid_dim("latitude", 721)
         .with_grid_dim("longitude", 1440)
-        .with_chunk(vec![0], "s3://b/gfs.f006", 0, 371379)
-        .with_chunk(vec![1], "s3://b/gfs.f006", 371379, 371379)
+        .with_chunk(vec![0], ByteRange::new("s3://b/gfs.f006", 0, 371379))
+        .with_chunk(vec![1], ByteRange::new("s3://b/gfs.f006", 371379, 371379))
         .with_coord(CoordSpec::time(RUN))
         .with_coord(CoordSpec::step_hours(steps.clone()))
         .with_coord(CoordSpec::valid_time(RUN, &steps).unwrap())
@@ -531,10 +510,10 @@ mod tests {
         assert_eq!(group_attrs.other["typeOfLevel"], "surface");
 
         assert_eq!(m.validate_structure(), vec![]);
-        let chunks: Vec<_> = m.chunk_refs().collect();
+        let chunks: Vec<_> = m.chunk_ranges().collect();
         assert_eq!(chunks.len(), 2);
-        assert_eq!(chunks[1].index, vec![1, 0, 0]);
-        assert_eq!(chunks[1].offset, 371379);
+        assert_eq!(chunks[1].0.index(), [1, 0, 0]);
+        assert_eq!(chunks[1].1.offset, 371379);
     }
 
     #[test]
@@ -543,7 +522,7 @@ mod tests {
             .with_stacked_dim("step", 1)
             .with_grid_dim("latitude", 2)
             .with_grid_dim("longitude", 3)
-            .with_chunk(vec![0], "/data/f000", 10, 20)
+            .with_chunk(vec![0], ByteRange::new("/data/f000", 10, 20))
             .with_coord(CoordSpec::step_hours(vec![0]))
             .with_coord(CoordSpec::latitude(vec![0.0, 0.0]))
             .with_coord(CoordSpec::longitude(vec![0.0, 1.0, 2.0]));
@@ -573,7 +552,7 @@ mod tests {
         .with_stacked_dim("isobaricInhPa", 3)
         .with_grid_dim("latitude", 2)
         .with_grid_dim("longitude", 2)
-        .with_chunk(vec![1, 2], "s3://b/f", 100, 50)
+        .with_chunk(vec![1, 2], ByteRange::new("s3://b/f", 100, 50))
         .with_coord(CoordSpec::time(0))
         .with_coord(CoordSpec::step_hours(vec![3, 6]))
         .with_coord(
@@ -592,9 +571,7 @@ mod tests {
         other.stacked_dims[1] = Dim::new("heightAboveGround", 1);
         other.chunks = vec![ChunkSource {
             index: vec![0, 0],
-            url: "s3://b/f".into(),
-            offset: 0,
-            length: 100,
+            range: ByteRange::new("s3://b/f", 0, 100),
         }];
         other.coords[2] = CoordSpec::new(
             "heightAboveGround",
@@ -616,13 +593,20 @@ mod tests {
         let cases: Vec<(&str, ArraySpec)> = vec![
             (
                 "index arity",
-                base.clone().with_chunk(vec![0, 0], "u", 0, 1),
+                base.clone()
+                    .with_chunk(vec![0, 0], ByteRange::new("u", 0, 1)),
             ),
-            ("index range", base.clone().with_chunk(vec![2], "u", 0, 1)),
-            ("duplicate", base.clone().with_chunk(vec![1], "u", 0, 1)),
+            (
+                "index range",
+                base.clone().with_chunk(vec![2], ByteRange::new("u", 0, 1)),
+            ),
+            (
+                "duplicate",
+                base.clone().with_chunk(vec![1], ByteRange::new("u", 0, 1)),
+            ),
             ("empty length", {
                 let mut s = base.clone();
-                s.chunks[0].length = 0;
+                s.chunks[0].range.length = 0;
                 s
             }),
             ("zero dim", base.clone().with_grid_dim("x", 0)),

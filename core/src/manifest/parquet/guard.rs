@@ -960,7 +960,7 @@ mod tests {
     #[test]
     fn fuzz_int96_statistics_finding_is_an_error() {
         let data =
-            include_bytes!("../../../fuzz/regressions/manifest/parquet-int96-statistics.bin");
+            include_bytes!("../../../../fuzz/regressions/manifest/parquet-int96-statistics.bin");
         let err = crate::manifest::read_parquet(data).unwrap_err().to_string();
         assert!(err.contains("INT96") && err.contains("statistics"), "{err}");
     }
