@@ -355,7 +355,7 @@ impl Loader {
         }
         let mut field = match job.plan.recipe.combine(&fields) {
             Ok(f) => f,
-            Err(reason) => return self.fail(job, name, None, reason),
+            Err(reason) => return self.fail(job, name, None, reason.to_string()),
         };
         convert(&job.plan.display, &mut field);
         let added = {
@@ -371,7 +371,7 @@ impl Loader {
             ensemble.add(order, name, field)
         };
         if let Err(reason) = added {
-            return self.fail(job, name, None, reason);
+            return self.fail(job, name, None, reason.to_string());
         }
         self.progress(job, |p| p.members_done += 1);
         self.publish(job, false);

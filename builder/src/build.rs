@@ -351,7 +351,7 @@ pub async fn build_run(
         );
     }
     let entry = RunEntry {
-        run: run_key(plan.run),
+        run: plan.run,
         members: manifests.keys().cloned().collect(),
         steps: plan.steps.clone(),
         variables: variables_entry.into_values().collect(),
@@ -362,7 +362,11 @@ pub async fn build_run(
     let publication = publish_catalog(plan, dest, entry, moved).await?;
     report.kept_published = publication.kept;
     report.beyond_keep = publication.beyond_keep;
-    report.dropped_runs = publication.dropped.into_iter().map(|r| r.run).collect();
+    report.dropped_runs = publication
+        .dropped
+        .into_iter()
+        .map(|r| r.run.compact())
+        .collect();
     report.elapsed = start.elapsed();
     Ok(report)
 }
@@ -386,7 +390,7 @@ async fn published_run(
 ) -> Result<Option<RunEntry>> {
     let current = dest.get(CATALOG_FILE).await?;
     let catalog = parse_catalog(dest, current.as_deref())?;
-    Ok(catalog.run(product, Some(&run_key(run))).cloned())
+    Ok(catalog.run(product, Some(run)).cloned())
 }
 
 /// Where a member's new manifest is written: at [`manifest_path`], unless the published run
@@ -418,11 +422,6 @@ async fn unpublished_path(
     ))
 }
 
-/// `YYYYMMDDHH`, the run's name in the catalog.
-fn run_key(run: RunTime) -> String {
-    format!("{}{}", run.date_string(), run.hour_string())
-}
-
 /// A member manifest written beside its usual path because the published run names that path
 /// with other content.
 struct Moved {
@@ -449,7 +448,7 @@ async fn publish_catalog(
 ) -> Result<Publication> {
     let credit = plan.product.credits();
     let product = plan.product.name();
-    let run = entry.run.clone();
+    let run = entry.run;
     let written: Vec<String> = entry.manifests.values().cloned().collect();
     let (publication, mut referenced) = dest
         .update(CATALOG_FILE, |current| {
@@ -480,7 +479,7 @@ async fn publish_catalog(
             .update(CATALOG_FILE, |current| {
                 let mut catalog = parse_catalog(dest, current)?;
                 let mut changed = false;
-                if let Some(entry) = catalog.run_mut(product, &run) {
+                if let Some(entry) = catalog.run_mut(product, run) {
                     for m in &moved {
                         if let Some(path) = entry.manifests.get_mut(&m.member) {
                             if *path == m.beside {

@@ -272,7 +272,7 @@ fn run_catalog(input: &[u8]) {
     for (name, product) in &catalog.products {
         let _ = catalog.run(name, None);
         for run in product.runs.iter().take(8) {
-            let _ = catalog.run(name, Some(&run.run));
+            let _ = catalog.run(name, Some(run.run));
         }
     }
     if let Ok(json) = catalog.to_json() {

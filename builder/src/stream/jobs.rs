@@ -13,11 +13,76 @@ use gik_core::grib;
 use gik_core::manifest::ByteRange;
 use gik_core::member::MemberManifest;
 use gik_core::product::{reroot_url, url_base, AccumulationPlan, StepType};
+use gik_core::time::RunTime;
 use tokio::sync::oneshot;
 
 use super::plan::{Mode, Plan, SourceVar};
 use super::rain::RainState;
 use crate::http::HttpClient;
+
+/// Why one message of a stream is not in the file. The text (`Display`) is what the report
+/// and the file's `missing` attribute say.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub(super) enum JobError {
+    /// The member's manifest could not be read (the reason is the read error's text).
+    #[error("{0}")]
+    Manifest(String),
+    /// The variable has no array (or no step axis) in the member's manifest.
+    #[error("{variable} is not in the member's manifest")]
+    VariableAbsent {
+        /// The variable as requested.
+        variable: String,
+    },
+    /// The step is not on the variable's axis.
+    #[error("step {step} h is not in the member's manifest")]
+    StepAbsent {
+        /// The step (hours).
+        step: u32,
+    },
+    /// The step is on the axis, but its message was not published when the manifest was built.
+    #[error("not published when the manifest was built")]
+    NotPublished,
+    /// The manifest's reference for the message cannot be read.
+    #[error("{0}")]
+    BadReference(String),
+    /// A window needs a step the variable cannot have (an accumulation at step 0).
+    #[error("no {variable} at step {step}")]
+    NotApplicable {
+        /// The output variable name.
+        variable: String,
+        /// The step (hours).
+        step: u32,
+    },
+    /// `--source` was given, and the message's URL is not under the run's path.
+    #[error("{url}: not a URL of the {product} {run} run, cannot re-root it on {base}")]
+    NotReroutable {
+        /// The message's URL.
+        url: String,
+        /// The product name.
+        product: String,
+        /// The run.
+        run: RunTime,
+        /// The mirror's base URL.
+        base: String,
+    },
+    /// The range request failed (the fetch error's text).
+    #[error("{0}")]
+    Fetch(String),
+    /// The message could not be decoded or cropped.
+    #[error("{what}: {reason}")]
+    Decode {
+        /// `url @offset` of the message.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The decoding pool stopped before answering.
+    #[error("decoder pool closed")]
+    PoolClosed,
+    /// A decoding thread or reading task died (what, and why when known).
+    #[error("{0}")]
+    TaskFailed(String),
+}
 
 /// One message to read (or known to be missing), and where its field goes.
 pub(super) struct Job {
@@ -30,7 +95,7 @@ pub(super) struct Job {
     /// Step (hours).
     pub step: u32,
     /// Where the message is, or why it cannot be had.
-    pub source: Result<ByteRange, String>,
+    pub source: Result<ByteRange, JobError>,
 }
 
 /// What one member/variable/step of the manifests says.
@@ -38,33 +103,32 @@ enum Lookup {
     Found(ByteRange),
     /// Not on the variable's axis for a good reason (accumulations at step 0).
     NotApplicable,
-    Missing(String),
+    Missing(JobError),
 }
 
 fn lookup(manifest: &Result<MemberManifest, String>, var: &SourceVar, step: u32) -> Lookup {
     let manifest = match manifest {
         Ok(m) => m,
-        Err(reason) => return Lookup::Missing(reason.clone()),
+        Err(reason) => return Lookup::Missing(JobError::Manifest(reason.clone())),
     };
     let steps = match manifest.steps(&var.array) {
         Ok(s) => s,
         Err(_) => {
-            return Lookup::Missing(format!(
-                "{} is not in the member's manifest",
-                var.spec.request
-            ))
+            return Lookup::Missing(JobError::VariableAbsent {
+                variable: var.spec.request.clone(),
+            })
         }
     };
     if !steps.contains(&step) {
         if step == 0 && var.spec.step_type != StepType::Instant {
             return Lookup::NotApplicable;
         }
-        return Lookup::Missing(format!("step {step} h is not in the member's manifest"));
+        return Lookup::Missing(JobError::StepAbsent { step });
     }
     match manifest.chunk(&var.array, step) {
         Ok(Some(loc)) => Lookup::Found(loc),
-        Ok(None) => Lookup::Missing("not published when the manifest was built".into()),
-        Err(e) => Lookup::Missing(e.to_string()),
+        Ok(None) => Lookup::Missing(JobError::NotPublished),
+        Err(e) => Lookup::Missing(JobError::BadReference(e.to_string())),
     }
 }
 
@@ -73,7 +137,7 @@ pub(super) struct DecodeJob {
     bytes: bytes::Bytes,
     /// `url @offset`, for errors.
     what: String,
-    reply: oneshot::Sender<Result<Vec<f32>, String>>,
+    reply: oneshot::Sender<Result<Vec<f32>, JobError>>,
 }
 
 /// A fixed set of decoding threads, one per core.
@@ -121,13 +185,16 @@ impl DecodePool {
 /// Decodes one message and crops it; the global field is dropped before returning. Rows are
 /// decoded only down to the box's last one ([`grib::decode_rows`]): for East Africa on the
 /// 0.25° grids that is 417 of 721 rows.
-fn decode_and_crop(bytes: &[u8], what: &str, grid: &OutputGrid) -> Result<Vec<f32>, String> {
-    let info = grib::describe(bytes).map_err(|e| format!("{what}: cannot decode: {e}"))?;
-    let map = CropMap::new(&info.grid, grid).map_err(|e| format!("{what}: {e}"))?;
+fn decode_and_crop(bytes: &[u8], what: &str, grid: &OutputGrid) -> Result<Vec<f32>, JobError> {
+    let fail = |reason: String| JobError::Decode {
+        what: what.to_owned(),
+        reason,
+    };
+    let info = grib::describe(bytes).map_err(|e| fail(format!("cannot decode: {e}")))?;
+    let map = CropMap::new(&info.grid, grid).map_err(|e| fail(e.to_string()))?;
     let message = grib::decode_rows(bytes, map.rows_needed().max(1))
-        .map_err(|e| format!("{what}: cannot decode: {e}"))?;
-    map.apply(&message.values)
-        .map_err(|e| format!("{what}: {e}"))
+        .map_err(|e| fail(format!("cannot decode: {e}")))?;
+    map.apply(&message.values).map_err(|e| fail(e.to_string()))
 }
 
 /// Reads one message and has it decoded and cropped by the pool.
@@ -135,23 +202,21 @@ pub(super) async fn read_field(
     client: &HttpClient,
     loc: &ByteRange,
     decoder: mpsc::Sender<DecodeJob>,
-) -> Result<Vec<f32>, String> {
+) -> Result<Vec<f32>, JobError> {
     let bytes = client
         .get_range(&loc.url, loc.offset, loc.length)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| JobError::Fetch(e.to_string()))?;
     let (reply, answer) = oneshot::channel();
     let job = DecodeJob {
         bytes,
         what: format!("{} @{}", loc.url, loc.offset),
         reply,
     };
-    decoder
-        .send(job)
-        .map_err(|_| "decoder pool closed".to_string())?;
+    decoder.send(job).map_err(|_| JobError::PoolClosed)?;
     answer
         .await
-        .map_err(|_| "decoding thread failed".to_string())?
+        .map_err(|_| JobError::TaskFailed("decoding thread failed".to_owned()))?
 }
 
 /// Every message of a plan: one job per variable, member and step, and what the file's axes
@@ -240,7 +305,10 @@ impl JobList {
                 let source = match lookup(manifest, var, step) {
                     Lookup::Found(loc) => Ok(loc),
                     Lookup::Missing(reason) => Err(reason),
-                    Lookup::NotApplicable => Err(format!("no {} at step {step}", var.name)),
+                    Lookup::NotApplicable => Err(JobError::NotApplicable {
+                        variable: var.name.clone(),
+                        step,
+                    }),
                 };
                 jobs.push(Job {
                     var: 0,
@@ -271,11 +339,12 @@ impl JobList {
                 match reroot_url(product, run, &loc.url, base) {
                     Some(url) => loc.url = url,
                     None => {
-                        job.source = Err(format!(
-                            "{}: not a URL of the {} {run} run, cannot re-root it on {base}",
-                            loc.url,
-                            product.name()
-                        ))
+                        job.source = Err(JobError::NotReroutable {
+                            url: loc.url.clone(),
+                            product: product.name().to_owned(),
+                            run,
+                            base: base.to_owned(),
+                        })
                     }
                 }
             }

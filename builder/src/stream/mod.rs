@@ -54,7 +54,7 @@ pub use args::StreamArgs;
 pub use report::{group_missing, MissingMessage, StreamReport};
 pub use source::CatalogLocation;
 
-use jobs::{read_field, DecodePool, JobList};
+use jobs::{read_field, DecodePool, JobError, JobList};
 use netcdf_out::{AttrValue, Layout, Writer};
 use plan::{Mode, Plan, Planned};
 
@@ -208,7 +208,12 @@ fn refuse_known_missing(jobs: &JobList, names: &Names) -> Result<()> {
     let known: Vec<MissingMessage> = jobs
         .jobs
         .iter()
-        .filter_map(|j| j.source.as_ref().err().map(|r| names.missing(j, r.clone())))
+        .filter_map(|j| {
+            j.source
+                .as_ref()
+                .err()
+                .map(|r| names.missing(j, r.to_string()))
+        })
         .collect();
     if known.is_empty() {
         return Ok(());
@@ -247,7 +252,7 @@ async fn read_all(
 ) -> Result<Tally> {
     let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
     let pool = DecodePool::new(parallelism, Arc::new(grid))?;
-    let sources: Vec<Result<ByteRange, String>> =
+    let sources: Vec<Result<ByteRange, JobError>> =
         jobs.jobs.iter().map(|j| j.source.clone()).collect();
     let mut results = futures_stream::iter(sources.into_iter().enumerate())
         .map(|(i, source)| {
@@ -262,9 +267,9 @@ async fn read_all(
                 }
             });
             async move {
-                let result = task
-                    .await
-                    .unwrap_or_else(|e| Err(format!("reading task failed: {e}")));
+                let result = task.await.unwrap_or_else(|e| {
+                    Err(JobError::TaskFailed(format!("reading task failed: {e}")))
+                });
                 (i, result)
             }
         })
@@ -280,7 +285,7 @@ async fn read_all(
                 Some(field)
             }
             Err(reason) => {
-                let m = names.missing(job, reason);
+                let m = names.missing(job, reason.to_string());
                 tracing::debug!(missing = %m, "message missing");
                 if args.strict {
                     bail!("--strict: message missing, nothing written: {m}");

@@ -221,17 +221,16 @@ fn choose_run(
                 .runs
                 .first()
                 .ok_or_else(|| anyhow!("the catalog has no {} runs", product.name()))?;
-            RunTime::parse_compact(&newest.run)?
+            newest.run
         }
     };
-    let key = format!("{}{}", run.date_string(), run.hour_string());
     let entry = product_entry
         .runs
         .iter()
-        .find(|r| r.run == key)
+        .find(|r| r.run == run)
         .cloned()
         .ok_or_else(|| {
-            let runs: Vec<&str> = product_entry.runs.iter().map(|r| r.run.as_str()).collect();
+            let runs: Vec<String> = product_entry.runs.iter().map(|r| r.run.compact()).collect();
             anyhow!(
                 "{}: run {run} is not in the catalog (runs: {})",
                 product.name(),
