@@ -132,6 +132,39 @@ fn lookup(manifest: &Result<MemberManifest, String>, var: &SourceVar, step: u32)
     }
 }
 
+/// The jobs of output variable `v` (`var`) for every member and step, member by member. A
+/// step the variable cannot have (an accumulation at step 0) becomes the job failing with
+/// what `not_applicable` says, or no job when it says `None`.
+fn variable_jobs(
+    v: usize,
+    var: &SourceVar,
+    steps: &[u32],
+    manifests: &[Result<MemberManifest, String>],
+    mut not_applicable: impl FnMut(u32) -> Option<JobError>,
+) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for (member, manifest) in manifests.iter().enumerate() {
+        for (step_index, &step) in steps.iter().enumerate() {
+            let source = match lookup(manifest, var, step) {
+                Lookup::Found(range) => Ok(range),
+                Lookup::Missing(reason) => Err(reason),
+                Lookup::NotApplicable => match not_applicable(step) {
+                    Some(reason) => Err(reason),
+                    None => continue,
+                },
+            };
+            jobs.push(Job {
+                var: v,
+                member,
+                step_index,
+                step,
+                source,
+            });
+        }
+    }
+    jobs
+}
+
 /// One message to decode and crop, and where to send the field.
 pub(super) struct DecodeJob {
     bytes: bytes::Bytes,
@@ -258,28 +291,13 @@ impl JobList {
         let mut jobs = Vec::new();
         let mut not_applicable: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
         for (v, var) in vars.iter().enumerate() {
-            for (m, manifest) in manifests.iter().enumerate() {
-                for (si, &step) in steps.iter().enumerate() {
-                    let source = match lookup(manifest, var, step) {
-                        Lookup::Found(loc) => Ok(loc),
-                        Lookup::Missing(reason) => Err(reason),
-                        Lookup::NotApplicable => {
-                            let steps = not_applicable.entry(v).or_default();
-                            if !steps.contains(&step) {
-                                steps.push(step);
-                            }
-                            continue;
-                        }
-                    };
-                    jobs.push(Job {
-                        var: v,
-                        member: m,
-                        step_index: si,
-                        step,
-                        source,
-                    });
+            jobs.extend(variable_jobs(v, var, steps, manifests, |step| {
+                let steps = not_applicable.entry(v).or_default();
+                if !steps.contains(&step) {
+                    steps.push(step);
                 }
-            }
+                None
+            }));
         }
         Self {
             jobs,
@@ -299,26 +317,13 @@ impl JobList {
         points: usize,
     ) -> Self {
         let state = RainState::new(plans.to_vec(), thresholds.to_vec(), manifests.len(), points);
-        let mut jobs = Vec::new();
-        for (m, manifest) in manifests.iter().enumerate() {
-            for (si, step) in state.steps().into_iter().enumerate() {
-                let source = match lookup(manifest, var, step) {
-                    Lookup::Found(loc) => Ok(loc),
-                    Lookup::Missing(reason) => Err(reason),
-                    Lookup::NotApplicable => Err(JobError::NotApplicable {
-                        variable: var.name.clone(),
-                        step,
-                    }),
-                };
-                jobs.push(Job {
-                    var: 0,
-                    member: m,
-                    step_index: si,
-                    step,
-                    source,
-                });
-            }
-        }
+        // A window needs every one of its steps: one that cannot exist is a missing message.
+        let jobs = variable_jobs(0, var, &state.steps(), manifests, |step| {
+            Some(JobError::NotApplicable {
+                variable: var.name.clone(),
+                step,
+            })
+        });
         Self {
             jobs,
             not_applicable: BTreeMap::new(),

@@ -102,8 +102,21 @@ impl ManifestBuilder {
             new_arrays.push(coord_path);
         }
 
-        // Group attributes, merged into copies of the current states.
-        let mut group_updates: Vec<(String, GroupState)> = Vec::new();
+        let group_updates = self.group_updates(spec)?;
+        self.check_conflicts(&entries, &new_arrays, &group_updates)?;
+
+        // Apply.
+        self.refs.extend(entries);
+        self.arrays.extend(new_arrays);
+        self.groups.extend(group_updates);
+        Ok(())
+    }
+
+    /// The states of the array's groups after adding it: their attributes merged (a
+    /// different value for an existing attribute is a conflict), and its coordinates listed
+    /// in the innermost group (the root for an array without groups).
+    fn group_updates(&self, spec: &ArraySpec) -> Result<Vec<(String, GroupState)>, ManifestError> {
+        let mut updates: Vec<(String, GroupState)> = Vec::new();
         let mut prefix = String::new();
         for group in &spec.groups {
             prefix = join(&prefix, &group.name);
@@ -120,10 +133,10 @@ impl ManifestBuilder {
                     }
                 }
             }
-            group_updates.push((prefix.clone(), state));
+            updates.push((prefix.clone(), state));
         }
-        let mut leaf = match group_updates.pop() {
-            Some((p, s)) => (p, s),
+        let mut leaf = match updates.pop() {
+            Some(last) => last,
             None => (
                 String::new(),
                 self.groups.get("").cloned().unwrap_or_default(),
@@ -134,17 +147,26 @@ impl ManifestBuilder {
                 leaf.1.coordinates.push(coord.name.clone());
             }
         }
-        group_updates.push(leaf);
+        updates.push(leaf);
+        Ok(updates)
+    }
 
-        // Conflicts with what is already there.
-        for path in &new_arrays {
+    /// Whether adding these keys, arrays and groups would clash with what is there: a node
+    /// both group and array, or a key given two different values.
+    fn check_conflicts(
+        &self,
+        entries: &[(String, Reference)],
+        new_arrays: &[String],
+        group_updates: &[(String, GroupState)],
+    ) -> Result<(), ManifestError> {
+        for path in new_arrays {
             if group_updates.iter().any(|(g, _)| g == path) || self.groups.contains_key(path) {
                 return Err(ManifestError::ConflictingKey {
                     key: MetadataFile::ZGroup.key_for(path),
                 });
             }
         }
-        for (g, _) in &group_updates {
+        for (g, _) in group_updates {
             if self.arrays.contains(g) || new_arrays.contains(g) {
                 return Err(ManifestError::ConflictingKey {
                     key: MetadataFile::ZArray.key_for(g),
@@ -152,20 +174,12 @@ impl ManifestBuilder {
             }
         }
         let mut seen = BTreeSet::new();
-        for (key, reference) in &entries {
-            let clash = match self.refs.get(key) {
-                Some(old) => old != reference,
-                None => false,
-            };
+        for (key, reference) in entries {
+            let clash = self.refs.get(key).is_some_and(|old| old != reference);
             if clash || !seen.insert(key.as_str()) {
                 return Err(ManifestError::ConflictingKey { key: key.clone() });
             }
         }
-
-        // Apply.
-        self.refs.extend(entries);
-        self.arrays.extend(new_arrays);
-        self.groups.extend(group_updates);
         Ok(())
     }
 
@@ -238,50 +252,57 @@ fn check_spec(spec: &ArraySpec) -> Result<BTreeMap<&str, u64>, String> {
 
     let mut names = BTreeSet::from([spec.name.as_str()]);
     for coord in &spec.coords {
-        check_name(&coord.name)?;
-        if coord.name.contains(char::is_whitespace) {
-            return Err(format!(
-                "coordinate name {:?} contains whitespace",
-                coord.name
-            ));
-        }
         if !names.insert(coord.name.as_str()) {
             return Err(format!(
                 "coordinate {:?} clashes with another array",
                 coord.name
             ));
         }
-        if coord.attrs.contains_key("_ARRAY_DIMENSIONS") {
+        check_coord(coord, &dims)?;
+    }
+    Ok(dims)
+}
+
+/// Checks one coordinate of a spec: its name, reserved attributes, dimensions (known, not
+/// repeated) and number of values.
+fn check_coord(coord: &CoordSpec, dims: &BTreeMap<&str, u64>) -> Result<(), String> {
+    check_name(&coord.name)?;
+    if coord.name.contains(char::is_whitespace) {
+        return Err(format!(
+            "coordinate name {:?} contains whitespace",
+            coord.name
+        ));
+    }
+    if coord.attrs.contains_key("_ARRAY_DIMENSIONS") {
+        return Err(format!(
+            "coordinate {:?} sets reserved attribute \"_ARRAY_DIMENSIONS\"",
+            coord.name
+        ));
+    }
+    let mut expected: u64 = 1;
+    let mut coord_dims = BTreeSet::new();
+    for d in &coord.dims {
+        let size = dims
+            .get(d.as_str())
+            .ok_or_else(|| format!("coordinate {:?} uses unknown dimension {d:?}", coord.name))?;
+        if !coord_dims.insert(d.as_str()) {
             return Err(format!(
-                "coordinate {:?} sets reserved attribute \"_ARRAY_DIMENSIONS\"",
+                "coordinate {:?} repeats dimension {d:?}",
                 coord.name
             ));
         }
-        let mut expected: u64 = 1;
-        let mut coord_dims = BTreeSet::new();
-        for d in &coord.dims {
-            let size = dims.get(d.as_str()).ok_or_else(|| {
-                format!("coordinate {:?} uses unknown dimension {d:?}", coord.name)
-            })?;
-            if !coord_dims.insert(d.as_str()) {
-                return Err(format!(
-                    "coordinate {:?} repeats dimension {d:?}",
-                    coord.name
-                ));
-            }
-            expected = expected
-                .checked_mul(*size)
-                .ok_or_else(|| format!("coordinate {:?} is too large", coord.name))?;
-        }
-        if coord.values.len() as u64 != expected {
-            return Err(format!(
-                "coordinate {:?} has {} values, its dimensions hold {expected}",
-                coord.name,
-                coord.values.len()
-            ));
-        }
+        expected = expected
+            .checked_mul(*size)
+            .ok_or_else(|| format!("coordinate {:?} is too large", coord.name))?;
     }
-    Ok(dims)
+    if coord.values.len() as u64 != expected {
+        return Err(format!(
+            "coordinate {:?} has {} values, its dimensions hold {expected}",
+            coord.name,
+            coord.values.len()
+        ));
+    }
+    Ok(())
 }
 
 /// `.zarray`, `.zattrs` and chunk references of the data array.
@@ -291,17 +312,13 @@ fn data_array_entries(
     entries: &mut Vec<(String, Reference)>,
 ) -> Result<(), ManifestError> {
     let shape: Vec<u64> = spec.all_dims().map(|d| d.size).collect();
-    let chunks = spec
-        .stacked_dims
-        .iter()
-        .map(|_| 1)
-        .chain(spec.grid_dims.iter().map(|d| d.size))
-        .map(non_zero)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|reason| ManifestError::InvalidSpec {
-            array: path.to_owned(),
-            reason,
-        })?;
+    let chunks = chunk_shape(
+        path,
+        spec.stacked_dims
+            .iter()
+            .map(|_| 1)
+            .chain(spec.grid_dims.iter().map(|d| d.size)),
+    )?;
     let zarray = ZArray::new(shape, chunks, spec.dtype)
         .with_filters(Some(vec![GribFilter::new(spec.name.clone(), spec.dtype)]));
 
@@ -346,15 +363,7 @@ fn coord_entries(
         .iter()
         .map(|d| dims.get(d.as_str()).copied().unwrap_or(0))
         .collect();
-    let chunks = shape
-        .iter()
-        .copied()
-        .map(non_zero)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|reason| ManifestError::InvalidSpec {
-            array: path.to_owned(),
-            reason,
-        })?;
+    let chunks = chunk_shape(path, shape.iter().copied())?;
     let zarray = ZArray::new(shape, chunks, coord.values.dtype());
     let mut zattrs = ZAttrs::for_array(coord.dims.iter().cloned());
     zattrs.other = coord.attrs.clone();
@@ -377,8 +386,19 @@ fn push_metadata<T: serde::Serialize>(
     Ok(())
 }
 
-fn non_zero(v: u64) -> Result<NonZeroU64, String> {
-    NonZeroU64::new(v).ok_or_else(|| "dimension of size 0".to_owned())
+/// The `chunks` of the array at `path` from its chunk sizes, which must not be 0.
+fn chunk_shape(
+    path: &str,
+    sizes: impl Iterator<Item = u64>,
+) -> Result<Vec<NonZeroU64>, ManifestError> {
+    sizes
+        .map(|v| {
+            NonZeroU64::new(v).ok_or_else(|| ManifestError::InvalidSpec {
+                array: path.to_owned(),
+                reason: "dimension of size 0".to_owned(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

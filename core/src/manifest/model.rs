@@ -384,16 +384,27 @@ impl Manifest {
         let mut report = |key: String, problem: Problem| {
             problems.insert(StructureProblem { key, problem });
         };
-
         let groups: BTreeSet<&str> = self.group_paths().collect();
         let arrays: BTreeSet<&str> = self.array_paths().collect();
-
         if !groups.contains("") {
             report(".zgroup".to_owned(), Problem::MissingKey);
         }
+        self.check_groups(&groups, &arrays, &mut report);
+        let parsed = self.check_arrays(&arrays, &mut report);
+        for (key, reference) in &self.refs {
+            self.check_key_place(key, reference, &groups, &arrays, &parsed, &mut report);
+        }
+        problems.into_iter().collect()
+    }
 
-        // Groups: each document parses, and no node is both a group and an array.
-        for &path in &groups {
+    /// Groups: each document parses, and no node is both a group and an array.
+    fn check_groups(
+        &self,
+        groups: &BTreeSet<&str>,
+        arrays: &BTreeSet<&str>,
+        report: &mut impl FnMut(String, Problem),
+    ) {
+        for &path in groups {
             let key = MetadataFile::ZGroup.key_for(path);
             if let Err(e) = self.zgroup(path) {
                 report(key.clone(), Problem::from_error(e));
@@ -402,12 +413,18 @@ impl Manifest {
                 report(key, Problem::GroupAndArray);
             }
         }
+    }
 
-        // Arrays: metadata parses and agrees with `_ARRAY_DIMENSIONS`.
-        let mut parsed: BTreeMap<&str, ZArray> = BTreeMap::new();
-        for &path in &arrays {
+    /// Arrays: metadata parses and agrees with `_ARRAY_DIMENSIONS`; returns the parsed
+    /// `.zarray` of every array whose document parses.
+    fn check_arrays<'k>(
+        &self,
+        arrays: &BTreeSet<&'k str>,
+        report: &mut impl FnMut(String, Problem),
+    ) -> BTreeMap<&'k str, ZArray> {
+        let mut parsed = BTreeMap::new();
+        for &path in arrays {
             let zarray_key = MetadataFile::ZArray.key_for(path);
-            let zattrs_key = MetadataFile::ZAttrs.key_for(path);
             let zarray = match self.zarray(path) {
                 Ok(Some(z)) => z,
                 Ok(None) => continue,
@@ -418,71 +435,84 @@ impl Manifest {
             };
             if zarray.shape.len() != zarray.chunks.len() {
                 report(
-                    zarray_key.clone(),
+                    zarray_key,
                     Problem::ChunksShapeMismatch {
                         shape: zarray.shape.len(),
                         chunks: zarray.chunks.len(),
                     },
                 );
             }
-            match self.zattrs(path) {
-                Ok(None) => report(zattrs_key, Problem::MissingKey),
-                Ok(Some(ZAttrs {
-                    array_dimensions: None,
-                    ..
-                })) => report(zattrs_key, Problem::MissingArrayDimensions),
-                Ok(Some(ZAttrs {
-                    array_dimensions: Some(dims),
-                    ..
-                })) => {
-                    for reason in dims.iter().filter_map(|d| check_dimension_name(d).err()) {
-                        report(zattrs_key.clone(), Problem::BadDimension { reason });
-                    }
-                    if dims.len() != zarray.shape.len() {
-                        report(
-                            zattrs_key,
-                            Problem::DimensionMismatch {
-                                dims: dims.len(),
-                                ndim: zarray.shape.len(),
-                            },
-                        );
-                    }
-                }
-                Err(e) => report(zattrs_key, Problem::from_error(e)),
-            }
+            self.check_dimensions(path, zarray.shape.len(), report);
             parsed.insert(path, zarray);
         }
+        parsed
+    }
 
-        for (key, reference) in &self.refs {
-            let (parent, _) = split_key(key);
-            let metadata = MetadataFile::of_key(key);
-
-            // The node a key belongs to: the parent for metadata and chunks alike. Every
-            // ancestor of that node must be a group.
-            let node_is_known = groups.contains(parent) || arrays.contains(parent);
-            for ancestor in ancestors(parent) {
-                if arrays.contains(ancestor) {
-                    report(key.clone(), Problem::NestedInArray);
-                } else if !groups.contains(ancestor) {
-                    report(MetadataFile::ZGroup.key_for(ancestor), Problem::MissingKey);
+    /// The `_ARRAY_DIMENSIONS` of the array at `path`: present, one valid name per dimension.
+    fn check_dimensions(&self, path: &str, ndim: usize, report: &mut impl FnMut(String, Problem)) {
+        let zattrs_key = MetadataFile::ZAttrs.key_for(path);
+        match self.zattrs(path) {
+            Ok(None) => report(zattrs_key, Problem::MissingKey),
+            Ok(Some(ZAttrs {
+                array_dimensions: None,
+                ..
+            })) => report(zattrs_key, Problem::MissingArrayDimensions),
+            Ok(Some(ZAttrs {
+                array_dimensions: Some(dims),
+                ..
+            })) => {
+                for reason in dims.iter().filter_map(|d| check_dimension_name(d).err()) {
+                    report(zattrs_key.clone(), Problem::BadDimension { reason });
+                }
+                if dims.len() != ndim {
+                    report(
+                        zattrs_key,
+                        Problem::DimensionMismatch {
+                            dims: dims.len(),
+                            ndim,
+                        },
+                    );
                 }
             }
+            Err(e) => report(zattrs_key, Problem::from_error(e)),
+        }
+    }
 
-            match metadata {
-                Some(MetadataFile::ZAttrs) => {
-                    if !node_is_known {
-                        report(key.clone(), Problem::AttrsWithoutNode);
-                    } else if !arrays.contains(parent) {
-                        if let Err(e) = self.zattrs(parent) {
-                            report(key.clone(), Problem::from_error(e));
-                        }
-                    }
-                }
-                Some(MetadataFile::ZGroup | MetadataFile::ZArray | MetadataFile::ZMetadata) => {}
-                None => self.check_chunk(key, reference, &parsed, &arrays, &mut report),
+    /// One key: every ancestor of its node is a group, a `.zattrs` belongs to a node, and any
+    /// other non-metadata key is a chunk ([`Self::check_chunk`]).
+    fn check_key_place(
+        &self,
+        key: &str,
+        reference: &Reference,
+        groups: &BTreeSet<&str>,
+        arrays: &BTreeSet<&str>,
+        parsed: &BTreeMap<&str, ZArray>,
+        report: &mut impl FnMut(String, Problem),
+    ) {
+        let (parent, _) = split_key(key);
+        // The node a key belongs to: the parent for metadata and chunks alike. Every
+        // ancestor of that node must be a group.
+        let node_is_known = groups.contains(parent) || arrays.contains(parent);
+        for ancestor in ancestors(parent) {
+            if arrays.contains(ancestor) {
+                report(key.to_owned(), Problem::NestedInArray);
+            } else if !groups.contains(ancestor) {
+                report(MetadataFile::ZGroup.key_for(ancestor), Problem::MissingKey);
             }
         }
-        problems.into_iter().collect()
+        match MetadataFile::of_key(key) {
+            Some(MetadataFile::ZAttrs) => {
+                if !node_is_known {
+                    report(key.to_owned(), Problem::AttrsWithoutNode);
+                } else if !arrays.contains(parent) {
+                    if let Err(e) = self.zattrs(parent) {
+                        report(key.to_owned(), Problem::from_error(e));
+                    }
+                }
+            }
+            Some(MetadataFile::ZGroup | MetadataFile::ZArray | MetadataFile::ZMetadata) => {}
+            None => self.check_chunk(key, reference, parsed, arrays, report),
+        }
     }
 
     /// Checks one non-metadata key: it must be a chunk of a known array, inside its grid.

@@ -631,6 +631,9 @@ impl<'a> Compact<'a> {
     }
 
     /// A value of wire type `wire`, with its declared type when known.
+    ///
+    /// Not split: it is one `match` over the Thrift compact protocol's wire types, each arm
+    /// a few lines, read best side by side with the specification's table.
     fn value(
         &mut self,
         wire: u8,
