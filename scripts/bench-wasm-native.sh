@@ -8,13 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.wasm"' EXIT
 cargo build --release --locked -p gik-core --example decode_timing -q
 cargo test --release --locked -p gik-core --target wasm32-unknown-unknown --test wasm_bench --no-run -q 2>/dev/null
 for _ in 1 2; do
   "$CARGO_TARGET_DIR/release/examples/decode_timing" >>"$out"
-  cargo test --release --locked -q -p gik-core --target wasm32-unknown-unknown --test wasm_bench \
-    -- --nocapture 2>&1 | grep "wasm decode" >>"$out"
+  # (no -q: cargo would pass --quiet on to wasm-bindgen-test-runner, which refuses it)
+  cargo test --release --locked -p gik-core --target wasm32-unknown-unknown --test wasm_bench \
+    -- --nocapture >"$out.wasm" 2>&1 || { cat "$out.wasm"; echo "wasm benchmark failed" >&2; exit 1; }
+  grep "wasm decode" "$out.wasm" >>"$out"
 done
 python3 - "$out" <<'PY'
 import re, sys

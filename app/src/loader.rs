@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use gik_core::grib::{Grid, MessageMetadata};
 use gik_core::identity;
-use gik_core::member::{ChunkLocation, MemberManifest};
+use gik_core::manifest::ByteRange;
+use gik_core::member::MemberManifest;
 use gik_core::origin::{AllowedUrl, UrlPolicy};
 use gik_core::product::{product_by_name, Hosts, Member};
 use leptos::prelude::{RwSignal, Set};
@@ -354,7 +355,7 @@ impl Loader {
         }
         let mut field = match job.plan.recipe.combine(&fields) {
             Ok(f) => f,
-            Err(reason) => return self.fail(job, name, None, reason),
+            Err(reason) => return self.fail(job, name, None, reason.to_string()),
         };
         convert(&job.plan.display, &mut field);
         let added = {
@@ -370,7 +371,7 @@ impl Loader {
             ensemble.add(order, name, field)
         };
         if let Err(reason) = added {
-            return self.fail(job, name, None, reason);
+            return self.fail(job, name, None, reason.to_string());
         }
         self.progress(job, |p| p.members_done += 1);
         self.publish(job, false);
@@ -483,7 +484,7 @@ impl Loader {
     async fn message(
         &self,
         job: &Job,
-        loc: &ChunkLocation,
+        loc: &ByteRange,
         asked: Asked<'_>,
     ) -> Result<Rc<Vec<f32>>, MessageError> {
         let url = self

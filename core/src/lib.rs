@@ -23,7 +23,7 @@
 //! a panic (a panic in wasm kills the page).
 
 pub mod catalog;
-pub mod error;
+mod error;
 pub mod geo;
 pub mod grib;
 pub mod icpac;

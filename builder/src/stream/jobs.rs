@@ -11,15 +11,81 @@ use anyhow::{Context, Result};
 use gik_core::geo::{CropMap, OutputGrid};
 use gik_core::grib;
 use gik_core::identity;
-use gik_core::member::{ChunkLocation, MemberManifest};
+use gik_core::manifest::ByteRange;
+use gik_core::member::MemberManifest;
 use gik_core::product::{
     reroot_url, url_base, AccumulationPlan, Member, Product, StepType, VariableSpec,
 };
+use gik_core::time::RunTime;
 use tokio::sync::oneshot;
 
 use super::plan::{Mode, Plan, SourceVar};
 use super::rain::RainState;
 use crate::http::HttpClient;
+
+/// Why one message of a stream is not in the file. The text (`Display`) is what the report
+/// and the file's `missing` attribute say.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub(super) enum JobError {
+    /// The member's manifest could not be read (the reason is the read error's text).
+    #[error("{0}")]
+    Manifest(String),
+    /// The variable has no array (or no step axis) in the member's manifest.
+    #[error("{variable} is not in the member's manifest")]
+    VariableAbsent {
+        /// The variable as requested.
+        variable: String,
+    },
+    /// The step is not on the variable's axis.
+    #[error("step {step} h is not in the member's manifest")]
+    StepAbsent {
+        /// The step (hours).
+        step: u32,
+    },
+    /// The step is on the axis, but its message was not published when the manifest was built.
+    #[error("not published when the manifest was built")]
+    NotPublished,
+    /// The manifest's reference for the message cannot be read.
+    #[error("{0}")]
+    BadReference(String),
+    /// A window needs a step the variable cannot have (an accumulation at step 0).
+    #[error("no {variable} at step {step}")]
+    NotApplicable {
+        /// The output variable name.
+        variable: String,
+        /// The step (hours).
+        step: u32,
+    },
+    /// `--source` was given, and the message's URL is not under the run's path.
+    #[error("{url}: not a URL of the {product} {run} run, cannot re-root it on {base}")]
+    NotReroutable {
+        /// The message's URL.
+        url: String,
+        /// The product name.
+        product: String,
+        /// The run.
+        run: RunTime,
+        /// The mirror's base URL.
+        base: String,
+    },
+    /// The range request failed (the fetch error's text).
+    #[error("{0}")]
+    Fetch(String),
+    /// The message could not be decoded or cropped.
+    #[error("{what}: {reason}")]
+    Decode {
+        /// `url @offset` of the message.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The decoding pool stopped before answering.
+    #[error("decoder pool closed")]
+    PoolClosed,
+    /// A decoding thread or reading task died (what, and why when known).
+    #[error("{0}")]
+    TaskFailed(String),
+}
 
 /// One message to read (or known to be missing), and where its field goes.
 pub(super) struct Job {
@@ -32,7 +98,7 @@ pub(super) struct Job {
     /// Step (hours).
     pub step: u32,
     /// Where the message is, or why it cannot be had.
-    pub source: Result<ChunkLocation, String>,
+    pub source: Result<ByteRange, JobError>,
     /// What the message must be, checked when it is decoded.
     pub asked: Asked,
 }
@@ -73,41 +139,6 @@ impl Asked {
     }
 }
 
-/// What one member/variable/step of the manifests says.
-enum Lookup {
-    Found(ChunkLocation),
-    /// Not on the variable's axis for a good reason (accumulations at step 0).
-    NotApplicable,
-    Missing(String),
-}
-
-fn lookup(manifest: &Result<MemberManifest, String>, var: &SourceVar, step: u32) -> Lookup {
-    let manifest = match manifest {
-        Ok(m) => m,
-        Err(reason) => return Lookup::Missing(reason.clone()),
-    };
-    let steps = match manifest.steps(&var.array) {
-        Ok(s) => s,
-        Err(_) => {
-            return Lookup::Missing(format!(
-                "{} is not in the member's manifest",
-                var.spec.request
-            ))
-        }
-    };
-    if !steps.contains(&step) {
-        if step == 0 && var.spec.step_type != StepType::Instant {
-            return Lookup::NotApplicable;
-        }
-        return Lookup::Missing(format!("step {step} h is not in the member's manifest"));
-    }
-    match manifest.chunk(&var.array, step) {
-        Ok(Some(loc)) => Lookup::Found(loc),
-        Ok(None) => Lookup::Missing("not published when the manifest was built".into()),
-        Err(e) => Lookup::Missing(e.to_string()),
-    }
-}
-
 /// The plan's product and members, to say what each job asks for.
 struct MemberNames<'a> {
     product: &'a dyn Product,
@@ -122,13 +153,82 @@ impl MemberNames<'_> {
     }
 }
 
+/// What one member/variable/step of the manifests says.
+enum Lookup {
+    Found(ByteRange),
+    /// Not on the variable's axis for a good reason (accumulations at step 0).
+    NotApplicable,
+    Missing(JobError),
+}
+
+fn lookup(manifest: &Result<MemberManifest, String>, var: &SourceVar, step: u32) -> Lookup {
+    let manifest = match manifest {
+        Ok(m) => m,
+        Err(reason) => return Lookup::Missing(JobError::Manifest(reason.clone())),
+    };
+    let steps = match manifest.steps(&var.array) {
+        Ok(s) => s,
+        Err(_) => {
+            return Lookup::Missing(JobError::VariableAbsent {
+                variable: var.spec.request.clone(),
+            })
+        }
+    };
+    if !steps.contains(&step) {
+        if step == 0 && var.spec.step_type != StepType::Instant {
+            return Lookup::NotApplicable;
+        }
+        return Lookup::Missing(JobError::StepAbsent { step });
+    }
+    match manifest.chunk(&var.array, step) {
+        Ok(Some(loc)) => Lookup::Found(loc),
+        Ok(None) => Lookup::Missing(JobError::NotPublished),
+        Err(e) => Lookup::Missing(JobError::BadReference(e.to_string())),
+    }
+}
+
+/// The jobs of output variable `v` (`var`) for every member and step, member by member. A
+/// step the variable cannot have (an accumulation at step 0) becomes the job failing with
+/// what `not_applicable` says, or no job when it says `None`.
+fn variable_jobs(
+    v: usize,
+    var: &SourceVar,
+    steps: &[u32],
+    manifests: &[Result<MemberManifest, String>],
+    members: &MemberNames<'_>,
+    mut not_applicable: impl FnMut(u32) -> Option<JobError>,
+) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for (member, manifest) in manifests.iter().enumerate() {
+        for (step_index, &step) in steps.iter().enumerate() {
+            let source = match lookup(manifest, var, step) {
+                Lookup::Found(range) => Ok(range),
+                Lookup::Missing(reason) => Err(reason),
+                Lookup::NotApplicable => match not_applicable(step) {
+                    Some(reason) => Err(reason),
+                    None => continue,
+                },
+            };
+            jobs.push(Job {
+                var: v,
+                member,
+                step_index,
+                step,
+                source,
+                asked: members.asked(var, step, member),
+            });
+        }
+    }
+    jobs
+}
+
 /// One message to decode and crop, and where to send the field.
 pub(super) struct DecodeJob {
     bytes: bytes::Bytes,
     /// `url @offset`, for errors.
     what: String,
     asked: Asked,
-    reply: oneshot::Sender<Result<Vec<f32>, String>>,
+    reply: oneshot::Sender<Result<Vec<f32>, JobError>>,
 }
 
 /// A fixed set of decoding threads, one per core.
@@ -182,29 +282,32 @@ fn decode_and_crop(
     what: &str,
     asked: &Asked,
     grid: &OutputGrid,
-) -> Result<Vec<f32>, String> {
-    let info = grib::describe(bytes).map_err(|e| format!("{what}: cannot decode: {e}"))?;
+) -> Result<Vec<f32>, JobError> {
+    let fail = |reason: String| JobError::Decode {
+        what: what.to_owned(),
+        reason,
+    };
+    let info = grib::describe(bytes).map_err(|e| fail(format!("cannot decode: {e}")))?;
     asked
         .check(&info.metadata)
-        .map_err(|e| format!("{what}: {e}"))?;
-    let map = CropMap::new(&info.grid, grid).map_err(|e| format!("{what}: {e}"))?;
+        .map_err(|e| fail(e.to_string()))?;
+    let map = CropMap::new(&info.grid, grid).map_err(|e| fail(e.to_string()))?;
     let message = grib::decode_rows(bytes, map.rows_needed().max(1))
-        .map_err(|e| format!("{what}: cannot decode: {e}"))?;
-    map.apply(&message.values)
-        .map_err(|e| format!("{what}: {e}"))
+        .map_err(|e| fail(format!("cannot decode: {e}")))?;
+    map.apply(&message.values).map_err(|e| fail(e.to_string()))
 }
 
 /// Reads one message and has it decoded and cropped by the pool.
 pub(super) async fn read_field(
     client: &HttpClient,
-    loc: &ChunkLocation,
+    loc: &ByteRange,
     asked: Asked,
     decoder: mpsc::Sender<DecodeJob>,
-) -> Result<Vec<f32>, String> {
+) -> Result<Vec<f32>, JobError> {
     let bytes = client
         .get_range(&loc.url, loc.offset, loc.length)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| JobError::Fetch(e.to_string()))?;
     let (reply, answer) = oneshot::channel();
     let job = DecodeJob {
         bytes,
@@ -212,12 +315,10 @@ pub(super) async fn read_field(
         asked,
         reply,
     };
-    decoder
-        .send(job)
-        .map_err(|_| "decoder pool closed".to_string())?;
+    decoder.send(job).map_err(|_| JobError::PoolClosed)?;
     answer
         .await
-        .map_err(|_| "decoding thread failed".to_string())?
+        .map_err(|_| JobError::TaskFailed("decoding thread failed".to_owned()))?
 }
 
 /// Every message of a plan: one job per variable, member and step, and what the file's axes
@@ -264,29 +365,13 @@ impl JobList {
         let mut jobs = Vec::new();
         let mut not_applicable: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
         for (v, var) in vars.iter().enumerate() {
-            for (m, manifest) in manifests.iter().enumerate() {
-                for (si, &step) in steps.iter().enumerate() {
-                    let source = match lookup(manifest, var, step) {
-                        Lookup::Found(loc) => Ok(loc),
-                        Lookup::Missing(reason) => Err(reason),
-                        Lookup::NotApplicable => {
-                            let steps = not_applicable.entry(v).or_default();
-                            if !steps.contains(&step) {
-                                steps.push(step);
-                            }
-                            continue;
-                        }
-                    };
-                    jobs.push(Job {
-                        var: v,
-                        member: m,
-                        step_index: si,
-                        step,
-                        source,
-                        asked: members.asked(var, step, m),
-                    });
+            jobs.extend(variable_jobs(v, var, steps, manifests, members, |step| {
+                let steps = not_applicable.entry(v).or_default();
+                if !steps.contains(&step) {
+                    steps.push(step);
                 }
-            }
+                None
+            }));
         }
         Self {
             jobs,
@@ -307,24 +392,13 @@ impl JobList {
         members: &MemberNames<'_>,
     ) -> Self {
         let state = RainState::new(plans.to_vec(), thresholds.to_vec(), manifests.len(), points);
-        let mut jobs = Vec::new();
-        for (m, manifest) in manifests.iter().enumerate() {
-            for (si, step) in state.steps().into_iter().enumerate() {
-                let source = match lookup(manifest, var, step) {
-                    Lookup::Found(loc) => Ok(loc),
-                    Lookup::Missing(reason) => Err(reason),
-                    Lookup::NotApplicable => Err(format!("no {} at step {step}", var.name)),
-                };
-                jobs.push(Job {
-                    var: 0,
-                    member: m,
-                    step_index: si,
-                    step,
-                    source,
-                    asked: members.asked(var, step, m),
-                });
-            }
-        }
+        // A window needs every one of its steps: one that cannot exist is a missing message.
+        let jobs = variable_jobs(0, var, &state.steps(), manifests, members, |step| {
+            Some(JobError::NotApplicable {
+                variable: var.name.clone(),
+                step,
+            })
+        });
         Self {
             jobs,
             not_applicable: BTreeMap::new(),
@@ -345,11 +419,12 @@ impl JobList {
                 match reroot_url(product, run, &loc.url, base) {
                     Some(url) => loc.url = url,
                     None => {
-                        job.source = Err(format!(
-                            "{}: not a URL of the {} {run} run, cannot re-root it on {base}",
-                            loc.url,
-                            product.name()
-                        ))
+                        job.source = Err(JobError::NotReroutable {
+                            url: loc.url.clone(),
+                            product: product.name().to_owned(),
+                            run,
+                            base: base.to_owned(),
+                        })
                     }
                 }
             }
