@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use gik_core::time::RunTime;
+use netcdf::FileMut;
 use tokio::sync::mpsc;
 
 use gik_core::geo::OutputGrid;
@@ -381,6 +382,9 @@ fn nc_error(path: &Path, what: &str, source: netcdf::Error) -> OutputError {
     }
 }
 
+/// What a step of [`define`] gives.
+type Defined = Result<(), OutputError>;
+
 /// The error of a netCDF call doing `what` on the file at `path`.
 fn nc_at<'p>(path: &'p Path, what: &str) -> impl FnOnce(netcdf::Error) -> OutputError + 'p {
     let what = what.to_string();
@@ -415,11 +419,7 @@ fn define(path: &Path, layout: &Layout) -> Result<netcdf::FileMut, OutputError> 
 }
 
 /// The dimensions: member, step, latitude, longitude, and threshold and bnds when used.
-fn define_dimensions(
-    file: &mut netcdf::FileMut,
-    layout: &Layout,
-    path: &Path,
-) -> Result<(), OutputError> {
+fn define_dimensions(file: &mut FileMut, layout: &Layout, path: &Path) -> Defined {
     let err = |what: &str| nc_at(path, what);
     let (nlat, nlon) = (layout.grid.latitudes.len(), layout.grid.longitudes.len());
     file.add_dimension("member", layout.members.len())
@@ -443,11 +443,7 @@ fn define_dimensions(
 }
 
 /// The member coordinates: number (0: control) and name.
-fn define_member_axes(
-    file: &mut netcdf::FileMut,
-    layout: &Layout,
-    path: &Path,
-) -> Result<(), OutputError> {
+fn define_member_axes(file: &mut FileMut, layout: &Layout, path: &Path) -> Defined {
     let err = |what: &str| nc_at(path, what);
     {
         let mut v = file
@@ -479,11 +475,7 @@ fn define_member_axes(
 }
 
 /// The time coordinates: step, valid time, their window bounds (rainfall), and the run time.
-fn define_time_axes(
-    file: &mut netcdf::FileMut,
-    layout: &Layout,
-    path: &Path,
-) -> Result<(), OutputError> {
+fn define_time_axes(file: &mut FileMut, layout: &Layout, path: &Path) -> Defined {
     let err = |what: &str| nc_at(path, what);
     define_member_axes(file, layout, path)?;
     let run_seconds = layout.run.unix_seconds();
@@ -552,11 +544,11 @@ fn define_time_axes(
 
 /// The window bounds of the step axis, in hours and as times (rainfall).
 fn define_step_bounds(
-    file: &mut netcdf::FileMut,
+    file: &mut FileMut,
     bounds: &[(u32, u32)],
     run_seconds: i64,
     path: &Path,
-) -> Result<(), OutputError> {
+) -> Defined {
     let err = |what: &str| nc_at(path, what);
     let flat: Vec<i32> = bounds
         .iter()
@@ -593,11 +585,7 @@ fn define_step_bounds(
 }
 
 /// The latitude and longitude coordinates, and the thresholds (rainfall).
-fn define_space_axes(
-    file: &mut netcdf::FileMut,
-    layout: &Layout,
-    path: &Path,
-) -> Result<(), OutputError> {
+fn define_space_axes(file: &mut FileMut, layout: &Layout, path: &Path) -> Defined {
     let err = |what: &str| nc_at(path, what);
     for (name, values, units, axis) in [
         ("latitude", &layout.grid.latitudes, "degrees_north", "Y"),
@@ -642,11 +630,7 @@ fn define_space_axes(
 }
 
 /// The data variables, chunked one field per chunk, compressed and NaN-filled.
-fn define_data_variables(
-    file: &mut netcdf::FileMut,
-    layout: &Layout,
-    path: &Path,
-) -> Result<(), OutputError> {
+fn define_data_variables(file: &mut FileMut, layout: &Layout, path: &Path) -> Defined {
     let err = |what: &str| nc_at(path, what);
     let (nlat, nlon) = (layout.grid.latitudes.len(), layout.grid.longitudes.len());
     for var in &layout.variables {
