@@ -184,20 +184,18 @@ pub fn explain_unmapped(
         Member::Control => [Label::Control, Label::Unlabelled],
         Member::Perturbed(_) => [Label::Perturbed, Label::Unlabelled],
     };
+    let usable = |label: Label| wanted.contains(&label) && file.labels.contains(&label);
+    if records.is_empty() || records.iter().any(|r| Label::of(r).is_some_and(usable)) {
+        return None;
+    }
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let mut usable = false;
     for record in records {
-        let label = Label::of(record);
-        usable |= label.is_some_and(|l| wanted.contains(&l) && file.labels.contains(&l));
-        let name = match (label, &record.member) {
+        let name = match (Label::of(record), &record.member) {
             (Some(l), _) => l.to_string(),
             (None, Some(m)) => m.to_string(),
             (None, None) => String::new(),
         };
         *seen.entry(name).or_default() += 1;
-    }
-    if usable || records.is_empty() {
-        return None;
     }
     let saw: Vec<String> = seen.iter().map(|(l, n)| format!("{n} {l}")).collect();
     let expected: Vec<String> = file.labels.iter().map(ToString::to_string).collect();
