@@ -69,28 +69,7 @@ enum Command {
     /// message read with a Range GET from a browser's origin (206? CORS?), latency,
     /// throughput, and the message decoded against its index. Prints a table; exits non-zero
     /// when a product has no source a browser can read.
-    Doctor {
-        /// Products to check (repeat; default: all).
-        #[arg(long = "product")]
-        products: Vec<String>,
-        /// Sources to check instead of the product's public ones (repeat or comma list; with
-        /// exactly one --product).
-        #[arg(long = "source", value_delimiter = ',')]
-        sources: Vec<String>,
-        /// Also write the report as JSON to this file (`-`: standard output, instead of the
-        /// table).
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// The Origin header of the browser-like request.
-        #[arg(long, default_value = gik_builder::doctor::DEFAULT_ORIGIN)]
-        origin: String,
-        /// Pretend the current time is this (`YYYYMMDDHH`), for tests and replays.
-        #[arg(long, env = "GIK_NOW")]
-        now: Option<String>,
-        /// How many runs back to probe for the newest complete run.
-        #[arg(long, default_value_t = 4)]
-        max_runs: usize,
-    },
+    Doctor(DoctorArgs),
     /// Check a published manifest: structure, and every reference inside its file.
     Validate {
         /// Manifest path or http(s) URL.
@@ -190,23 +169,7 @@ fn main() -> ExitCode {
         Command::Stream(args) => {
             runtime().and_then(|rt| rt.block_on(gik_builder::stream::run_cli(*args, cli.quiet)))
         }
-        Command::Doctor {
-            products,
-            sources,
-            json,
-            origin,
-            now,
-            max_runs,
-        } => runtime().and_then(|rt| {
-            rt.block_on(run_doctor(DoctorArgs {
-                products,
-                sources,
-                json,
-                origin,
-                now,
-                max_runs,
-            }))
-        }),
+        Command::Doctor(args) => runtime().and_then(|rt| rt.block_on(run_doctor(args))),
         Command::Validate {
             manifest,
             deep,
@@ -323,12 +286,27 @@ async fn run_latest(source: SourceArgs, now: Option<String>, max_runs: usize) ->
 }
 
 /// `gik doctor`'s arguments.
+#[derive(Args, Debug)]
 struct DoctorArgs {
+    /// Products to check (repeat; default: all).
+    #[arg(long = "product")]
     products: Vec<String>,
+    /// Sources to check instead of the product's public ones (repeat or comma list; with
+    /// exactly one --product).
+    #[arg(long = "source", value_delimiter = ',')]
     sources: Vec<String>,
+    /// Also write the report as JSON to this file (`-`: standard output, instead of the
+    /// table).
+    #[arg(long)]
     json: Option<PathBuf>,
+    /// The Origin header of the browser-like request.
+    #[arg(long, default_value = gik_builder::doctor::DEFAULT_ORIGIN)]
     origin: String,
+    /// Pretend the current time is this (`YYYYMMDDHH`), for tests and replays.
+    #[arg(long, env = "GIK_NOW")]
     now: Option<String>,
+    /// How many runs back to probe for the newest complete run.
+    #[arg(long, default_value_t = 4)]
     max_runs: usize,
 }
 

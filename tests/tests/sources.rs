@@ -152,47 +152,66 @@ fn a_404_is_checked_on_the_next_source_before_the_file_is_missing() {
     assert!(missing[0].reason.contains("404"), "{}", missing[0].reason);
 }
 
+/// Runs `gik build` of GEFS 20250801 00z, precipitation only, with `args` and `env` added.
+fn gik_build(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(gik_binary());
+    cmd.args([
+        "build",
+        "--product",
+        "gefs",
+        "--date",
+        "20250801",
+        "--run",
+        "00",
+    ])
+    .args(["--vars", "APCP:surface"])
+    .args(args)
+    .env_remove("GIK_SOURCE")
+    .env_remove("GIK_SOURCES")
+    .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let output = cmd.output().unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
 #[test]
 fn the_command_line_takes_sources_a_canonical_base_and_reports_per_source() {
     let (m1, m2) = two_mirrors();
+    let (b1, b2) = (m1.url(GEFS_BUCKET), m2.url(GEFS_BUCKET));
     m1.faults().set(vec![FaultRule::status(403)]);
     let out = tempfile::tempdir().unwrap();
     let canonical = "https://noaa-gefs-pds.s3.amazonaws.com";
-    let output = Command::new(gik_binary())
-        .args([
-            "build",
-            "--product",
-            "gefs",
-            "--date",
-            "20250801",
-            "--run",
-            "00",
-        ])
-        .args([
+    let second = format!("{b2},");
+    // The second source through a comma list in a second --source; the option wins over
+    // the variables.
+    let (ok, stdout) = gik_build(
+        &[
             "--members",
             "0-1",
             "--steps",
             "0-6",
-            "--vars",
-            "APCP:surface",
-        ])
-        .args(["--source", &m1.url(GEFS_BUCKET)])
-        .args([
+            "--source",
+            &b1,
             "--canonical",
             canonical,
+            "--source",
+            &second,
             "--out",
             out.path().to_str().unwrap(),
-        ])
-        .env("GIK_SOURCES", "http://unused.invalid") // the option wins over the variable
-        .env("GIK_SOURCE", "http://unused.invalid")
-        // The second source through a comma list in a second --source.
-        .args(["--source", &format!("{},", m2.url(GEFS_BUCKET))])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+        ],
+        &[
+            ("GIK_SOURCES", "http://unused.invalid"),
+            ("GIK_SOURCE", "http://unused.invalid"),
+        ],
+    );
+    assert!(ok, "{stdout}");
     let line = |base: &str| {
         stdout
             .lines()
@@ -200,13 +219,12 @@ fn the_command_line_takes_sources_a_canonical_base_and_reports_per_source() {
             .unwrap_or_else(|| panic!("no line for {base} in\n{stdout}"))
             .to_string()
     };
-    let first = line(&m1.url(GEFS_BUCKET));
+    let first = line(&b1);
     assert!(
         first.contains(" 0 served") && first.contains("403"),
         "{first}"
     );
-    let second = line(&m2.url(GEFS_BUCKET));
-    assert!(!second.contains(" 0 served"), "{second}");
+    assert!(!line(&b2).contains(" 0 served"), "{stdout}");
     let catalog = read_catalog(out.path()).unwrap();
     let path = catalog.products["gefs"].runs[0].manifests["gep01"].clone();
     let urls = message_urls(out.path(), &path);
@@ -215,33 +233,27 @@ fn the_command_line_takes_sources_a_canonical_base_and_reports_per_source() {
         assert!(url.starts_with(canonical), "{url}");
     }
 
-    // GIK_SOURCES alone (no --source) is a comma list too.
+    // GIK_SOURCES alone (no --source) is a comma list too; a private mirror first is the
+    // canonical base.
     m1.faults().clear();
     let out = tempfile::tempdir().unwrap();
-    let output = Command::new(gik_binary())
-        .args([
-            "build",
-            "--product",
-            "gefs",
-            "--date",
-            "20250801",
-            "--run",
-            "00",
-        ])
-        .args(["--members", "0", "--steps", "0-3", "--vars", "APCP:surface"])
-        .args(["--out", out.path().to_str().unwrap()])
-        .env(
-            "GIK_SOURCES",
-            format!("{},{}", m1.url(GEFS_BUCKET), m2.url(GEFS_BUCKET)),
-        )
-        .env_remove("GIK_SOURCE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
-    assert!(
-        stdout.contains(&format!("source {}:", m2.url(GEFS_BUCKET))),
-        "{stdout}"
+    let both = format!("{b1},{b2}");
+    let (ok, stdout) = gik_build(
+        &[
+            "--members",
+            "0",
+            "--steps",
+            "0-3",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        &[("GIK_SOURCES", &both)],
     );
+    assert!(ok, "{stdout}");
+    assert!(stdout.contains(&format!("source {b2}:")), "{stdout}");
+    let path =
+        read_catalog(out.path()).unwrap().products["gefs"].runs[0].manifests["gec00"].clone();
+    for url in message_urls(out.path(), &path) {
+        assert!(url.starts_with(&b1), "{url}");
+    }
 }
