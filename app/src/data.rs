@@ -20,7 +20,10 @@
 //! where it happens: reading a body with a size cap (gloo reads whole bodies only) and
 //! cancelling an unread body.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt;
+use std::rc::Rc;
 
 use gik_core::origin::{AllowedUrl, Refused, UrlPolicy};
 use gloo_net::http::{Request, Response};
@@ -28,6 +31,8 @@ use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestMode, RequestRedirect};
+
+use crate::sources::{DoctorOrder, SourceRouter, NOTE_PREFIX};
 
 /// Largest `config.json` read (it holds a few URLs).
 pub const MAX_CONFIG_BYTES: u64 = 64 << 10;
@@ -56,6 +61,30 @@ pub struct Config {
     /// from `{mirror}/{bucket}/{key}` instead, and the mirror's origin is allowed.
     #[serde(default)]
     pub mirror: Option<String>,
+    /// Mirrors of each product's files (base URLs, in order; each one's host is allowed). A
+    /// message URL under one of them is read from the first whose host has not failed in this
+    /// page (see [`crate::sources`]). Default: every public source of each product.
+    #[serde(default = "default_sources")]
+    pub sources: BTreeMap<String, Vec<String>>,
+    /// A `gik doctor --json` report (URL relative to the page, or absolute on an allowed
+    /// host) that orders the sources; optional.
+    #[serde(default)]
+    pub doctor: Option<String>,
+}
+
+fn default_sources() -> BTreeMap<String, Vec<String>> {
+    gik_core::product::all_products()
+        .iter()
+        .map(|p| {
+            (
+                p.name().to_string(),
+                p.public_sources()
+                    .iter()
+                    .map(|s| s.base.to_string())
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 fn default_catalog() -> String {
@@ -75,6 +104,8 @@ impl Default for Config {
             catalog: default_catalog(),
             allowed_hosts: default_allowed_hosts(),
             mirror: None,
+            sources: default_sources(),
+            doctor: None,
         }
     }
 }
@@ -90,10 +121,16 @@ impl Config {
         Ok(c)
     }
 
-    /// The URL policy of the page at `page_url` under this configuration.
+    /// The URL policy of the page at `page_url` under this configuration: the allowed hosts
+    /// and the hosts of every source.
     pub fn policy(&self, page_url: &str) -> Result<UrlPolicy, String> {
-        UrlPolicy::new(page_url, &self.allowed_hosts, self.mirror.as_deref())
-            .map_err(|e| e.to_string())
+        let mut hosts = self.allowed_hosts.clone();
+        for origin in SourceRouter::new(&self.sources, None).origins() {
+            if !hosts.contains(&origin) {
+                hosts.push(origin);
+            }
+        }
+        UrlPolicy::new(page_url, &hosts, self.mirror.as_deref()).map_err(|e| e.to_string())
     }
 }
 
@@ -477,11 +514,137 @@ pub async fn load_config() -> Result<Site, String> {
         Err(e) => return Err(format!("cannot read config.json: {e}")),
     };
     let policy = config.policy(&page_url())?;
+    let mut note = note;
+    let doctor = match &config.doctor {
+        None => None,
+        Some(path) => match read_doctor(&policy, path).await {
+            Ok(report) => Some(report),
+            Err(e) => {
+                note = Some(format!("{e}; the sources are tried in config.json's order"));
+                None
+            }
+        },
+    };
+    ROUTER.with(|r| {
+        *r.borrow_mut() = Some(Rc::new(SourceRouter::new(&config.sources, doctor.as_ref())))
+    });
     Ok(Site {
         config,
         policy,
         note,
     })
+}
+
+/// Largest doctor report read (a few KB per source).
+pub const MAX_DOCTOR_BYTES: u64 = 1 << 20;
+
+/// Reads the `gik doctor` report at `path` (relative to the page).
+async fn read_doctor(policy: &UrlPolicy, path: &str) -> Result<DoctorOrder, String> {
+    let fail = |e: String| format!("cannot read the doctor report {path}: {e}");
+    let url = policy
+        .resolve(path, None)
+        .map_err(|e| fail(e.to_string()))?;
+    let bytes = fetch_bytes(
+        &url,
+        Want::Whole {
+            max: MAX_DOCTOR_BYTES,
+        },
+        None,
+    )
+    .await
+    .map_err(|e| fail(e.to_string()))?;
+    DoctorOrder::from_json(&bytes).map_err(fail)
+}
+
+thread_local! {
+    /// The page's sources, set when `config.json` is read (the page is single-threaded).
+    static ROUTER: RefCell<Option<Rc<SourceRouter>>> = const { RefCell::new(None) };
+    /// Where the page shows which source served the map.
+    static NOTES: RefCell<Option<leptos::prelude::RwSignal<Vec<String>>>> = const { RefCell::new(None) };
+}
+
+/// Shows which source served the map (and which hosts failed) as one line of `notes`.
+pub fn report_sources_to(notes: leptos::prelude::RwSignal<Vec<String>>) {
+    NOTES.with(|n| *n.borrow_mut() = Some(notes));
+}
+
+/// Replaces the sources line of the notes, if it changed.
+fn show_sources(router: &SourceRouter) {
+    use leptos::prelude::{Update, WithUntracked};
+    let Some(line) = router.describe() else {
+        return;
+    };
+    NOTES.with(|n| {
+        if let Some(notes) = *n.borrow() {
+            if notes.with_untracked(|v| v.contains(&line)) {
+                return;
+            }
+            notes.update(|v| {
+                v.retain(|x| !x.starts_with(NOTE_PREFIX));
+                v.push(line);
+            });
+        }
+    });
+}
+
+/// Whether a failure says the host (not the file) is the problem for this page.
+fn host_failed(f: &FetchFailure) -> bool {
+    match f {
+        FetchFailure::CrossOrigin { .. }
+        | FetchFailure::Network { .. }
+        | FetchFailure::RangeIgnored { .. } => true,
+        FetchFailure::Status { status, .. } => *status == 403 || *status == 429 || *status >= 500,
+        _ => false,
+    }
+}
+
+/// Fetches one message (a byte range of `url`, a canonical URL from a manifest) from the
+/// product's sources in turn (see [`crate::sources`]); a URL under no source is fetched as it
+/// is. A host that fails is moved down for the rest of the page's life.
+pub async fn fetch_message(
+    policy: &UrlPolicy,
+    url: &AllowedUrl,
+    want: Want,
+    signal: Option<&web_sys::AbortSignal>,
+) -> Result<Vec<u8>, FetchFailure> {
+    let router = ROUTER.with(|r| r.borrow().clone());
+    let candidates = router
+        .as_ref()
+        .map(|r| r.candidates(url.as_str()))
+        .unwrap_or_default();
+    let Some(router) = router.filter(|_| !candidates.is_empty()) else {
+        return fetch_bytes(url, want, signal).await;
+    };
+    let (mut not_found, mut last) = (None, None);
+    for (base, candidate) in candidates {
+        let allowed = match policy.resolve(&candidate, None) {
+            Ok(u) => u,
+            Err(e) => {
+                last = Some(FetchFailure::from(e));
+                continue;
+            }
+        };
+        match fetch_bytes(&allowed, want, signal).await {
+            Ok(bytes) => {
+                router.record_served(&base);
+                show_sources(&router);
+                return Ok(bytes);
+            }
+            Err(e) if e.is_aborted() => return Err(e),
+            Err(e @ FetchFailure::NotFound { .. }) => {
+                not_found.get_or_insert(e);
+            }
+            Err(e) if host_failed(&e) => {
+                router.mark_failed(&base);
+                show_sources(&router);
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(not_found.or(last).unwrap_or(FetchFailure::NotFound {
+        url: url.to_string(),
+    }))
 }
 
 /// Fetches and parses the catalog; returns it with its URL (manifest paths are relative to it).
@@ -540,6 +703,15 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(c.catalog, "catalog.json");
         assert_eq!(c.allowed_hosts.len(), 2);
+        assert_eq!(
+            c.sources["gefs"].len(),
+            gik_core::product::GEFS_SOURCES.len()
+        );
+        assert_eq!(
+            c.sources["ecmwf"][0],
+            gik_core::product::ECMWF_SOURCES[0].base
+        );
+        assert!(c.doctor.is_none());
         let c = Config::from_json(
             br#"{"catalog": "data/catalog.json", "allowed_hosts": [], "mirror": ""}"#,
         )

@@ -10,6 +10,7 @@
 //! - [`compute`] — which members and messages a view needs, cropping, combining (pure);
 //! - [`render`] — colour scales, layout and drawing to a canvas;
 //! - [`data`] — `config.json`, the catalog, and the Range-request fetch layer;
+//! - [`sources`] — which mirror of a product each message is read from (pure);
 //! - [`loader`] — runs a view: concurrency, caching, cancellation, progress, failures;
 //! - [`tasks`] — small single-threaded async helpers;
 //! - [`components`] — the Leptos components; [`App`] wires them.
@@ -23,6 +24,7 @@ pub mod compute;
 pub mod data;
 pub mod loader;
 pub mod render;
+pub mod sources;
 pub mod tasks;
 pub mod view_state;
 
@@ -131,6 +133,7 @@ pub fn App() -> impl IntoView {
     {
         let loader = Rc::clone(&loader);
         leptos::task::spawn_local(async move {
+            data::report_sources_to(notes);
             let site = match data::load_config().await {
                 Ok(c) => c,
                 Err(e) => return boot.set(Boot::Failed(e)),

@@ -517,7 +517,7 @@ impl Loader {
                 offset: loc.offset,
                 length: loc.length,
             };
-            data::fetch_bytes(&url, want, job.signal().as_ref()).await?
+            data::fetch_message(&self.policy, &url, want, job.signal().as_ref()).await?
         };
         self.progress(job, |p| {
             p.messages_fetched += 1;

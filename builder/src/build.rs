@@ -35,7 +35,7 @@ use gik_core::manifest::ByteRange;
 use gik_core::member::{
     build_member_manifest, variable_steps, MemberIdentity, MessageRef, VariableMessages,
 };
-use gik_core::product::{records_for, Member, Product, VariableSpec};
+use gik_core::product::{explain_unmapped, records_for, Member, Product, VariableSpec};
 use gik_core::time::RunTime;
 
 use crate::clock::now_iso;
@@ -176,6 +176,22 @@ pub async fn build_run(
                     continue;
                 }
             };
+            // An index the product's layout cannot map (renamed stream or type): say what it
+            // holds and what was expected, once, instead of every variable missing.
+            if let Some(reason) = explain_unmapped(
+                product.layouts(),
+                plan.run,
+                member,
+                &file.index_url,
+                records,
+            ) {
+                pending.push(Pending::Missing(MissingEntry {
+                    member: member_name,
+                    step: Some(file.step),
+                    reason,
+                }));
+                continue;
+            }
             report.found += 1;
             let refs = per_member.entry(member).or_default();
             let mut seen = BTreeSet::new();

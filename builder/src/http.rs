@@ -6,6 +6,11 @@
 //! with exponential backoff and full jitter, up to [`RetryConfig::max_retries`]. A 404 means "not
 //! published (yet)" and is reported at once, never retried.
 //!
+//! With a [`SourceSet`] ([`HttpClient::with_sources`]), a request for a URL under the canonical
+//! base or any source is sent to the sources in turn ([`crate::sources`]): each source gets its
+//! retries, a 404 is checked on the next source, and only when every source has failed is the
+//! request an error (a 404 when a source said 404 and none served it).
+//!
 //! Bodies are bounded. Sizes come from places gik does not control — an index file's offsets,
 //! a manifest's lengths, a server's `Content-Length` — so every body has a cap by what it is
 //! ([`BodyLimits`], defaults [`MAX_INDEX_BYTES`], [`MAX_MANIFEST_BYTES`], [`MAX_CATALOG_BYTES`],
@@ -21,6 +26,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use reqwest::StatusCode;
 use tokio::sync::Semaphore;
+
+use crate::sources::SourceSet;
 
 /// Cap on an index file (`.idx`, `.index`): the largest real ones (an ECMWF ensemble step,
 /// 51 members × ~100 fields, JSON lines) are a few MB.
@@ -172,6 +179,15 @@ pub enum FetchError {
         /// The cap.
         cap: u64,
     },
+    /// Every source failed; the URL is the one asked for (canonical), each failure names the
+    /// source's URL.
+    #[error("{url}: no source could serve it: {}", failures.join("; "))]
+    AllSources {
+        /// The URL asked for.
+        url: String,
+        /// Each source's failure, in the order tried.
+        failures: Vec<String>,
+    },
     /// The server ignored the Range header or returned the wrong number of bytes.
     #[error("{url}: asked for bytes {offset}+{length}, {reason}")]
     BadRange {
@@ -191,6 +207,38 @@ impl FetchError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
+
+    /// Whether another source may do better: statuses and network failures after the
+    /// retries, a `403`, a server that ignores `Range`. A 404 is checked on the next source
+    /// too, but counted apart. An over-cap body is the content's fault, the same everywhere.
+    fn next_source_may_help(&self) -> bool {
+        matches!(
+            self,
+            Self::Status { .. }
+                | Self::Network { .. }
+                | Self::BadRange { .. }
+                | Self::AllSources { .. }
+        )
+    }
+}
+
+/// What one request answered, as `gik doctor` looks at it: no retries, no failover.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// The status.
+    pub status: u16,
+    /// `Content-Length`, if sent.
+    pub content_length: Option<u64>,
+    /// `Access-Control-Allow-Origin`, if sent.
+    pub allow_origin: Option<String>,
+    /// `Access-Control-Expose-Headers`, if sent.
+    pub expose_headers: Option<String>,
+    /// `Content-Range`, if sent.
+    pub content_range: Option<String>,
+    /// The body of a `206` (at most the length asked for); empty otherwise, never read.
+    pub body: Bytes,
+    /// Time to the end of the body.
+    pub elapsed: Duration,
 }
 
 /// Counters for the end-of-run summary and benchmarks.
@@ -212,6 +260,7 @@ pub struct HttpClient {
     permits: Arc<Semaphore>,
     stats: Arc<FetchStats>,
     limits: BodyLimits,
+    sources: Option<Arc<SourceSet>>,
 }
 
 enum Attempt<T> {
@@ -235,6 +284,72 @@ impl HttpClient {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             stats: Arc::new(FetchStats::default()),
             limits: BodyLimits::default(),
+            sources: None,
+        })
+    }
+
+    /// The same client (sharing connections, permits and counters) reading URLs under
+    /// `sources`' canonical base or any source from the sources in turn.
+    #[must_use]
+    pub fn with_sources(mut self, sources: Arc<SourceSet>) -> Self {
+        self.sources = Some(sources);
+        self
+    }
+
+    /// The sources in use, if any.
+    pub fn sources(&self) -> Option<&Arc<SourceSet>> {
+        self.sources.as_ref()
+    }
+
+    /// Runs `fetch` on `url`, or, when `url` lies under the sources, on its URL at each source
+    /// in turn until one serves it (see the module docs).
+    async fn failover<T, F, Fut>(&self, url: &str, fetch: F) -> Result<T, FetchError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, FetchError>>,
+    {
+        let Some((sources, rest)) = self
+            .sources
+            .as_ref()
+            .and_then(|s| s.rest_of(url).map(|rest| (s, rest)))
+        else {
+            return fetch(url.to_string()).await;
+        };
+        let mut failures: Vec<FetchError> = Vec::new();
+        for i in sources.order() {
+            match fetch(sources.url(i, rest)).await {
+                Ok(value) => {
+                    sources.record_served(i);
+                    return Ok(value);
+                }
+                Err(e) if e.is_not_found() => {
+                    sources.record_not_found(i);
+                    failures.push(e);
+                }
+                Err(e) if e.next_source_may_help() => {
+                    tracing::debug!(source = %sources.bases()[i], error = %e, "trying the next source");
+                    sources.record_failure(i, &e.to_string());
+                    failures.push(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if failures.len() == 1 {
+            if let Some(only) = failures.pop() {
+                return Err(only);
+            }
+        }
+        // Some source said the file is not there and none served it: the others failing
+        // cannot tell otherwise, so it counts as not published (the failures are counted per
+        // source).
+        if failures.iter().any(FetchError::is_not_found) {
+            return Err(FetchError::NotFound {
+                url: url.to_string(),
+            });
+        }
+        Err(FetchError::AllSources {
+            url: url.to_string(),
+            failures: failures.iter().map(ToString::to_string).collect(),
         })
     }
 
@@ -258,14 +373,21 @@ impl HttpClient {
     /// GET a whole small object whose kind is not stated, capped at the largest of the
     /// whole-object caps. Prefer [`HttpClient::get_object`], which caps by kind.
     pub async fn get(&self, url: &str) -> Result<Bytes, FetchError> {
-        self.get_capped(url, self.limits.any_object(), "object")
-            .await
+        let cap = self.limits.any_object();
+        self.failover(
+            url,
+            |u| async move { self.get_capped(&u, cap, "object").await },
+        )
+        .await
     }
 
     /// GET a whole index file, manifest or catalog, capped by its kind ([`BodyLimits`]).
     pub async fn get_object(&self, url: &str, kind: ObjectKind) -> Result<Bytes, FetchError> {
-        self.get_capped(url, self.limits.for_kind(kind), kind.noun())
-            .await
+        let cap = self.limits.for_kind(kind);
+        self.failover(url, |u| async move {
+            self.get_capped(&u, cap, kind.noun()).await
+        })
+        .await
     }
 
     async fn get_capped(
@@ -308,6 +430,19 @@ impl HttpClient {
     /// exactly those bytes came back, and never reads more than `length` body bytes. A length
     /// over the message cap ([`BodyLimits::message`]) is refused before any request.
     pub async fn get_range(
+        &self,
+        url: &str,
+        offset: u64,
+        length: u64,
+    ) -> Result<Bytes, FetchError> {
+        self.failover(url, |u| async move {
+            self.get_range_once(&u, offset, length).await
+        })
+        .await
+    }
+
+    /// [`HttpClient::get_range`] on one URL.
+    async fn get_range_once(
         &self,
         url: &str,
         offset: u64,
@@ -370,8 +505,91 @@ impl HttpClient {
         .await
     }
 
+    /// One request as a browser on `origin` would send it: a HEAD (`range` `None`) or a GET of
+    /// bytes `offset .. offset + length` with an `Origin` header; no retries and no failover.
+    /// Only a `206` body is read, at most `length` bytes (and no more than the message cap).
+    pub async fn probe(
+        &self,
+        url: &str,
+        range: Option<(u64, u64)>,
+        origin: &str,
+    ) -> Result<Probe, FetchError> {
+        let start = Instant::now();
+        let network = |e: reqwest::Error| FetchError::Network {
+            url: url.to_string(),
+            reason: describe(&e),
+            attempts: 1,
+            elapsed: start.elapsed(),
+        };
+        let request = match range {
+            None => self.client.head(url),
+            Some((offset, length)) => {
+                let last = offset.saturating_add(length.max(1) - 1);
+                self.client
+                    .get(url)
+                    .header("Range", format!("bytes={offset}-{last}"))
+            }
+        };
+        let _permit = self.permits.acquire().await;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let response = request
+            .header("Origin", origin)
+            .send()
+            .await
+            .map_err(network)?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let status = response.status().as_u16();
+        let content_length = header("content-length").and_then(|v| v.parse().ok());
+        let (allow_origin, expose_headers, content_range) = (
+            header("access-control-allow-origin"),
+            header("access-control-expose-headers"),
+            header("content-range"),
+        );
+        let body = match range {
+            Some((_, length)) if status == 206 => {
+                match read_capped(response, length.min(self.limits.message)).await {
+                    Ok(body) => body,
+                    Err(BodyError::Network(e)) => return Err(network(e)),
+                    Err(BodyError::OverCap(size)) => {
+                        return Err(FetchError::BadRange {
+                            url: url.to_string(),
+                            offset: range.map_or(0, |r| r.0),
+                            length,
+                            reason: format!("server sent {size} bytes or more"),
+                        })
+                    }
+                }
+            }
+            _ => Bytes::new(),
+        };
+        self.stats
+            .bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        Ok(Probe {
+            status,
+            content_length,
+            allow_origin,
+            expose_headers,
+            content_range,
+            body,
+            elapsed: start.elapsed(),
+        })
+    }
+
     /// HEAD an object and return its size.
     pub async fn head_size(&self, url: &str) -> Result<u64, FetchError> {
+        self.failover(url, |u| async move { self.head_size_once(&u).await })
+            .await
+    }
+
+    /// [`HttpClient::head_size`] on one URL.
+    async fn head_size_once(&self, url: &str) -> Result<u64, FetchError> {
         self.with_retries(url, || async {
             let response = match self.client.head(url).send().await {
                 Ok(r) => r,

@@ -27,16 +27,21 @@ pub async fn latest_complete_run(
         urls.dedup();
         // Cheapest first: the last step of every member is published last.
         urls.reverse();
-        let missing = stream::iter(urls.iter())
-            .map(|url| async move { client.head_size(url).await.is_err() })
+        let failure = stream::iter(urls.iter())
+            .map(|url| async move { client.head_size(url).await.err() })
             .buffer_unordered(256)
-            .filter(|missing| futures::future::ready(*missing))
+            .filter_map(futures::future::ready)
             .boxed()
             .next()
-            .await
-            .is_some();
-        if !missing {
-            return Ok(candidate);
+            .await;
+        match failure {
+            None => return Ok(candidate),
+            // Not a missing file but a source that does not answer: probing older runs
+            // would only repeat it.
+            Some(e) if !e.is_not_found() => {
+                bail!("{}: probing the {candidate} run: {e}", product.name())
+            }
+            Some(_) => {}
         }
         tracing::info!(run = %candidate, "incomplete; trying the previous run");
         candidate = previous_run(product, candidate);

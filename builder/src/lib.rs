@@ -5,10 +5,12 @@
 //! | module | job |
 //! |---|---|
 //! | [`http`] | one shared HTTP client: bounded concurrency, timeouts, retries with backoff |
+//! | [`sources`] | several mirrors of a product tried in order per request, counted per source |
 //! | [`clock`] | the wall clock, read in one place |
 //! | [`build`] | `gik build`: index files → member manifests → catalog |
 //! | [`fetch_limits`] | what the builder does with untrusted sizes from index files (bounded header reads, sub-fields) |
 //! | [`destination`] | folder / `file://` / `s3://` / `gs://` through `object_store`, atomic writes |
+//! | [`doctor`] | `gik doctor`: which sources work today, for the builder and from a browser |
 //! | [`latest`] | the newest run whose index files are all published |
 //! | [`validate`] | a published manifest's structure and references |
 //! | [`tasks`] | a batch engine task's share of a backfill |
@@ -19,11 +21,13 @@
 pub mod build;
 pub mod clock;
 pub mod destination;
+pub mod doctor;
 pub mod fetch_limits;
 pub mod http;
 pub mod inspect;
 pub mod latest;
 pub mod progress;
+pub mod sources;
 #[cfg(feature = "stream")]
 pub mod stream;
 pub mod tasks;

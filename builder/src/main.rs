@@ -6,9 +6,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use gik_core::product::public_source_of;
 use gik_core::product::{
     parse_members, parse_steps, product_by_name, select_variables, Hosts, Product,
 };
@@ -18,7 +20,8 @@ use gik_builder::build::{build_run, BuildPlan};
 use gik_builder::destination::Destination;
 use gik_builder::http::{HttpClient, RetryConfig};
 use gik_builder::progress::Progress;
-use gik_builder::{clock, inspect, latest, tasks, validate};
+use gik_builder::sources::{describe_summary, split_list, SourceSet};
+use gik_builder::{clock, doctor, inspect, latest, tasks, validate};
 
 /// Grib-Index-Kerchunk: ensemble forecast manifests from GRIB2 index files.
 #[derive(Parser, Debug)]
@@ -62,6 +65,11 @@ enum Command {
     /// and write them, cropped, to one CF NetCDF-4 file. Presets: cgan, rain-probability.
     #[cfg(feature = "stream")]
     Stream(Box<gik_builder::stream::StreamArgs>),
+    /// Check each source of each product (needs internet): newest complete run, HEAD, one
+    /// message read with a Range GET from a browser's origin (206? CORS?), latency,
+    /// throughput, and the message decoded against its index. Prints a table; exits non-zero
+    /// when a product has no source a browser can read.
+    Doctor(DoctorArgs),
     /// Check a published manifest: structure, and every reference inside its file.
     Validate {
         /// Manifest path or http(s) URL.
@@ -80,9 +88,19 @@ struct SourceArgs {
     /// Product: gefs or ecmwf.
     #[arg(long)]
     product: String,
-    /// Base URL of a mirror of the product's bucket (default: the public bucket).
-    #[arg(long, env = "GIK_SOURCE")]
-    source: Option<String>,
+    /// Base URLs of mirrors of the product's files, tried in order per request (repeat the
+    /// option or give a comma list; default: the product's public sources, see `gik doctor`).
+    /// `GIK_SOURCE` (one URL) is read too.
+    #[arg(long = "source", env = "GIK_SOURCES", value_delimiter = ',')]
+    sources: Vec<String>,
+    /// Base URL the manifests record for every message (default: the first --source, or the
+    /// product's public bucket without --source), whichever source served the build.
+    #[arg(long)]
+    canonical: Option<String>,
+    /// Read from the sources this `gik doctor --json` report found usable by the builder (in
+    /// its order), unless --source is given; a report without any keeps the public sources.
+    #[arg(long, env = "GIK_DOCTOR")]
+    doctor: Option<PathBuf>,
     /// Requests in flight.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -151,6 +169,7 @@ fn main() -> ExitCode {
         Command::Stream(args) => {
             runtime().and_then(|rt| rt.block_on(gik_builder::stream::run_cli(*args, cli.quiet)))
         }
+        Command::Doctor(args) => runtime().and_then(|rt| rt.block_on(run_doctor(args))),
         Command::Validate {
             manifest,
             deep,
@@ -191,12 +210,59 @@ fn init_logging(json: bool, quiet: bool) {
     }
 }
 
-fn open_product(source: &SourceArgs) -> Result<Box<dyn Product>> {
-    let hosts = match &source.source {
-        Some(base) => Hosts::default().with(&source.product, base.as_str()),
-        None => Hosts::default(),
+/// The sources of `args`: `--source` / `GIK_SOURCES` / `GIK_SOURCE`, else those `--doctor`
+/// found usable, else the product's public sources; URLs are written under `--canonical`, else
+/// the product's public bucket when the first source is a public one, else the first source.
+fn open_sources(args: &SourceArgs) -> Result<Arc<SourceSet>> {
+    let mut given = split_list(&args.sources);
+    if given.is_empty() {
+        if let Ok(one) = std::env::var("GIK_SOURCE") {
+            given = split_list(&[one]);
+        }
+    }
+    let public = product_by_name(&args.product, &Hosts::default())?;
+    if given.is_empty() {
+        if let Some(path) = &args.doctor {
+            given = doctor::builder_sources_from(path, public.name())?;
+            if given.is_empty() {
+                tracing::warn!(
+                    report = %path.display(),
+                    "no source passed the doctor's checks; trying the public sources"
+                );
+            }
+        }
+    }
+    let bases: Vec<String> = if given.is_empty() {
+        public
+            .public_sources()
+            .iter()
+            .map(|s| s.base.to_string())
+            .collect()
+    } else {
+        given
     };
-    Ok(product_by_name(&source.product, &hosts)?)
+    // Public sources are interchangeable: URLs on any of them are written on the product's
+    // public bucket. A private mirror first in the list is its own canonical base.
+    let canonical = args.canonical.as_deref().or_else(|| {
+        bases
+            .first()
+            .and_then(|first| {
+                public_source_of(public.public_sources(), first.trim_end_matches('/'))
+            })
+            .map(|_| public.default_host())
+    });
+    Ok(Arc::new(SourceSet::new(&bases, canonical)?))
+}
+
+/// The product with its URLs written under the sources' canonical base.
+fn open_product(args: &SourceArgs, sources: &SourceSet) -> Result<Box<dyn Product>> {
+    let hosts = Hosts::default().with(&args.product, sources.canonical());
+    Ok(product_by_name(&args.product, &hosts)?)
+}
+
+/// A client for `args` reading from `sources`.
+fn open_client(args: &SourceArgs, sources: &Arc<SourceSet>) -> Result<HttpClient> {
+    Ok(HttpClient::new(args.concurrency, RetryConfig::default())?.with_sources(sources.clone()))
 }
 
 /// `--now` (`YYYYMMDDHH`) if given, else the clock's current hour.
@@ -210,11 +276,85 @@ fn now_or_clock(now: Option<&str>) -> Result<RunTime> {
 }
 
 async fn run_latest(source: SourceArgs, now: Option<String>, max_runs: usize) -> Result<()> {
-    let product = open_product(&source)?;
-    let client = HttpClient::new(source.concurrency, RetryConfig::default())?;
+    let sources = open_sources(&source)?;
+    let product = open_product(&source, &sources)?;
+    let client = open_client(&source, &sources)?;
     let now = now_or_clock(now.as_deref())?;
     let run = latest::latest_complete_run(product.as_ref(), &client, now, max_runs).await?;
     println!("{} {}", run.date_string(), run.hour_string());
+    Ok(())
+}
+
+/// `gik doctor`'s arguments.
+#[derive(Args, Debug)]
+struct DoctorArgs {
+    /// Products to check (repeat; default: all).
+    #[arg(long = "product")]
+    products: Vec<String>,
+    /// Sources to check instead of the product's public ones (repeat or comma list; with
+    /// exactly one --product).
+    #[arg(long = "source", value_delimiter = ',')]
+    sources: Vec<String>,
+    /// Also write the report as JSON to this file (`-`: standard output, instead of the
+    /// table).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The Origin header of the browser-like request.
+    #[arg(long, default_value = gik_builder::doctor::DEFAULT_ORIGIN)]
+    origin: String,
+    /// Pretend the current time is this (`YYYYMMDDHH`), for tests and replays.
+    #[arg(long, env = "GIK_NOW")]
+    now: Option<String>,
+    /// How many runs back to probe for the newest complete run.
+    #[arg(long, default_value_t = 4)]
+    max_runs: usize,
+}
+
+async fn run_doctor(args: DoctorArgs) -> Result<()> {
+    let names: Vec<String> = if args.products.is_empty() {
+        gik_core::product::product_names()
+            .map(ToString::to_string)
+            .collect()
+    } else {
+        args.products.clone()
+    };
+    let given = split_list(&args.sources);
+    if !given.is_empty() && names.len() != 1 {
+        bail!("--source needs exactly one --product (the sources are that product's)");
+    }
+    let mut plan = Vec::new();
+    for name in &names {
+        let product = product_by_name(name, &Hosts::default())?;
+        let bases = if given.is_empty() {
+            product
+                .public_sources()
+                .iter()
+                .map(|s| s.base.to_string())
+                .collect()
+        } else {
+            given.clone()
+        };
+        plan.push((product.name().to_string(), bases));
+    }
+    let mut options = doctor::DoctorOptions::new(now_or_clock(args.now.as_deref())?);
+    options.origin = args.origin;
+    options.max_runs = args.max_runs;
+    let report = doctor::doctor(&plan, &options).await?;
+    let json = serde_json::to_string_pretty(&report)?;
+    match &args.json {
+        Some(path) if path.as_os_str() == "-" => println!("{json}"),
+        Some(path) => {
+            print!("{}", doctor::table(&report));
+            let partial = path.with_extension("json.partial");
+            std::fs::write(&partial, json.as_bytes())
+                .and_then(|()| std::fs::rename(&partial, path))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        None => print!("{}", doctor::table(&report)),
+    }
+    if !report.app_can_draw {
+        bail!("a product has no source a browser can read (see the table)");
+    }
     Ok(())
 }
 
@@ -232,8 +372,9 @@ async fn run_validate(location: &str, deep: bool, concurrency: usize) -> Result<
 }
 
 async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
-    let product = open_product(&args.source)?;
-    let client = HttpClient::new(args.source.concurrency, RetryConfig::default())?;
+    let sources = open_sources(&args.source)?;
+    let product = open_product(&args.source, &sources)?;
+    let client = open_client(&args.source, &sources)?;
     let first = if args.latest {
         let now = now_or_clock(args.now.as_deref())?;
         latest::latest_complete_run(product.as_ref(), &client, now, 8).await?
@@ -256,7 +397,7 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
     let mut failed = Vec::new();
     for run in runs {
         // Each run is re-planned: ECMWF's steps and members depend on the run.
-        let product = open_product(&args.source)?;
+        let product = open_product(&args.source, &sources)?;
         let plan = BuildPlan {
             members: parse_members(product.as_ref(), &args.members)?,
             variables: select_variables(product.as_ref(), &var_refs)?,
@@ -313,6 +454,9 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
             }
             failed.push(run);
         }
+    }
+    for line in describe_summary(&sources.summary()) {
+        println!("  {line}");
     }
     if !failed.is_empty() {
         bail!(

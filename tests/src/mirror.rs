@@ -65,6 +65,9 @@ pub struct MirrorConfig {
     pub faults: Vec<FaultRule>,
     /// An idle keep-alive connection is closed after this long.
     pub idle_timeout: Duration,
+    /// Send CORS headers (`Access-Control-Allow-Origin: *` and friends, preflights answered);
+    /// `false` is a bucket without a CORS configuration, which browsers cannot read.
+    pub cors: bool,
 }
 
 impl MirrorConfig {
@@ -83,7 +86,14 @@ impl MirrorConfig {
             bandwidth: None,
             faults: Vec::new(),
             idle_timeout: Duration::from_secs(30),
+            cors: true,
         }
+    }
+
+    /// No CORS headers at all (see [`MirrorConfig::cors`]).
+    pub fn no_cors(mut self) -> Self {
+        self.cors = false;
+        self
     }
 
     /// Sets the port.
@@ -180,6 +190,7 @@ struct Shared {
     in_flight: AtomicUsize,
     shutdown: AtomicBool,
     idle_timeout: Duration,
+    cors: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -214,6 +225,7 @@ impl MirrorServer {
             in_flight: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             idle_timeout: config.idle_timeout,
+            cors: AtomicBool::new(config.cors),
         });
         let accept_shared = Arc::clone(&shared);
         let accept = thread::Builder::new()
@@ -243,6 +255,11 @@ impl MirrorServer {
     /// `base_url()` joined with `path` (leading `/` optional).
     pub fn url(&self, path: &str) -> String {
         format!("{}/{}", self.base_url(), path.trim_start_matches('/'))
+    }
+
+    /// Turns CORS headers on or off while the server runs (see [`MirrorConfig::cors`]).
+    pub fn set_cors(&self, on: bool) {
+        self.shared.cors.store(on, Ordering::SeqCst);
     }
 
     /// The fault rules, changeable while the server runs.
@@ -485,7 +502,15 @@ fn bad_request(shared: &Shared, stream: &mut TcpStream, connection: u64, status:
         stats.bad_requests += 1;
     }
     let body = s3_error(http::s3_code(status), why, None, ordinal);
-    let head = response_head(status, body.len() as u64, "application/xml", &[], false);
+    let cors = shared.cors.load(Ordering::SeqCst);
+    let head = response_head(
+        status,
+        body.len() as u64,
+        "application/xml",
+        &[],
+        false,
+        cors,
+    );
     count_status(shared, status);
     count_bytes(shared, body.len() as u64);
     let ok = stream.write_all(head.as_bytes()).is_ok() && stream.write_all(body.as_bytes()).is_ok();
@@ -589,6 +614,7 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
                 Some(asked) if !asked.is_empty() => format!("Range, {asked}"),
                 _ => "Range".to_string(),
             };
+            let cors = shared.cors.load(Ordering::SeqCst);
             let extra = [
                 (
                     "Access-Control-Allow-Methods",
@@ -597,7 +623,8 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
                 ("Access-Control-Allow-Headers", allow_headers),
                 ("Access-Control-Max-Age", "86400".to_string()),
             ];
-            let head = response_head(204, 0, "text/plain", &extra, keep_alive);
+            let extra: &[(&str, String)] = if cors { &extra } else { &[] };
+            let head = response_head(204, 0, "text/plain", extra, keep_alive, cors);
             record.status = Some(204);
             count_status(shared, 204);
             let ok = stream.write_all(head.as_bytes()).is_ok();
@@ -701,7 +728,8 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
         ));
     }
     let keep_alive = keep_alive && truncate_at.is_none();
-    let head = response_head(status, body_len, content_type, &extra, keep_alive);
+    let cors = shared.cors.load(Ordering::SeqCst);
+    let head = response_head(status, body_len, content_type, &extra, keep_alive, cors);
     record.status = Some(status);
     count_status(shared, status);
     if stream.write_all(head.as_bytes()).is_err() {
@@ -771,6 +799,7 @@ fn send_simple(
         "application/xml",
         extra,
         keep_alive,
+        shared.cors.load(Ordering::SeqCst),
     );
     record.status = Some(status);
     count_status(shared, status);
@@ -812,14 +841,19 @@ fn response_head(
     content_type: &str,
     extra: &[(&str, String)],
     keep_alive: bool,
+    cors: bool,
 ) -> String {
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nServer: gik-mirror\r\nContent-Length: {content_length}\r\n\
-         Content-Type: {content_type}\r\nAccept-Ranges: bytes\r\n\
-         Access-Control-Allow-Origin: *\r\n\
-         Access-Control-Expose-Headers: Content-Length, Content-Range, ETag, Accept-Ranges\r\n",
+         Content-Type: {content_type}\r\nAccept-Ranges: bytes\r\n",
         http::reason(status)
     );
+    if cors {
+        head.push_str(
+            "Access-Control-Allow-Origin: *\r\n\
+             Access-Control-Expose-Headers: Content-Length, Content-Range, ETag, Accept-Ranges\r\n",
+        );
+    }
     for (name, value) in extra {
         head.push_str(name);
         head.push_str(": ");

@@ -61,10 +61,11 @@ pub struct StreamArgs {
     /// Output NetCDF file (written as FILE.partial, then renamed).
     #[arg(long)]
     pub out: PathBuf,
-    /// Read the messages from this base URL instead of the one recorded in the manifests (a
-    /// mirror of the product's bucket, e.g. http://127.0.0.1:8765/ecmwf-forecasts).
-    #[arg(long)]
-    pub source: Option<String>,
+    /// Read the messages from these base URLs instead of the one recorded in the manifests
+    /// (mirrors of the product's bucket, e.g. http://127.0.0.1:8765/ecmwf-forecasts), tried in
+    /// order per message: repeat the option or give a comma list.
+    #[arg(long = "source", env = "GIK_SOURCES", value_delimiter = ',')]
+    pub sources: Vec<String>,
     /// Fail, writing nothing, if any message is missing.
     #[arg(long)]
     pub strict: bool,

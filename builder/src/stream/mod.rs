@@ -16,7 +16,8 @@
 //!    checked against the product before anything large is read.
 //! 2. **Manifests** ([`CatalogLocation`]): one small parquet per member; they give the grid (for
 //!    the output lattice) and each message's `[url, offset, length]`. With `--source`, URLs are
-//!    re-rooted on a mirror ([`gik_core::product::reroot_url`]).
+//!    re-rooted on the first mirror ([`gik_core::product::reroot_url`]) and read from the
+//!    mirrors in turn ([`crate::sources`]).
 //! 3. **Pipeline** (`jobs`, `rain`): one task per message (`--concurrency` in flight), decoding on a pool the
 //!    size of the machine, cropping with [`gik_core::geo::CropMap`]; fields go to the writer thread
 //!    ([`netcdf_out::Writer`]) or, for rainfall windows, to an accumulator that combines them
@@ -60,9 +61,17 @@ use plan::{Mode, Plan, Planned};
 
 /// `gik stream` as the command line runs it: a client, a progress bar, the stream, a summary.
 pub async fn run_cli(args: StreamArgs, quiet: bool) -> Result<()> {
-    let client = HttpClient::new(args.concurrency, RetryConfig::default())?;
+    let client = source::client_with_sources(
+        &HttpClient::new(args.concurrency, RetryConfig::default())?,
+        &args.sources,
+    )?;
     let progress = Progress::new(quiet);
     let report = stream(&args, &client, &progress).await?;
+    if let Some(sources) = client.sources() {
+        for line in crate::sources::describe_summary(&sources.summary()) {
+            println!("  {line}");
+        }
+    }
     let groups = group_missing(&report.missing);
     for line in groups.iter().take(50) {
         println!("  missing: {line}");
@@ -99,12 +108,12 @@ pub async fn stream(
 
     let grid = OutputGrid::new(&plan.bbox, plan::output_lattice(&plan, &manifests)?)?;
     let mut jobs = JobList::new(&plan, &manifests, grid.points());
-    if let Some(source) = &args.source {
-        if !(source.starts_with("http://") || source.starts_with("https://")) {
-            bail!("--source {source:?}: expected an http(s) base URL");
-        }
-    }
-    let hosts = jobs.reroot(&plan, args.source.as_deref());
+    let client = &source::client_with_sources(client, &args.sources)?;
+    let first_source = client
+        .sources()
+        .filter(|_| !args.sources.is_empty())
+        .map(|s| s.canonical().to_string());
+    let hosts = jobs.reroot(&plan, first_source.as_deref());
     if args.strict {
         refuse_known_missing(&jobs, &names)?;
     }

@@ -12,6 +12,27 @@ use gik_core::catalog::{Catalog, RunEntry, CATALOG_FILE};
 use gik_core::member::MemberManifest;
 
 use crate::http::{HttpClient, ObjectKind};
+use crate::sources::{split_list, SourceSet};
+
+/// The mirrors of `--source` (comma lists split), if any, as a [`SourceSet`] whose canonical
+/// base is the first: messages are re-rooted on it, and read from each in turn.
+pub(super) fn source_set(sources: &[String]) -> Result<Option<std::sync::Arc<SourceSet>>> {
+    let list = split_list(sources);
+    if list.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(std::sync::Arc::new(
+        SourceSet::new(&list, None).context("--source")?,
+    )))
+}
+
+/// `client`, reading from the `--source` mirrors unless it already has sources.
+pub(super) fn client_with_sources(client: &HttpClient, sources: &[String]) -> Result<HttpClient> {
+    match (client.sources(), source_set(sources)?) {
+        (None, Some(set)) => Ok(client.clone().with_sources(set)),
+        _ => Ok(client.clone()),
+    }
+}
 
 /// Where the catalog and the manifests (paths relative to it) are.
 #[derive(Clone, Debug, PartialEq, Eq)]

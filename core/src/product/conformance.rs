@@ -51,6 +51,18 @@ pub(crate) fn check(product: &dyn Product) {
         product.default_host().contains("://") && !product.default_host().ends_with('/'),
         "{name}: default host is not a base URL"
     );
+    assert!(
+        product
+            .public_sources()
+            .iter()
+            .any(|s| s.base == product.default_host()),
+        "{name}: the default host is not one of the public sources"
+    );
+    assert!(
+        product.layouts().windows(2).all(|w| w[0].from < w[1].from)
+            && !product.layouts().is_empty(),
+        "{name}: layouts must be sorted by the run they apply from"
+    );
     let public = product_by_name(name, &Hosts::default()).unwrap();
     assert_eq!(
         public.host(),
@@ -78,6 +90,15 @@ pub(crate) fn check(product: &dyn Product) {
                 Some(from_mirror.as_str()),
                 "{name}: public URL re-rooted on a mirror"
             );
+            for source in product.public_sources() {
+                let on_source = reroot_url(product, run, &from_public, source.base).unwrap();
+                assert_eq!(
+                    reroot_url(product, run, &on_source, "http://127.0.0.1:1/m").as_deref(),
+                    Some(from_mirror.as_str()),
+                    "{name}: a URL on public source {} re-rooted on a mirror",
+                    source.base
+                );
+            }
             assert_eq!(
                 reroot_url(product, run, &from_mirror, public.host()).as_deref(),
                 Some(from_public.as_str()),

@@ -18,11 +18,12 @@ use crate::index::{EnsembleMember, IndexFormat, IndexRecord};
 use crate::time::RunTime;
 use crate::{Error, Result};
 
+use super::layout::{file_url, layout_at, FileLayout, Label, Layout};
 use super::variable::{ecmwf_type_of_level, generic_units, KnownVariable};
 use super::{
-    check_request, normalise_host, Accumulation, AccumulationKind, Credits, DisplayConversion,
-    IndexMatcher, LevelMatcher, Member, Product, SpecOrigin, StepType, VariableSpec,
-    ECMWF_DEFAULT_HOST,
+    normalise_host, Accumulation, AccumulationKind, Credits, DisplayConversion, IndexMatcher,
+    LevelMatcher, Member, Product, PublicSource, SpecOrigin, StepType, VariableSpec,
+    ECMWF_DEFAULT_HOST, ECMWF_SOURCES,
 };
 
 /// The first run whose control forecast is published in the `oper` stream (type `fc`) rather
@@ -33,6 +34,44 @@ pub const ECMWF_CONTROL_IN_OPER_FROM: RunTime = RunTime {
     day: 12,
     hour: 6,
 };
+
+/// The ensemble file of a step: control (`cf`) and perturbed members (`pf`).
+const ENFO: FileLayout = FileLayout {
+    path: "{date}/{hh}z/ifs/0p25/{stream}/{date}{hh}0000-{step}h-{stream}-{type}.grib2",
+    index_suffix: ".index",
+    strip: ".grib2",
+    stream: "enfo",
+    kind: "ef",
+    labels: &[Label::Control, Label::Perturbed],
+};
+
+/// The high-resolution forecast file of a step, which holds the control from
+/// [`ECMWF_CONTROL_IN_OPER_FROM`] on (type `fc`, no ensemble number).
+const OPER: FileLayout = FileLayout {
+    stream: "oper",
+    kind: "fc",
+    labels: &[Label::Unlabelled, Label::Control],
+    ..ENFO
+};
+
+/// File layouts by the run they apply from (see [`super::layout`]).
+const LAYOUTS: &[Layout] = &[
+    Layout {
+        from: RunTime {
+            year: 2000,
+            month: 1,
+            day: 1,
+            hour: 0,
+        },
+        control: ENFO,
+        perturbed: ENFO,
+    },
+    Layout {
+        from: ECMWF_CONTROL_IN_OPER_FROM,
+        control: OPER,
+        perturbed: ENFO,
+    },
+];
 
 /// The product's name.
 pub(crate) const NAME: &str = "ecmwf";
@@ -92,30 +131,23 @@ impl Ecmwf {
     }
 
     /// Whether `run`'s control forecast is in the `oper` stream file (from
-    /// [`ECMWF_CONTROL_IN_OPER_FROM`] on) rather than in the `enfo` file.
+    /// [`ECMWF_CONTROL_IN_OPER_FROM`] on, by the layout table) rather than in the `enfo` file.
     pub fn control_in_oper(run: RunTime) -> bool {
-        run >= ECMWF_CONTROL_IN_OPER_FROM
-    }
-
-    /// URL of the file without its extension (`.grib2` / `.index`).
-    fn stem(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
-        check_request(self, run, member, step)?;
-        let (date, hh) = (run.date_string(), run.hour_string());
-        let (stream, kind) = if member == Member::Control && Self::control_in_oper(run) {
-            ("oper", "fc")
-        } else {
-            ("enfo", "ef")
-        };
-        Ok(format!(
-            "{}/{date}/{hh}z/ifs/0p25/{stream}/{date}{hh}0000-{step}h-{stream}-{kind}",
-            self.host
-        ))
+        layout_at(LAYOUTS, run).is_some_and(|l| l.control.stream == "oper")
     }
 }
 
 impl Product for Ecmwf {
     fn default_host(&self) -> &'static str {
         ECMWF_DEFAULT_HOST
+    }
+
+    fn public_sources(&self) -> &'static [PublicSource] {
+        ECMWF_SOURCES
+    }
+
+    fn layouts(&self) -> &'static [Layout] {
+        LAYOUTS
     }
 
     fn run_path(&self, run: RunTime) -> String {
@@ -165,11 +197,11 @@ impl Product for Ecmwf {
     }
 
     fn grib_url(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
-        Ok(format!("{}.grib2", self.stem(run, member, step)?))
+        file_url(self, &self.host, run, member, step, false)
     }
 
     fn index_url(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
-        Ok(format!("{}.index", self.stem(run, member, step)?))
+        file_url(self, &self.host, run, member, step, true)
     }
 
     fn index_format(&self) -> IndexFormat {

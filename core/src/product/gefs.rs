@@ -9,12 +9,36 @@ use crate::index::{IndexFormat, IndexRecord};
 use crate::time::RunTime;
 use crate::{Error, Result};
 
+use super::layout::{file_url, FileLayout, Label, Layout};
 use super::variable::{generic_units, normalise_words, KnownVariable};
 use super::{
-    check_request, normalise_host, Accumulation, AccumulationKind, Credits, DisplayConversion,
-    IndexMatcher, LevelMatcher, Member, Product, SpecOrigin, StepType, VariableSpec,
-    GEFS_DEFAULT_HOST,
+    normalise_host, Accumulation, AccumulationKind, Credits, DisplayConversion, IndexMatcher,
+    LevelMatcher, Member, Product, PublicSource, SpecOrigin, StepType, VariableSpec,
+    GEFS_DEFAULT_HOST, GEFS_SOURCES,
 };
+
+/// GEFS v12 "secondary" 0.25° files, one per member and step, with a wgrib2 `.idx` beside.
+/// GEFSv13's renaming of `pgrb2sp25` is one more entry in [`LAYOUTS`].
+const PGRB2SP25: FileLayout = FileLayout {
+    path: "gefs.{date}/{hh}/atmos/{stream}/{member}.t{hh}z.pgrb2s.0p25.f{step3}",
+    index_suffix: ".idx",
+    strip: "",
+    stream: "pgrb2sp25",
+    kind: "",
+    labels: &[Label::Control, Label::Perturbed, Label::Unlabelled],
+};
+
+/// File layouts by the run they apply from (see [`super::layout`]).
+const LAYOUTS: &[Layout] = &[Layout {
+    from: RunTime {
+        year: 2000,
+        month: 1,
+        day: 1,
+        hour: 0,
+    },
+    control: PGRB2SP25,
+    perturbed: PGRB2SP25,
+}];
 
 /// The product's name.
 pub(crate) const NAME: &str = "gefs";
@@ -79,6 +103,14 @@ impl Product for Gefs {
         GEFS_DEFAULT_HOST
     }
 
+    fn public_sources(&self) -> &'static [PublicSource] {
+        GEFS_SOURCES
+    }
+
+    fn layouts(&self) -> &'static [Layout] {
+        LAYOUTS
+    }
+
     fn run_path(&self, run: RunTime) -> String {
         format!("/gefs.{}/{}/", run.date_string(), run.hour_string())
     }
@@ -121,18 +153,11 @@ impl Product for Gefs {
     }
 
     fn grib_url(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
-        check_request(self, run, member, step)?;
-        let hh = run.hour_string();
-        Ok(format!(
-            "{}/gefs.{}/{hh}/atmos/pgrb2sp25/{}.t{hh}z.pgrb2s.0p25.f{step:03}",
-            self.host,
-            run.date_string(),
-            self.member_name(member),
-        ))
+        file_url(self, &self.host, run, member, step, false)
     }
 
     fn index_url(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
-        Ok(format!("{}.idx", self.grib_url(run, member, step)?))
+        file_url(self, &self.host, run, member, step, true)
     }
 
     fn index_format(&self) -> IndexFormat {

@@ -4,7 +4,8 @@
 //! mirror the builder read). A reader (`gik stream --source`, the app's `mirror`) may want the
 //! same bytes from another mirror laid out like the bucket. Only the product knows where the
 //! bucket part of its URLs ends, so the rule is written once over `&dyn Product`:
-//! a URL starting with the product's public host has that host replaced; otherwise everything
+//! a URL starting with one of the product's public sources ([`Product::public_sources`]) has
+//! that base replaced; otherwise everything
 //! before the run's path ([`Product::run_path`], `/20250801/00z/` for ECMWF,
 //! `/gefs.20250801/00/` for GEFS) is the base that is replaced.
 
@@ -14,8 +15,7 @@ use super::Product;
 
 /// The base (scheme, host and bucket prefix) of `url`, if `url` is a message URL of `run`.
 pub fn url_base<'a>(product: &dyn Product, run: RunTime, url: &'a str) -> Option<&'a str> {
-    let public = product.default_host();
-    if url.starts_with(public) {
+    if let Some(public) = super::public_source_of(product.public_sources(), url) {
         return url.get(..public.len());
     }
     url.find(&product.run_path(run)).and_then(|i| url.get(..i))

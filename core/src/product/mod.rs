@@ -10,9 +10,12 @@
 //! as object_store's minimal `ObjectStore` plus shared helpers (`docs/STYLE.md`, "Products behind one trait").
 //!
 //! Invariants:
-//! - The public default hosts are written down once, in [`GEFS_DEFAULT_HOST`] and
-//!   [`ECMWF_DEFAULT_HOST`]; every host can be overridden (a mirror base URL) through [`Hosts`],
-//!   and nothing else in gik hard-codes a URL.
+//! - The public sources (mirrors with one key layout) are written down once, in [`sources`]
+//!   ([`GEFS_DEFAULT_HOST`] and [`ECMWF_DEFAULT_HOST`] are the buckets canonical URLs use);
+//!   every host can be overridden (a mirror base URL) through [`Hosts`], and nothing else in
+//!   gik hard-codes a URL.
+//! - File names and their index contents are data keyed by the run they apply from
+//!   ([`layout`]), so a publisher's renaming is one table entry.
 //! - A request that the product does not publish (run hour, member, step, variable) is an
 //!   [`crate::Error`] naming the product and what is wrong, never a panic.
 //! - No I/O: products only *compute* URLs and selections.
@@ -23,8 +26,10 @@ pub(crate) mod conformance;
 mod credits;
 mod ecmwf;
 mod gefs;
+pub mod layout;
 mod member;
 mod mirror;
+pub mod sources;
 mod steps;
 mod variable;
 
@@ -34,8 +39,10 @@ pub use accumulation::{
 pub use credits::Credits;
 pub use ecmwf::{Ecmwf, ECMWF_CONTROL_IN_OPER_FROM};
 pub use gefs::Gefs;
+pub use layout::{explain_unmapped, layout_at, FileLayout, Label, Layout};
 pub use member::{parse_members, Member};
 pub use mirror::{reroot_url, url_base};
+pub use sources::{public_source_of, PublicSource, ECMWF_SOURCES, GEFS_SOURCES};
 pub use steps::{describe_steps, parse_steps};
 pub use variable::{
     DisplayConversion, IndexMatcher, LevelMatcher, SpecOrigin, StepType, VariableSpec,
@@ -174,6 +181,15 @@ pub trait Product: Send + Sync + fmt::Debug {
 
     /// Label, institution, attribution and licence of the product's data.
     fn credits(&self) -> Credits;
+
+    /// The public mirrors of the product's files, in the order they are tried; one of them
+    /// is [`default_host`](Product::default_host) ([`sources`]).
+    fn public_sources(&self) -> &'static [PublicSource];
+
+    /// The product's file layouts, sorted by the run they apply from ([`layout`]);
+    /// [`grib_url`](Product::grib_url) and [`index_url`](Product::index_url) follow the one in
+    /// force for the run.
+    fn layouts(&self) -> &'static [Layout];
 
     /// The CF standard name of one of the product's variables, when one applies.
     fn standard_name(&self, spec: &VariableSpec) -> Option<&'static str> {
