@@ -32,8 +32,6 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestMode, RequestRedirect};
 
-use gik_core::product::{ECMWF_DEFAULT_HOST, ECMWF_SOURCES, GEFS_DEFAULT_HOST, GEFS_SOURCES};
-
 use crate::sources::{DoctorOrder, SourceRouter, NOTE_PREFIX};
 
 /// Largest `config.json` read (it holds a few URLs).
@@ -75,12 +73,12 @@ pub struct Config {
 }
 
 fn default_sources() -> BTreeMap<String, Vec<String>> {
-    [("gefs", GEFS_SOURCES), ("ecmwf", ECMWF_SOURCES)]
-        .into_iter()
-        .map(|(name, list)| {
+    gik_core::product::all_products()
+        .iter()
+        .map(|p| {
             (
-                name.to_string(),
-                list.iter().map(|s| s.base.to_string()).collect(),
+                p.name().to_string(),
+                gik_core::product::sources::bases(p.public_sources()),
             )
         })
         .collect()
@@ -91,7 +89,10 @@ fn default_catalog() -> String {
 }
 
 fn default_allowed_hosts() -> Vec<String> {
-    vec![GEFS_DEFAULT_HOST.into(), ECMWF_DEFAULT_HOST.into()]
+    gik_core::product::default_hosts()
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 impl Default for Config {
@@ -699,6 +700,7 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(c.catalog, "catalog.json");
         assert_eq!(c.allowed_hosts.len(), 2);
+        use gik_core::product::{ECMWF_SOURCES, GEFS_SOURCES};
         assert_eq!(c.sources["gefs"].len(), GEFS_SOURCES.len());
         assert_eq!(c.sources["ecmwf"][0], ECMWF_SOURCES[0].base);
         assert!(c.doctor.is_none());
