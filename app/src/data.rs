@@ -78,10 +78,7 @@ fn default_sources() -> BTreeMap<String, Vec<String>> {
         .map(|p| {
             (
                 p.name().to_string(),
-                p.public_sources()
-                    .iter()
-                    .map(|s| s.base.to_string())
-                    .collect(),
+                gik_core::product::sources::bases(p.public_sources()),
             )
         })
         .collect()
@@ -703,14 +700,9 @@ mod tests {
         assert_eq!(c, Config::default());
         assert_eq!(c.catalog, "catalog.json");
         assert_eq!(c.allowed_hosts.len(), 2);
-        assert_eq!(
-            c.sources["gefs"].len(),
-            gik_core::product::GEFS_SOURCES.len()
-        );
-        assert_eq!(
-            c.sources["ecmwf"][0],
-            gik_core::product::ECMWF_SOURCES[0].base
-        );
+        use gik_core::product::{ECMWF_SOURCES, GEFS_SOURCES};
+        assert_eq!(c.sources["gefs"].len(), GEFS_SOURCES.len());
+        assert_eq!(c.sources["ecmwf"][0], ECMWF_SOURCES[0].base);
         assert!(c.doctor.is_none());
         let c = Config::from_json(
             br#"{"catalog": "data/catalog.json", "allowed_hosts": [], "mirror": ""}"#,

@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use gik_core::product::public_source_of;
+use gik_core::product::sources::bases as public_bases;
 use gik_core::product::{
-    parse_members, parse_steps, product_by_name, select_variables, Hosts, Product,
+    all_products, parse_members, parse_steps, product_by_name, public_source_of, select_variables,
+    Hosts, Product,
 };
 use gik_core::time::RunTime;
 
@@ -233,11 +234,7 @@ fn open_sources(args: &SourceArgs) -> Result<Arc<SourceSet>> {
         }
     }
     let bases: Vec<String> = if given.is_empty() {
-        public
-            .public_sources()
-            .iter()
-            .map(|s| s.base.to_string())
-            .collect()
+        public_bases(public.public_sources())
     } else {
         given
     };
@@ -311,31 +308,29 @@ struct DoctorArgs {
 }
 
 async fn run_doctor(args: DoctorArgs) -> Result<()> {
-    let names: Vec<String> = if args.products.is_empty() {
-        gik_core::product::product_names()
-            .map(ToString::to_string)
-            .collect()
+    let products: Vec<Box<dyn Product>> = if args.products.is_empty() {
+        all_products()
     } else {
-        args.products.clone()
+        args.products
+            .iter()
+            .map(|name| product_by_name(name, &Hosts::default()))
+            .collect::<Result<_, _>>()?
     };
     let given = split_list(&args.sources);
-    if !given.is_empty() && names.len() != 1 {
+    if !given.is_empty() && products.len() != 1 {
         bail!("--source needs exactly one --product (the sources are that product's)");
     }
-    let mut plan = Vec::new();
-    for name in &names {
-        let product = product_by_name(name, &Hosts::default())?;
-        let bases = if given.is_empty() {
-            product
-                .public_sources()
-                .iter()
-                .map(|s| s.base.to_string())
-                .collect()
-        } else {
-            given.clone()
-        };
-        plan.push((product.name().to_string(), bases));
-    }
+    let plan: Vec<(String, Vec<String>)> = products
+        .iter()
+        .map(|product| {
+            let bases = if given.is_empty() {
+                public_bases(product.public_sources())
+            } else {
+                given.clone()
+            };
+            (product.name().to_string(), bases)
+        })
+        .collect();
     let mut options = doctor::DoctorOptions::new(now_or_clock(args.now.as_deref())?);
     options.origin = args.origin;
     options.max_runs = args.max_runs;

@@ -53,6 +53,11 @@ pub const ECMWF_SOURCES: &[PublicSource] = &[
     },
 ];
 
+/// The base URLs of `sources`, in order.
+pub fn bases(sources: &[PublicSource]) -> Vec<String> {
+    sources.iter().map(|s| s.base.to_string()).collect()
+}
+
 /// The public source of `sources` that `url` starts with (the longest base, at a path
 /// boundary), if any.
 pub fn public_source_of(sources: &'static [PublicSource], url: &str) -> Option<&'static str> {
