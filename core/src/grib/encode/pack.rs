@@ -4,6 +4,9 @@
 use super::write::{put_u16, put_u32, sign_magnitude, BitWriter, DataPacking, Scale};
 use super::EncodeError;
 
+/// Section 5 and the data of section 7.
+type Packed = (Vec<u8>, Vec<u8>);
+
 /// Group lengths tried for complex packing; the one giving the fewest bits wins.
 const GROUP_LENGTHS: [usize; 5] = [8, 16, 32, 64, 128];
 
@@ -12,7 +15,7 @@ pub(super) fn pack(
     scale: &Scale,
     integers: &[u32],
     packing: DataPacking,
-) -> Result<(Vec<u8>, Vec<u8>), EncodeError> {
+) -> Result<Packed, EncodeError> {
     let bits = scale.bits;
     if let Some(x) = integers.iter().find(|&&x| bits < 32 && x >> bits != 0) {
         return Err(EncodeError::Overflow(format!(
@@ -120,7 +123,7 @@ fn layout(values: &[u64], length: usize) -> Option<Layout> {
 }
 
 /// Template 5.3 with second-order differencing, or `None` when the field does not suit it.
-fn complex(scale: &Scale, integers: &[u32]) -> Result<Option<(Vec<u8>, Vec<u8>)>, EncodeError> {
+fn complex(scale: &Scale, integers: &[u32]) -> Result<Option<Packed>, EncodeError> {
     let n = integers.len();
     if n < 3 {
         return Ok(None);
