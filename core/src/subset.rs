@@ -172,6 +172,40 @@ impl SubsetEntry {
     }
 }
 
+/// The subset of `run` a reader should use for a view of `bbox`: the first (by name) whose box
+/// holds `bbox` and that has every one of `members` at every one of `steps` for every one of
+/// `variables` (requests, as the catalog names them); `None` when the public bucket must be
+/// read. A (member, step) the subset's build reported missing does not count as present.
+pub fn choose<'a>(
+    run: &'a RunEntry,
+    bbox: &BBox,
+    members: &[String],
+    variables: &[String],
+    steps: &[u32],
+) -> Option<(&'a str, &'a SubsetEntry)> {
+    run.subsets
+        .iter()
+        .find(|(_, s)| {
+            let pairs = s.run.complete_pairs();
+            s.contains(bbox)
+                && variables
+                    .iter()
+                    .all(|v| s.run.variables.iter().any(|e| &e.name == v))
+                && members.iter().all(|m| {
+                    steps
+                        .iter()
+                        .all(|&step| pairs.contains(&(m.as_str(), step)))
+                })
+        })
+        .map(|(name, s)| (name.as_str(), s))
+}
+
+/// Whether a message URL from a subset manifest is relative to the catalog (no scheme and no
+/// leading `/`), as the builder writes them.
+pub fn is_relative(url: &str) -> bool {
+    !url.contains("://") && !url.starts_with('/')
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -194,6 +228,48 @@ mod tests {
         assert_eq!(chosen.len(), 1);
         assert!(subset_by_name("west-africa").is_err());
         assert!(s.variables_for(e.as_ref(), &["nonsense:x:y"]).is_err());
+    }
+
+    #[test]
+    fn a_view_uses_a_subset_only_when_it_has_everything() {
+        let subset_run = RunEntry {
+            run: "2025080100".into(),
+            members: vec!["control".into(), "ens01".into()],
+            steps: vec![0, 24, 48],
+            variables: vec![crate::catalog::VariableEntry {
+                name: "tp".into(),
+                ..Default::default()
+            }],
+            missing: vec![crate::catalog::MissingEntry {
+                member: "ens01".into(),
+                step: Some(48),
+                reason: "404".into(),
+            }],
+            ..RunEntry::default()
+        };
+        let mut run = RunEntry::default();
+        run.subsets.insert(
+            "east-africa".into(),
+            SubsetEntry {
+                bbox: EAST_AFRICA.to_string(),
+                run: subset_run,
+                ..SubsetEntry::default()
+            },
+        );
+        let members = ["control".to_string(), "ens01".to_string()];
+        let tp = ["tp".to_string()];
+        let inside: BBox = "-5,5,30,40".parse().unwrap();
+        let chosen = choose(&run, &inside, &members, &tp, &[24]);
+        assert_eq!(chosen.map(|(n, _)| n), Some("east-africa"));
+        assert!(choose(&run, &EAST_AFRICA, &members, &tp, &[0, 24]).is_some());
+        // Outside the box, another variable, a missing pair, a step not cut, another member.
+        assert!(choose(&run, &"-5,5,10,40".parse().unwrap(), &members, &tp, &[24]).is_none());
+        assert!(choose(&run, &inside, &members, &["2t".to_string()], &[24]).is_none());
+        assert!(choose(&run, &inside, &members, &tp, &[48]).is_none());
+        assert!(choose(&run, &inside, &members, &tp, &[72]).is_none());
+        assert!(choose(&run, &inside, &["ens02".to_string()], &tp, &[24]).is_none());
+        assert!(is_relative("subsets/east-africa/x.grib2"));
+        assert!(!is_relative("https://host/x.grib2") && !is_relative("/abs/x.grib2"));
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! the mirror, crops the source with `geo::CropMap` and compares bit for bit. Then
 //! `tests/python/check_subset.py` decodes the subset files with ecCodes and must find the same
 //! values (needs the virtualenv of `scripts/setup.sh`, `$GIK_VENV`).
+//!
+//! `gik stream --catalog` on a destination with subsets reads a box inside the subset from the
+//! subset files only (no request to the bucket) and a box reaching outside it from the bucket,
+//! and both give the same values where they overlap.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,10 +21,15 @@ use std::process::Command;
 use common::{
     build_to_dir, mirror, plan, range_read, read_catalog, read_member, venv_program, workspace_root,
 };
+use gik_builder::http::HttpClient;
+use gik_builder::progress::Progress;
+use gik_builder::stream::{stream, StreamArgs};
 use gik_builder::subset::SubsetPlan;
 use gik_core::geo::{CropMap, Lattice, OutputGrid};
 use gik_core::grib;
 use gik_core::icpac::EAST_AFRICA;
+use gik_tests::mirror::{DirContent, MirrorConfig, MirrorServer};
+use gik_tests::synthetic::{Synthetic, SyntheticConfig, ECMWF_BUCKET};
 use serde_json::{json, Value};
 
 fn fnv1a64(values: &[f32]) -> u64 {
@@ -188,6 +197,116 @@ fn rebuilding_keeps_or_removes_the_subset_files() {
         !text.contains("subsets"),
         "no empty subsets field for older readers"
     );
+}
+
+#[test]
+fn stream_reads_a_box_inside_the_subset_from_the_subset_only() {
+    let site = tempfile::tempdir().unwrap();
+    let synthetic = Synthetic::load(SyntheticConfig::new([common::run()])).unwrap();
+    let mount = synthetic
+        .mount()
+        .at("", DirContent::new(site.path().to_path_buf()));
+    let server = MirrorServer::start(MirrorConfig::new(mount)).unwrap();
+    let mut plan = plan(&server, "ecmwf", "0,1", "0-12", &["tp", "2t"]);
+    plan.subsets = vec![SubsetPlan::new("east-africa", plan.product.as_ref(), &[]).unwrap()];
+    build_to_dir(&plan, site.path());
+    let catalog = format!("{}/catalog.json", server.base_url());
+    let out = site.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let stream_to = |bbox: &str, file: &str| {
+        server.reset_stats();
+        let path = out.join(file);
+        let args = [
+            "--catalog",
+            &catalog,
+            "--product",
+            "ecmwf",
+            "--vars",
+            "2t,tp",
+            "--steps",
+            "3-12",
+            "--members",
+            "0-1",
+            "--bbox",
+            bbox,
+            "--out",
+            path.to_str().unwrap(),
+        ];
+        let args = StreamArgs::from_args(args).unwrap();
+        let client = HttpClient::new(4, common::quick_retries()).unwrap();
+        let report = common::runtime()
+            .block_on(stream(&args, &client, &Progress::new(true)))
+            .unwrap();
+        assert!(report.missing.is_empty(), "{:?}", report.missing);
+        let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+        (report, paths, path)
+    };
+    let (inside, inside_paths, inside_file) = stream_to("-5,5,30,40", "inside.nc");
+    assert_eq!(inside.subset.as_deref(), Some("east-africa"));
+    assert!(inside.summary().contains("from subset east-africa"));
+    assert_eq!(inside.read, 16, "2 members × 2 variables × 4 steps");
+    let bucket = format!("{ECMWF_BUCKET}/");
+    assert!(
+        inside_paths.iter().all(|p| !p.starts_with(&bucket)),
+        "a box inside the subset reads no bucket byte: {inside_paths:?}"
+    );
+    assert!(
+        inside_paths
+            .iter()
+            .any(|p| p.starts_with("subsets/east-africa/")),
+        "{inside_paths:?}"
+    );
+
+    let (outside, outside_paths, outside_file) = stream_to("-5,5,10,40", "outside.nc");
+    assert_eq!(outside.subset, None);
+    assert!(outside_paths.iter().any(|p| p.starts_with(&bucket)));
+    assert!(outside_paths.iter().all(|p| !p.starts_with("subsets/")));
+    assert!(
+        inside.bytes * 5 < outside.bytes,
+        "subset {} bytes, bucket {} bytes",
+        inside.bytes,
+        outside.bytes
+    );
+
+    // Same values where the boxes overlap.
+    let (a, b) = (
+        netcdf::open(&inside_file).unwrap(),
+        netcdf::open(&outside_file).unwrap(),
+    );
+    let axis =
+        |f: &netcdf::File, n: &str| -> Vec<f64> { f.variable(n).unwrap().get_values(..).unwrap() };
+    let (alat, alon, blat, blon) = (
+        axis(&a, "latitude"),
+        axis(&a, "longitude"),
+        axis(&b, "latitude"),
+        axis(&b, "longitude"),
+    );
+    let mut compared = 0;
+    for var in ["t2m", "tp"] {
+        let va: Vec<f32> = a.variable(var).unwrap().get_values(..).unwrap();
+        let vb: Vec<f32> = b.variable(var).unwrap().get_values(..).unwrap();
+        let (na, nb) = (alat.len() * alon.len(), blat.len() * blon.len());
+        assert_eq!(va.len() / na, vb.len() / nb, "{var}: same members × steps");
+        for field in 0..va.len() / na {
+            for (r, lat) in alat.iter().enumerate() {
+                let br = blat.iter().position(|x| (x - lat).abs() < 1e-9).unwrap();
+                for (c, lon) in alon.iter().enumerate() {
+                    let bc = blon.iter().position(|x| (x - lon).abs() < 1e-9).unwrap();
+                    let (x, y) = (
+                        va[field * na + r * alon.len() + c],
+                        vb[field * nb + br * blon.len() + bc],
+                    );
+                    assert!(
+                        x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                        "{var} ({lat}, {lon}): {x} vs {y}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+    }
+    // 16 fields (2 members × 2 variables × 4 steps) of 41 × 41 points.
+    assert_eq!(compared, 16 * 41 * 41);
 }
 
 /// Bytes of all chunks a manifest references (its file holds nothing else).

@@ -135,10 +135,15 @@ pub(super) async fn read_field(
     loc: &ChunkLocation,
     decoder: mpsc::Sender<DecodeJob>,
 ) -> Result<Vec<f32>, String> {
-    let bytes = client
-        .get_range(&loc.url, loc.offset, loc.length)
-        .await
-        .map_err(|e| e.to_string())?;
+    let bytes = match loc.url.strip_prefix("file://") {
+        Some(path) => super::from_subset::read_local_range(path, loc.offset, loc.length)
+            .await
+            .map_err(|e| format!("{e:#}"))?,
+        None => client
+            .get_range(&loc.url, loc.offset, loc.length)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
     let (reply, answer) = oneshot::channel();
     let job = DecodeJob {
         bytes,
