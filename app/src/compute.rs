@@ -174,6 +174,8 @@ pub struct ViewPlan {
     pub all_members: Vec<String>,
     /// Members to read.
     pub members: Vec<MemberSource>,
+    /// Where their manifests and messages are (a subset or the buckets).
+    pub source: crate::source::DataSource,
     /// How each member's field is made.
     pub recipe: Recipe,
     /// Conversion from the data's units to the displayed ones (applied per member).
@@ -460,6 +462,13 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String
             .unwrap_or_else(|_| DisplayConversion::for_units(&variable.units, false));
         (Recipe::Single { array, step }, display, None)
     };
+    // Where the messages come from: a subset holding the view, else the buckets.
+    let needed_steps = match &recipe {
+        Recipe::Precipitation { plan, .. } => plan.steps(),
+        Recipe::Single { step, .. } => vec![*step],
+    };
+    let (source, members) =
+        crate::source::select(run, &state.bbox, members, &variable.name, &needed_steps);
     let threshold = (state.view == ViewKind::Probability).then_some(state.threshold);
     let unit = if threshold.is_some() {
         "%".to_string()
@@ -526,6 +535,7 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String
             threshold,
             window,
             bbox: state.bbox,
+            source,
             title,
             subtitle,
             file_stem,
