@@ -284,13 +284,7 @@ pub async fn build_run(
             };
             variables_entry
                 .entry(spec.request.clone())
-                .or_insert_with(|| VariableEntry {
-                    name: spec.request.clone(),
-                    path: spec.zarr_path(),
-                    array: spec.cf_name.clone(),
-                    units: spec.units.clone(),
-                    long_name: spec.long_name.clone(),
-                });
+                .or_insert_with(|| VariableEntry::of_spec(spec));
             vars.push(VariableMessages {
                 spec: spec.clone(),
                 grid: grid.clone(),

@@ -190,6 +190,19 @@ pub struct VariableEntry {
     pub long_name: String,
 }
 
+impl VariableEntry {
+    /// The catalog entry of a variable as a product resolved it.
+    pub fn of_spec(spec: &crate::product::VariableSpec) -> Self {
+        Self {
+            name: spec.request.clone(),
+            path: spec.zarr_path(),
+            array: spec.cf_name.clone(),
+            units: spec.units.clone(),
+            long_name: spec.long_name.clone(),
+        }
+    }
+}
+
 /// A member/step that was asked for but missing.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MissingEntry {

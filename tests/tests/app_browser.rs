@@ -22,31 +22,6 @@ use gik_core::stats::EnsembleAccumulator;
 use gik_tests::mirror::{DirContent, FaultRule, MirrorConfig, MirrorServer};
 use gik_tests::synthetic::{expected_exceedance, Model, Synthetic, SyntheticConfig};
 
-fn dist() -> PathBuf {
-    let dist = std::env::var("GIK_APP_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist"));
-    assert!(
-        dist.join("index.html").is_file(),
-        "{} has no index.html: build the app first (scripts/build-app.sh)",
-        dist.display()
-    );
-    dist
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// What gik-core computes natively from the published manifests: the percentage of GEFS
 /// members whose 0–24 h precipitation exceeds `threshold` mm at the grid point nearest
 /// (`lat`, `lon`).
@@ -106,7 +81,7 @@ fn readout_value(dom: &str) -> f32 {
 /// The site (app + config + catalog + manifests) and the synthetic buckets on one server.
 fn serve_site() -> (MirrorServer, tempfile::TempDir) {
     let site = tempfile::tempdir().unwrap();
-    copy_dir(&dist(), site.path());
+    common::copy_dir(&common::app_dist(), site.path());
     let synthetic = Synthetic::load(SyntheticConfig::new([common::run()])).unwrap();
     let mount = synthetic
         .mount()

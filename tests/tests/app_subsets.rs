@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use gik_builder::subset::SubsetPlan;
@@ -20,35 +20,10 @@ use gik_core::member::MemberManifest;
 use gik_tests::mirror::{DirContent, MirrorConfig, MirrorServer};
 use gik_tests::synthetic::{Synthetic, SyntheticConfig, ECMWF_BUCKET};
 
-fn dist() -> PathBuf {
-    let dist = std::env::var("GIK_APP_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist"));
-    assert!(
-        dist.join("index.html").is_file(),
-        "{} has no index.html: build the app first (scripts/build-app.sh)",
-        dist.display()
-    );
-    dist
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// The site with an ECMWF run (5 members, 0–24 h, `tp` and `2t`) and its East Africa subset.
 fn serve_site() -> (MirrorServer, tempfile::TempDir) {
     let site = tempfile::tempdir().unwrap();
-    copy_dir(&dist(), site.path());
+    common::copy_dir(&common::app_dist(), site.path());
     let synthetic = Synthetic::load(SyntheticConfig::new([common::run()])).unwrap();
     let mount = synthetic
         .mount()

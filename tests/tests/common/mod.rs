@@ -222,3 +222,30 @@ pub fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// The Trunk-built site (`dist/`, or `$GIK_APP_DIST`); fails when it is not built.
+pub fn app_dist() -> PathBuf {
+    let dist = std::env::var("GIK_APP_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("dist"));
+    assert!(
+        dist.join("index.html").is_file(),
+        "{} has no index.html: build the app first (scripts/build-app.sh)",
+        dist.display()
+    );
+    dist
+}
+
+/// Copies the folder `from` into `to` (created), recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
