@@ -25,7 +25,8 @@ TIMEOUT_S = 300
 
 # Which resources count as data (what the view needs from the buckets and the catalog host)
 # and which are the app itself (cached by the browser after the first visit).
-DATA_MARKERS = (".parquet", "catalog.json", "config.json", "noaa-gefs-pds/", "ecmwf-forecasts/")
+DATA_MARKERS = (".parquet", "catalog.json", "config.json", "noaa-gefs-pds/", "ecmwf-forecasts/",
+                "subsets/")
 
 STATUS_JS = """
 const p = document.querySelector('section.status p.progress');
@@ -137,7 +138,8 @@ def measure(driver_port, url, bandwidth_mbps):
         "data_bytes": data_bytes,
         "manifest_bytes": sum(r["transfer"] or r["body"] for r in data if ".parquet" in r["name"]),
         "message_bytes": sum(r["transfer"] or r["body"] for r in data
-                             if "noaa-gefs-pds/" in r["name"] or "ecmwf-forecasts/" in r["name"]),
+                             if "noaa-gefs-pds/" in r["name"] or "ecmwf-forecasts/" in r["name"]
+                             or r["name"].split("?")[0].endswith(".grib2")),
         "shell_requests": len(shell),
         "shell_bytes": sum(r["transfer"] or r["body"] for r in shell),
     }

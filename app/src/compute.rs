@@ -193,6 +193,8 @@ pub struct ViewPlan {
     pub all_members: Vec<String>,
     /// Members to read.
     pub members: Vec<MemberSource>,
+    /// Where their manifests and messages are (a subset or the buckets).
+    pub source: crate::source::DataSource,
     /// How each member's field is made.
     pub recipe: Recipe,
     /// Conversion from the data's units to the displayed ones (applied per member).
@@ -343,6 +345,18 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, PlanEr
     let (steps, step) = choose_step(run, &variable, state, &mut notes)?;
     let (member, members) = choose_members(run, state, &mut notes)?;
     let made = make_recipe(product.as_ref(), run, &variable, step, state.window)?;
+    // Where the messages come from: a subset holding the view, else the buckets.
+    let needed_steps = match &made.recipe {
+        Recipe::Precipitation { plan, .. } => plan.steps(),
+        Recipe::Single { step, .. } => vec![*step],
+    };
+    let (source, members) = crate::source::select(
+        run,
+        &state.bbox,
+        members,
+        &variable.entry.name,
+        &needed_steps,
+    );
     let threshold = (state.view == ViewKind::Probability).then_some(state.threshold);
     let unit = if threshold.is_some() {
         "%".to_string()
@@ -388,6 +402,7 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, PlanEr
             threshold,
             window: made.window,
             bbox: state.bbox,
+            source,
             title,
             subtitle,
             file_stem,

@@ -24,6 +24,7 @@ pub mod compute;
 pub mod data;
 pub mod loader;
 pub mod render;
+pub mod source;
 pub mod sources;
 pub mod tasks;
 pub mod view_state;

@@ -60,6 +60,8 @@ pub struct BuildPlan {
     pub keep_runs: usize,
     /// Publish even if the run already published is more complete than this build.
     pub force: bool,
+    /// Regional subsets to cut and publish with the run (`--subset`).
+    pub subsets: Vec<crate::subset::SubsetPlan>,
 }
 
 /// What a build produced.
@@ -82,6 +84,8 @@ pub struct BuildReport {
     pub beyond_keep: bool,
     /// Runs dropped from the catalog (and their manifests deleted) to respect `keep_runs`.
     pub dropped_runs: Vec<String>,
+    /// Subsets published with the run: name, bytes read, bytes written, members.
+    pub subsets: Vec<(String, u64, u64, usize)>,
 }
 
 /// Relative path of a member's manifest at the destination.
@@ -295,13 +299,7 @@ pub async fn build_run(
             };
             variables_entry
                 .entry(spec.request.clone())
-                .or_insert_with(|| VariableEntry {
-                    name: spec.request.clone(),
-                    path: spec.zarr_path(),
-                    array: spec.cf_name.clone(),
-                    units: spec.units.clone(),
-                    long_name: spec.long_name.clone(),
-                });
+                .or_insert_with(|| VariableEntry::of_spec(spec));
             vars.push(VariableMessages {
                 spec: spec.clone(),
                 grid: grid.clone(),
@@ -366,6 +364,28 @@ pub async fn build_run(
             plan.members.len() * plan.steps.len()
         );
     }
+    let mut subsets = BTreeMap::new();
+    for subset in &plan.subsets {
+        let cut = crate::subset::build_subset(
+            subset,
+            product,
+            plan.run,
+            &plan.steps,
+            &per_member,
+            client,
+            dest,
+            progress,
+        )
+        .await
+        .with_context(|| format!("subset {}", subset.definition.name))?;
+        report.subsets.push((
+            subset.definition.name.to_string(),
+            cut.bytes_read,
+            cut.bytes_written,
+            cut.run.members.len(),
+        ));
+        subsets.insert(subset.definition.name.to_string(), cut);
+    }
     let entry = RunEntry {
         run: plan.run,
         members: manifests.keys().cloned().collect(),
@@ -374,6 +394,7 @@ pub async fn build_run(
         manifests,
         missing: report.missing.clone(),
         bytes_referenced: report.bytes_referenced,
+        subsets,
     };
     let publication = publish_catalog(plan, dest, entry, moved).await?;
     report.kept_published = publication.kept;
@@ -465,7 +486,7 @@ async fn publish_catalog(
     let credit = plan.product.credits();
     let product = plan.product.name();
     let run = entry.run;
-    let written: Vec<String> = entry.manifests.values().cloned().collect();
+    let written: Vec<String> = entry.owned_paths().map(str::to_string).collect();
     let (publication, mut referenced) = dest
         .update(CATALOG_FILE, |current| {
             let mut catalog = parse_catalog(dest, current)?;
@@ -483,7 +504,7 @@ async fn publish_catalog(
         .dropped
         .iter()
         .chain(&publication.replaced)
-        .flat_map(|r| r.manifests.values().cloned())
+        .flat_map(|r| r.owned_paths().map(str::to_string))
         .collect();
     if publication.kept.is_some() {
         stale.extend(written);

@@ -17,6 +17,7 @@
 //! | [`inspect`] | `gik inspect` listings |
 //! | `stream` | `gik stream`: the messages a job needs → one cropped CF NetCDF-4 file (cargo feature `stream`, on by default; it links libnetcdf, so batch images for `gik build` leave it out) |
 //! | [`progress`] | progress bar or log lines |
+//! | [`subset`] | `gik build --subset`: a run's messages cropped to a named box, published as GRIB2 with their own manifests |
 
 pub mod build;
 pub mod clock;
@@ -30,5 +31,7 @@ pub mod progress;
 pub mod sources;
 #[cfg(feature = "stream")]
 pub mod stream;
+#[allow(clippy::too_many_arguments)]
+pub mod subset;
 pub mod tasks;
 pub mod validate;

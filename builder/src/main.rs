@@ -50,7 +50,7 @@ enum Command {
         json: bool,
     },
     /// Build one run's member manifests (or a backfill) and publish them with the catalog.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Print the newest run whose index files are all published.
     Latest {
         #[command(flatten)]
@@ -153,6 +153,14 @@ struct BuildArgs {
     /// rebuild that would lose members, steps or variables leaves the published run in place).
     #[arg(long)]
     force: bool,
+    /// Also publish the regional subset NAME (repeatable; `east-africa`): its messages cropped
+    /// to the box as GRIB2 files beside the manifests, with manifests of their own.
+    #[arg(long = "subset", value_name = "NAME")]
+    subsets: Vec<String>,
+    /// The subsets' variables in the product's vocabulary (default: each subset's own set,
+    /// precipitation and 2 m temperature for `east-africa`).
+    #[arg(long, value_delimiter = ',')]
+    subset_vars: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -160,7 +168,7 @@ fn main() -> ExitCode {
     init_logging(cli.log_json, cli.quiet);
     let result = match cli.command {
         Command::Inspect { file, json } => inspect::run(&file, json),
-        Command::Build(args) => runtime().and_then(|rt| rt.block_on(run_build(args, cli.quiet))),
+        Command::Build(args) => runtime().and_then(|rt| rt.block_on(run_build(*args, cli.quiet))),
         Command::Latest {
             source,
             now,
@@ -400,6 +408,14 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
             run,
             keep_runs: args.keep_runs,
             force: args.force,
+            subsets: args
+                .subsets
+                .iter()
+                .map(|name| {
+                    let vars: Vec<&str> = args.subset_vars.iter().map(String::as_str).collect();
+                    gik_builder::subset::SubsetPlan::new(name, product.as_ref(), &vars)
+                })
+                .collect::<Result<_>>()?,
             product,
         };
         let report = build_run(&plan, &client, &dest, &progress)
@@ -419,6 +435,13 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
             stats.retries.load(std::sync::atomic::Ordering::Relaxed),
             report.elapsed
         );
+        for (name, read, written, members) in &report.subsets {
+            println!(
+                "  subset {name}: {members} members; read {:.1} MB, wrote {:.2} MB",
+                *read as f64 / 1e6,
+                *written as f64 / 1e6
+            );
+        }
         if let Some(lost) = &report.kept_published {
             println!(
                 "  not published: {lost}; the published run was kept and this build's \

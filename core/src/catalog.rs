@@ -78,9 +78,21 @@ pub struct RunEntry {
     /// Total bytes of GRIB2 messages referenced by the run's manifests.
     #[serde(default)]
     pub bytes_referenced: u64,
+    /// Regional subsets published for this run, by subset name (`east-africa`); absent in
+    /// catalogs without subsets, ignored by readers that predate them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subsets: BTreeMap<String, crate::subset::SubsetEntry>,
 }
 
 impl RunEntry {
+    /// Every path at the destination this run owns: its manifests and its subsets' files.
+    pub fn owned_paths(&self) -> impl Iterator<Item = &str> + '_ {
+        self.manifests
+            .values()
+            .map(String::as_str)
+            .chain(self.subsets.values().flat_map(|s| s.paths()))
+    }
+
     /// The (member, step) pairs of the run that have everything asked for: members with a
     /// manifest, at steps of the run, without a missing entry for that step or member.
     pub fn complete_pairs(&self) -> BTreeSet<(&str, u32)> {
@@ -177,6 +189,19 @@ pub struct VariableEntry {
     /// Long name.
     #[serde(default)]
     pub long_name: String,
+}
+
+impl VariableEntry {
+    /// The catalog entry of a variable as a product resolved it.
+    pub fn of_spec(spec: &crate::product::VariableSpec) -> Self {
+        Self {
+            name: spec.request.clone(),
+            path: spec.zarr_path(),
+            array: spec.cf_name.clone(),
+            units: spec.units.clone(),
+            long_name: spec.long_name.clone(),
+        }
+    }
 }
 
 /// A member/step that was asked for but missing.
@@ -284,13 +309,12 @@ impl Catalog {
             .find(|e| e.run == run)
     }
 
-    /// Every manifest path any run of any product names.
+    /// Every path any run of any product owns (manifests, subset manifests and files).
     pub fn manifest_paths(&self) -> BTreeSet<&str> {
         self.products
             .values()
             .flat_map(|p| &p.runs)
-            .flat_map(|r| r.manifests.values())
-            .map(String::as_str)
+            .flat_map(|r| r.owned_paths())
             .collect()
     }
 

@@ -34,6 +34,7 @@ pub mod member;
 pub mod origin;
 pub mod product;
 pub mod stats;
+pub mod subset;
 pub mod time;
 
 #[cfg(test)]

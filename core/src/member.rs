@@ -64,7 +64,20 @@ pub fn build_member_manifest(
     who: &MemberIdentity,
     variables: &[VariableMessages],
 ) -> Result<Manifest> {
+    build_member_manifest_with(who, variables, &[])
+}
+
+/// [`build_member_manifest`] with more attributes on the root group (`.zattrs`), such as the
+/// licence attribution of a regional subset's files.
+pub fn build_member_manifest_with(
+    who: &MemberIdentity,
+    variables: &[VariableMessages],
+    root_attrs: &[(&str, &str)],
+) -> Result<Manifest> {
     let mut builder = ManifestBuilder::new();
+    for (key, value) in root_attrs {
+        builder.set_root_attr(*key, *value);
+    }
     builder.set_root_attr("gik_layout_version", MEMBER_LAYOUT_VERSION);
     builder.set_root_attr("product", who.product.as_str());
     builder.set_root_attr("run", who.run.iso_after_hours(0.0));

@@ -26,6 +26,7 @@
 use std::fmt;
 use std::ops::Range;
 
+use gik_core::grib::encode;
 use gik_core::time::RunTime;
 
 /// Why a message could not be written.
@@ -53,6 +54,8 @@ pub enum WriteError {
     },
     /// A field does not fit its octets (e.g. a date, a forecast hour, a grid size).
     FieldOverflow(&'static str),
+    /// gik-core's encoder refused the message.
+    Encode(String),
 }
 
 impl fmt::Display for WriteError {
@@ -68,6 +71,7 @@ impl fmt::Display for WriteError {
                 write!(f, "packed value {needed} exceeds {max} for the chosen bits")
             }
             Self::FieldOverflow(what) => write!(f, "{what} does not fit its GRIB2 octets"),
+            Self::Encode(e) => write!(f, "encoding: {e}"),
         }
     }
 }
@@ -381,7 +385,7 @@ pub struct Message {
 
 const SEC0_LEN: usize = 16;
 const SEC1_LEN: usize = 21;
-const SEC3_LEN: usize = 72;
+const SEC3_LEN: usize = 72; // template 3.0, as gik_core::grib::encode writes it
 const SEC5_LEN: usize = 21;
 
 impl Message {
@@ -413,49 +417,44 @@ impl Message {
         let bitmap = values.iter().any(|v| v.is_nan());
         let valid: Vec<f32> = values.iter().copied().filter(|v| !v.is_nan()).collect();
         let packed = pack_simple(&valid, self.packing)?;
-
-        let total = self.encoded_len(valid.len(), bitmap);
-        let mut out = Vec::with_capacity(total);
-        // Section 0: indicator.
-        out.extend_from_slice(b"GRIB");
-        out.extend_from_slice(&[0, 0, self.discipline, 2]);
-        out.extend_from_slice(&(total as u64).to_be_bytes());
-        self.write_section1(&mut out)?;
-        self.write_section3(&mut out)?;
-        self.write_section4(&mut out)?;
-        // Section 5: data representation, template 5.0.
-        put_u32(&mut out, SEC5_LEN as u32);
-        out.push(5);
-        put_u32(&mut out, valid.len() as u32);
-        put_u16(&mut out, 0);
-        out.extend_from_slice(&packed.reference.to_be_bytes());
-        put_u16(&mut out, sign_magnitude16(packed.binary_scale));
-        put_u16(&mut out, sign_magnitude16(self.packing.decimal_scale));
-        out.push(self.packing.bits);
-        out.push(0); // type of original field values: floating point
-                     // Section 6: bitmap.
-        if bitmap {
-            let mut bits = BitWriter::default();
-            for v in values {
-                bits.push(u64::from(!v.is_nan()), 1);
-            }
-            let bytes = bits.finish();
-            put_u32(&mut out, (6 + bytes.len()) as u32);
-            out.push(6);
-            out.push(0);
-            out.extend_from_slice(&bytes);
-        } else {
-            put_u32(&mut out, 6);
-            out.push(6);
-            out.push(255);
-        }
-        // Section 7: data.
-        put_u32(&mut out, (5 + packed.data.len()) as u32);
-        out.push(7);
-        out.extend_from_slice(&packed.data);
-        // Section 8: end.
-        out.extend_from_slice(b"7777");
-        debug_assert_eq!(out.len(), total);
+        let mut identification = Vec::with_capacity(SEC1_LEN);
+        self.write_section1(&mut identification)?;
+        let mut product = Vec::with_capacity(self.product.section_len());
+        self.write_section4(&mut product)?;
+        let g = &self.grid;
+        let grid = encode::RegularGrid {
+            ni: g.ni,
+            nj: g.nj,
+            la1: g.la1,
+            lo1: g.lo1,
+            la2: g.la2,
+            lo2: g.lo2,
+            di: g.di,
+            dj: g.dj,
+            earth: encode::RegularGrid::SPHERE_6371229,
+            flags: 0,
+        };
+        let field = encode::PackedField {
+            scale: encode::Scale {
+                reference: packed.reference,
+                binary_scale: packed.binary_scale,
+                decimal_scale: self.packing.decimal_scale,
+                bits: self.packing.bits,
+                original_type: 0, // floating point
+            },
+            present: bitmap.then(|| values.iter().map(|v| !v.is_nan()).collect()),
+            integers: packed.integers,
+        };
+        let out = encode::write_message(
+            self.discipline,
+            &identification,
+            &grid,
+            &product,
+            &field,
+            encode::DataPacking::Simple,
+        )
+        .map_err(|e| WriteError::Encode(e.to_string()))?;
+        debug_assert_eq!(out.len(), self.encoded_len(valid.len(), bitmap));
         Ok(out)
     }
 
@@ -476,40 +475,6 @@ impl Message {
         out.extend_from_slice(&[t.month as u8, t.day as u8, t.hour as u8, 0, 0]);
         out.push(id.production_status);
         out.push(id.data_type);
-        Ok(())
-    }
-
-    fn write_section3(&self, out: &mut Vec<u8>) -> Result<(), WriteError> {
-        let g = &self.grid;
-        put_u32(out, SEC3_LEN as u32);
-        out.push(3);
-        out.push(0); // source of grid definition: code table 3.1
-        put_u32(
-            out,
-            u32::try_from(g.points()).map_err(|_| WriteError::FieldOverflow("grid size"))?,
-        );
-        out.push(0); // no optional list of numbers of points
-        out.push(0);
-        put_u16(out, 0); // template 3.0
-        out.push(6); // shape of the earth: sphere of radius 6 371 229 m
-        out.push(255); // scale factor of radius (unused for shape 6: missing)
-        put_u32(out, u32::MAX);
-        out.push(255); // major axis
-        put_u32(out, u32::MAX);
-        out.push(255); // minor axis
-        put_u32(out, u32::MAX);
-        put_u32(out, g.ni);
-        put_u32(out, g.nj);
-        put_u32(out, 0); // basic angle of the initial production domain
-        put_u32(out, u32::MAX); // subdivisions of basic angle: missing → microdegrees
-        put_u32(out, sign_magnitude32(i64::from(g.la1))?);
-        put_u32(out, lon_u32(g.lo1));
-        out.push(0x30); // resolution and component flags: i and j increments given
-        put_u32(out, sign_magnitude32(i64::from(g.la2))?);
-        put_u32(out, lon_u32(g.lo2));
-        put_u32(out, g.di);
-        put_u32(out, g.dj);
-        out.push(0); // scanning mode 0: +i (west→east), -j (north→south), rows consecutive
         Ok(())
     }
 
@@ -593,7 +558,7 @@ fn write_surface(out: &mut Vec<u8>, surface: Option<Surface>) {
 struct Packed {
     reference: f32,
     binary_scale: i16,
-    data: Vec<u8>,
+    integers: Vec<u32>,
 }
 
 /// Simple packing: `Y * 10^D = R + X * 2^E`.
@@ -606,7 +571,7 @@ fn pack_simple(valid: &[f32], packing: SimplePacking) -> Result<Packed, WriteErr
         return Ok(Packed {
             reference: 0.0,
             binary_scale: 0,
-            data: Vec::new(),
+            integers: Vec::new(),
         });
     }
     // The reference value must not exceed the minimum (packed integers are unsigned). When the
@@ -628,7 +593,7 @@ fn pack_simple(valid: &[f32], packing: SimplePacking) -> Result<Packed, WriteErr
         return Ok(Packed {
             reference,
             binary_scale: 0,
-            data: Vec::new(),
+            integers: Vec::new(),
         });
     }
     let max_int = (1u64 << packing.bits) - 1;
@@ -648,7 +613,7 @@ fn pack_simple(valid: &[f32], packing: SimplePacking) -> Result<Packed, WriteErr
         }
     };
     let bscale = 2f64.powi(i32::from(binary_scale));
-    let mut bits = BitWriter::default();
+    let mut integers = Vec::with_capacity(scaled.len());
     for &s in &scaled {
         let x = ((s - r) / bscale).round().max(0.0);
         if x > max_int as f64 {
@@ -657,12 +622,12 @@ fn pack_simple(valid: &[f32], packing: SimplePacking) -> Result<Packed, WriteErr
                 max: max_int,
             });
         }
-        bits.push(x as u64, packing.bits);
+        integers.push(x as u32);
     }
     Ok(Packed {
         reference,
         binary_scale,
-        data: bits.finish(),
+        integers,
     })
 }
 
@@ -684,39 +649,6 @@ fn f32_at_most(x: f64) -> f32 {
     f32::from_bits(down)
 }
 
-#[derive(Default)]
-struct BitWriter {
-    bytes: Vec<u8>,
-    acc: u64,
-    used: u32,
-}
-
-impl BitWriter {
-    /// Appends the low `n` (≤ 32) bits of `value`, most significant first.
-    fn push(&mut self, value: u64, n: u8) {
-        let n = u32::from(n);
-        if n == 0 {
-            return;
-        }
-        let value = value & ((1u64 << n) - 1);
-        self.acc = (self.acc << n) | value;
-        self.used += n;
-        while self.used >= 8 {
-            self.used -= 8;
-            self.bytes.push((self.acc >> self.used) as u8);
-        }
-        self.acc &= (1u64 << self.used) - 1;
-    }
-
-    /// The bytes, the last one padded with zero bits.
-    fn finish(mut self) -> Vec<u8> {
-        if self.used > 0 {
-            self.bytes.push((self.acc << (8 - self.used)) as u8);
-        }
-        self.bytes
-    }
-}
-
 fn put_u16(out: &mut Vec<u8>, v: u16) {
     out.extend_from_slice(&v.to_be_bytes());
 }
@@ -726,42 +658,11 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
 }
 
 fn sign_magnitude8(v: i8) -> u8 {
-    if v < 0 {
-        0x80 | v.unsigned_abs()
-    } else {
-        v as u8
-    }
-}
-
-fn sign_magnitude16(v: i16) -> u16 {
-    let m = v.unsigned_abs() & 0x7fff;
-    if v < 0 {
-        0x8000 | m
-    } else {
-        m
-    }
-}
-
-fn sign_magnitude32(v: i64) -> Result<u32, WriteError> {
-    let m = u32::try_from(v.unsigned_abs())
-        .ok()
-        .filter(|m| *m <= 0x7fff_ffff)
-        .ok_or(WriteError::FieldOverflow("signed 32-bit field"))?;
-    Ok(if v < 0 { 0x8000_0000 | m } else { m })
+    encode::sign_magnitude(i64::from(v), 8).unwrap_or(0xFF) as u8
 }
 
 fn sign_magnitude32_lossy(v: i64) -> u32 {
-    let m = v.unsigned_abs().min(0x7fff_ffff) as u32;
-    if v < 0 {
-        0x8000_0000 | m
-    } else {
-        m
-    }
-}
-
-/// A longitude in microdegrees written modulo 360° (GRIB2 longitudes are 0..360).
-fn lon_u32(lon: i64) -> u32 {
-    lon.rem_euclid(360_000_000) as u32
+    encode::sign_magnitude(v.clamp(-0x7fff_ffff, 0x7fff_ffff), 32).unwrap_or(0) as u32
 }
 
 /// One section of a GRIB2 message as found by [`sections`].

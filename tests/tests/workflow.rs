@@ -81,9 +81,15 @@ fn publishing_workflow_builds_both_products_in_one_job_and_deploys() {
         "scripts/build-app.sh",
         "actions/deploy-pages",
         "group: manifests",
+        "--subset east-africa",
     ] {
         assert!(text.contains(needle), "manifests.yml lacks {needle:?}");
     }
+    // Every product publishes the East Africa subset with its run.
+    assert_eq!(
+        text.matches("\\\n            --subset east-africa").count(),
+        2
+    );
     // Catalog updates are read-modify-write: the two builds must not run in parallel jobs.
     assert!(
         !text.contains("matrix:"),

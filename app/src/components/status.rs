@@ -62,7 +62,7 @@ pub fn Status(
     app: AppState,
 ) -> impl IntoView {
     let progress = move || {
-        app.plan.get()?;
+        let source = app.plan.get()?.source.describe();
         let p = app.progress.get();
         if p.members_total == 0 {
             return None;
@@ -78,7 +78,7 @@ pub fn Status(
             }
         );
         let messages = format!(
-            "messages: {} of {} fetched, {} decoded{} · {} downloaded",
+            "messages: {} of {} fetched, {} decoded{} · {} downloaded · {source}",
             p.messages_fetched,
             p.messages_total,
             p.messages_decoded,

@@ -304,10 +304,15 @@ pub(super) async fn read_field(
     asked: Asked,
     decoder: mpsc::Sender<DecodeJob>,
 ) -> Result<Vec<f32>, JobError> {
-    let bytes = client
-        .get_range(&loc.url, loc.offset, loc.length)
-        .await
-        .map_err(|e| JobError::Fetch(e.to_string()))?;
+    let bytes = match loc.url.strip_prefix("file://") {
+        Some(path) => super::from_subset::read_local_range(path, loc.offset, loc.length)
+            .await
+            .map_err(|e| JobError::Fetch(format!("{e:#}")))?,
+        None => client
+            .get_range(&loc.url, loc.offset, loc.length)
+            .await
+            .map_err(|e| JobError::Fetch(e.to_string()))?,
+    };
     let (reply, answer) = oneshot::channel();
     let job = DecodeJob {
         bytes,

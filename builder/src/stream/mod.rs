@@ -31,6 +31,7 @@
 
 mod args;
 mod attributes;
+mod from_subset;
 mod jobs;
 pub mod netcdf_out;
 mod plan;
@@ -101,6 +102,8 @@ pub async fn stream(
     } = plan::make_plan(args, &catalog)?;
     let names = Names::of(&plan);
     let what = format!("{} {}", plan.product.name(), plan.run);
+    let subset = from_subset::choose_for(&plan, &entry, &names.members);
+    let entry = subset.as_ref().map_or(entry, |s| s.entry.clone());
 
     progress.stage(&format!("{what}: manifests"), names.members.len() as u64);
     let manifests = source::read_manifests(client, &location, &entry, &names.members).await;
@@ -113,7 +116,14 @@ pub async fn stream(
         .sources()
         .filter(|_| !args.sources.is_empty())
         .map(|s| s.canonical().to_string());
-    let hosts = jobs.reroot(&plan, first_source.as_deref());
+    // A subset is read where the catalog is; --source re-roots bucket URLs only.
+    let hosts = match &subset {
+        Some(_) => {
+            from_subset::localise(&mut jobs, &location);
+            jobs.reroot(&plan, None)
+        }
+        None => jobs.reroot(&plan, first_source.as_deref()),
+    };
     if args.strict {
         refuse_known_missing(&jobs, &names)?;
     }
@@ -163,6 +173,7 @@ pub async fn stream(
         bytes: tally.bytes,
         elapsed: start.elapsed(),
         variables: out_names,
+        subset: subset.map(|s| s.name),
     })
 }
 

@@ -50,15 +50,20 @@ pub struct StreamReport {
     pub elapsed: Duration,
     /// Output variables.
     pub variables: Vec<String>,
+    /// The regional subset the messages were read from (`None`: the run's own manifests).
+    pub subset: Option<String>,
 }
 
 impl StreamReport {
     /// One line for the end of a run.
     pub fn summary(&self) -> String {
         format!(
-            "{} {}: {} messages ({} read, {} missing), {:.1} MB read in {:.1} s -> {} ({})",
+            "{} {}{}: {} messages ({} read, {} missing), {:.1} MB read in {:.1} s -> {} ({})",
             self.product,
             self.run,
+            self.subset
+                .as_ref()
+                .map_or(String::new(), |s| format!(" from subset {s}")),
             self.messages,
             self.read,
             self.missing.len(),

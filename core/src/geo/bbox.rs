@@ -83,6 +83,17 @@ impl BBox {
         self.north - self.south
     }
 
+    /// Whether `other` lies entirely inside this box (edges included; longitudes in either
+    /// convention, boxes across 180° too).
+    pub fn contains_box(&self, other: &BBox) -> bool {
+        const EPS: f64 = 1e-9;
+        let offset = (other.west - self.west).rem_euclid(360.0);
+        let offset = if offset > 360.0 - EPS { 0.0 } else { offset };
+        other.south >= self.south - EPS
+            && other.north <= self.north + EPS
+            && offset + other.width() <= self.width() + EPS
+    }
+
     /// `lon` (either convention) as degrees east of the western edge, choosing the turn that
     /// puts it nearest the box's middle: 0 at the western edge, [`BBox::width`] at the eastern
     /// one, slightly negative just west of the box. Maps and axes of a box across 180° are

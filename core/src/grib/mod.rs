@@ -13,6 +13,7 @@
 
 mod bits;
 mod ccsds;
+pub mod encode;
 mod grid;
 mod metadata;
 mod sections;

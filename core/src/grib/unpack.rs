@@ -48,6 +48,22 @@ impl Scaling {
         ((self.reference + x * self.binary) * self.decimal) as f32
     }
 
+    /// The non-negative 32-bit packed integer whose value is exactly `value` (bit for bit as
+    /// [`Self::apply`] gives it), if there is one: re-encoding a decoded field with the same
+    /// R, E, D without loss (`grib::encode`). Not bounded by `bits`: in complex packing that is
+    /// the width of the group references, not of the integers.
+    pub(crate) fn packed_of(&self, value: f32) -> Option<u32> {
+        let max = f64::from(u32::MAX);
+        let x = ((f64::from(value) / self.decimal - self.reference) / self.binary).round();
+        if !x.is_finite() {
+            return None;
+        }
+        [x, x - 1.0, x + 1.0]
+            .into_iter()
+            .find(|&c| (0.0..=max).contains(&c) && self.apply(c).to_bits() == value.to_bits())
+            .map(|c| c as u32)
+    }
+
     /// The value every point has in a constant field (`bits == 0`): the reference value
     /// itself, unscaled, as ecCodes and NCEP's g2clib read it.
     pub(crate) fn constant(&self) -> f32 {

@@ -63,6 +63,7 @@ pub fn plan(
         run: run(),
         keep_runs: 0,
         force: false,
+        subsets: Vec::new(),
         product,
     }
 }
