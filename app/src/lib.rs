@@ -10,6 +10,7 @@
 //! - [`compute`] — which members and messages a view needs, cropping, combining (pure);
 //! - [`render`] — colour scales, layout and drawing to a canvas;
 //! - [`data`] — `config.json`, the catalog, and the Range-request fetch layer;
+//! - [`prefix`] — prefix range reads: only the rows a box needs, with a safe retry;
 //! - [`loader`] — runs a view: concurrency, caching, cancellation, progress, failures;
 //! - [`tasks`] — small single-threaded async helpers;
 //! - [`components`] — the Leptos components; [`App`] wires them.
@@ -22,6 +23,7 @@ pub mod components;
 pub mod compute;
 pub mod data;
 pub mod loader;
+pub mod prefix;
 pub mod render;
 pub mod tasks;
 pub mod view_state;
