@@ -10,8 +10,11 @@
 //! - [`compute`] — which members and messages a view needs, cropping, combining (pure);
 //! - [`render`] — colour scales, layout and drawing to a canvas;
 //! - [`data`] — `config.json`, the catalog, and the Range-request fetch layer;
+//! - [`coalesce`] — neighbouring ranges of one file fetched with one request;
 //! - [`prefix`] — prefix range reads: only the rows a box needs, with a safe retry;
+//! - [`store`] — manifests and cropped fields kept in the browser (Cache API, bounded);
 //! - [`loader`] — runs a view: concurrency, caching, cancellation, progress, failures;
+//! - [`worker`] — the Web Worker pool that decodes off the main thread;
 //! - [`tasks`] — small single-threaded async helpers;
 //! - [`components`] — the Leptos components; [`App`] wires them.
 //!
@@ -19,14 +22,17 @@
 //! job → frame signal → canvas. The page writes the resolved state back to the URL, so the
 //! address bar always reproduces the view.
 
+pub mod coalesce;
 pub mod components;
 pub mod compute;
 pub mod data;
 pub mod loader;
 pub mod prefix;
 pub mod render;
+pub mod store;
 pub mod tasks;
 pub mod view_state;
+pub mod worker;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -38,6 +44,7 @@ use leptos::prelude::*;
 use crate::compute::{plan_view, Frame, Planned, ViewPlan};
 use crate::loader::{Failure, Loader, Outputs, Progress};
 use crate::render::Borders;
+use crate::store::{Store, StoreUsage};
 use crate::view_state::ViewState;
 
 /// Where the page is in its start-up.
@@ -74,6 +81,10 @@ pub struct AppState {
     pub borders: RwSignal<Option<Arc<Borders>>>,
     /// Whether the forecast time is animating.
     pub playing: RwSignal<bool>,
+    /// What the persistent store holds.
+    pub stored: RwSignal<StoreUsage>,
+    /// Bumped by the user to clear the persistent store.
+    pub clear_requests: RwSignal<u32>,
 }
 
 impl AppState {
@@ -84,8 +95,19 @@ impl AppState {
     }
 }
 
-/// Mounts the app on the page body.
+/// Mounts the app on the page body and registers the service worker (`sw.js`, beside the
+/// page) that keeps the app shell for offline visits.
 pub fn mount() {
+    if let Some(w) = web_sys::window() {
+        // Without a service worker (an old browser, a non-secure origin: `serviceWorker` is
+        // then absent) the page simply needs the network.
+        let navigator = w.navigator();
+        let present = js_sys::Reflect::get(&navigator, &"serviceWorker".into())
+            .is_ok_and(|v| !v.is_undefined() && !v.is_null());
+        if present {
+            let _ = navigator.service_worker().register("sw.js");
+        }
+    }
     leptos::mount::mount_to_body(App);
 }
 
@@ -118,11 +140,14 @@ pub fn App() -> impl IntoView {
         failures: RwSignal::new(Vec::new()),
         borders: RwSignal::new(None),
         playing: RwSignal::new(false),
+        stored: RwSignal::new(StoreUsage::default()),
+        clear_requests: RwSignal::new(0),
     };
     let outputs = Outputs {
         frame: app.frame,
         progress: app.progress,
         failures: app.failures,
+        stored: app.stored,
     };
 
     // Start-up: config, catalog, then the loader; borders in parallel.
@@ -139,7 +164,12 @@ pub fn App() -> impl IntoView {
             }
             match data::load_catalog(&site).await {
                 Ok((catalog, url)) => {
-                    *loader.borrow_mut() = Some(Rc::new(Loader::new(site.policy, url, outputs)));
+                    let l = Rc::new(Loader::new(site.policy, url, outputs));
+                    // Before the first view starts, so that it reads what earlier visits kept.
+                    if let Some(store) = Store::open().await {
+                        l.set_store(Rc::new(store));
+                    }
+                    *loader.borrow_mut() = Some(l);
                     boot.set(Boot::Ready(Arc::new(catalog)));
                 }
                 Err(e) => boot.set(Boot::Failed(e)),
@@ -195,6 +225,19 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // Clear the persistent store when asked.
+    {
+        let loader = Rc::clone(&loader);
+        Effect::new(move |_| {
+            if app.clear_requests.get() == 0 {
+                return;
+            }
+            if let Some(l) = loader.borrow().clone() {
+                leptos::task::spawn_local(async move { l.clear_store().await });
+            }
+        });
+    }
+
     // Load each new view.
     Effect::new(move |_| {
         let plan = app.plan.get();
@@ -232,6 +275,7 @@ pub fn App() -> impl IntoView {
                 <components::time::TimeSlider app=app />
                 <components::status::Status app=app />
                 <components::map::MapView app=app />
+                <components::storage::Storage app=app />
                 <components::attribution::Attribution />
             </main>
         }

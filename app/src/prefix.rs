@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use gik_core::grib::{self, BytesForRows, DecodedMessage, GribError, MessageInfo};
+use gik_core::grib::{self, BytesForRows, MessageInfo};
 
 /// First read when nothing is known about the message: enough for sections 0–6 of a 0.25°
 /// message without a bitmap and the start of its data section.
@@ -36,16 +36,23 @@ const HINT_SLACK_BYTES: f64 = 2048.0;
 
 /// What [`read_rows`] fetched and decoded.
 #[derive(Debug)]
-pub struct RowsRead {
-    /// The decoded rows (`info` describes the whole message).
-    pub decoded: DecodedMessage,
+pub struct RowsRead<T> {
+    /// What `decode` made of the rows.
+    pub decoded: T,
     /// Bytes fetched (the prefix length).
     pub fetched: u64,
     /// Range requests made.
     pub requests: u32,
     /// What the packing needed: exact, or the prefix that sufficed.
     pub need: Need,
+    /// The message's first bytes (at most [`HEAD_KEEP`]): its header, to describe it again
+    /// without the values (the persistent cache stores it with the cropped field).
+    pub head: Vec<u8>,
 }
+
+/// Bytes of a message's start kept in [`RowsRead::head`]: sections 0–5 of the products'
+/// messages are a few hundred bytes.
+pub const HEAD_KEEP: usize = 4096;
 
 /// How many bytes a message needed for the rows, as far as [`read_rows`] learned it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -63,28 +70,33 @@ pub enum ReadRowsError<E> {
     /// A read failed, or the caller refused the message (its `rows_of`).
     Other(E),
     /// The whole message does not decode.
-    Decode(GribError),
+    Decode(String),
 }
 
 /// Reads and decodes the first rows of a message of `length` bytes.
 ///
 /// `first` is the size of the first read (clamped to the message); `read(from, to)` fetches
 /// bytes `from..to` of the message; `rows_of` gets the header (sections 0–5) and returns how many
-/// rows to decode (it may refuse the message, e.g. when it is not the one asked for).
+/// rows to decode (it may refuse the message, e.g. when it is not the one asked for);
+/// `decode(prefix, rows)` decodes them ([`grib::decode_rows`], here or in a worker) and says why
+/// not — a prefix too short is only told apart from a bad message by decoding the whole one.
 ///
 /// Every read strictly lengthens the prefix: first, the missing bytes the packing names (or
 /// its estimate), then, when a prefix proves too short, steps of an eighth of the message up to
 /// the whole message; so at most 2 + 8 requests, usually 1 once [`Hints`] has learned.
-pub async fn read_rows<E, F, Fut, R>(
+pub async fn read_rows<T, E, F, Fut, R, D, DFut>(
     length: u64,
     first: u64,
     mut read: F,
     mut rows_of: R,
-) -> Result<RowsRead, ReadRowsError<E>>
+    mut decode: D,
+) -> Result<RowsRead<T>, ReadRowsError<E>>
 where
     F: FnMut(u64, u64) -> Fut,
     Fut: Future<Output = Result<Vec<u8>, E>>,
     R: FnMut(&MessageInfo) -> Result<usize, E>,
+    D: FnMut(&[u8], usize) -> DFut,
+    DFut: Future<Output = Result<T, String>>,
 {
     let first = first.clamp(1, length.max(1)).min(length);
     let mut have = read(0, first).await.map_err(ReadRowsError::Other)?;
@@ -108,7 +120,7 @@ where
     let info = loop {
         match grib::describe_header(&have) {
             Ok(info) => break info,
-            Err(e) if whole(&have) => return Err(ReadRowsError::Decode(e)),
+            Err(e) if whole(&have) => return Err(ReadRowsError::Decode(e.to_string())),
             Err(_) => {
                 let next = (have.len() as u64).saturating_mul(4).max(HEAD_BYTES);
                 extend_to!(next.min(length));
@@ -137,7 +149,7 @@ where
                 continue;
             }
         }
-        match grib::decode_rows(&have, rows) {
+        match decode(&have, rows).await {
             Ok(decoded) => {
                 let fetched = have.len() as u64;
                 let need = match (exact, guessed) {
@@ -146,11 +158,13 @@ where
                     (None, Some(g)) if !retried => Need::Enough(g.min(fetched)),
                     _ => Need::Enough(fetched),
                 };
+                have.truncate(HEAD_KEEP);
                 return Ok(RowsRead {
                     decoded,
                     fetched,
                     requests,
                     need,
+                    head: have,
                 });
             }
             Err(e) if whole(&have) => return Err(ReadRowsError::Decode(e)),
@@ -207,4 +221,4 @@ impl Hints {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

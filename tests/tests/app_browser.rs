@@ -213,10 +213,63 @@ fn probability_view_finishes_with_every_member_and_draws_a_varied_map() {
     );
 }
 
+/// The page read only prefixes of the GEFS messages (the box ends at 12° S, 57 % of the rows
+/// down): fewer GRIB2 bytes than the whole messages of the view, every range inside one of them.
+fn assert_prefix_reads(server: &MirrorServer, site: &Path) {
+    let catalog = common::read_catalog(site).unwrap();
+    let entry = catalog.run("gefs", None).unwrap();
+    let array = MemberManifest::array_of_group("tp/accum/surface");
+    let product = common::product(server, "gefs");
+    let plan = precipitation_plan(product.as_ref(), common::run(), 0, 24).unwrap();
+    // (path, offset, length) of every message the 0–24 h view needs.
+    let mut messages = Vec::new();
+    for path in entry.manifests.values() {
+        let member = common::read_member(site, path);
+        for term in &plan.terms {
+            let chunk = member.chunk(&array, term.step).unwrap().unwrap();
+            let path = chunk
+                .url
+                .strip_prefix(&server.base_url())
+                .unwrap()
+                .to_string();
+            messages.push((
+                path.trim_start_matches('/').to_string(),
+                chunk.offset,
+                chunk.length,
+            ));
+        }
+    }
+    let whole: u64 = messages.iter().map(|m| m.2).sum();
+    let mut read = 0;
+    for r in server.requests() {
+        let Some(range) = r.range.as_deref() else {
+            continue;
+        };
+        let (a, b) = range
+            .strip_prefix("bytes=")
+            .and_then(|x| x.split_once('-'))
+            .map(|(a, b)| (a.parse::<u64>().unwrap(), b.parse::<u64>().unwrap()))
+            .unwrap_or_else(|| panic!("range {range}"));
+        assert!(
+            messages
+                .iter()
+                .any(|(p, o, l)| *p == r.path && a >= *o && b < o + l),
+            "{} {range} is not inside a message of the view",
+            r.path
+        );
+        read += b + 1 - a;
+    }
+    assert!(
+        read > 0 && read < whole * 9 / 10,
+        "read {read} of {whole} message bytes"
+    );
+}
+
 #[test]
 fn readout_at_a_point_equals_the_native_computation() {
     let (server, site) = serve_site();
     let mut checked = 0;
+    let mut first_page = true;
     for (lat, lon) in [
         (-1.25, 36.75),
         (9.0, 38.75),
@@ -229,11 +282,15 @@ fn readout_at_a_point_equals_the_native_computation() {
             "{}/?product=gefs&view=prob&threshold=10&step=24&probe={lat},{lon}",
             server.base_url()
         );
+        server.reset_stats();
         let dom = String::from_utf8(chromium(&url, &["--dump-dom"])).unwrap();
         assert!(
             dom.contains(r#"class="progress done""#),
             "map did not finish:\n{dom}"
         );
+        if std::mem::take(&mut first_page) {
+            assert_prefix_reads(&server, site.path());
+        }
         let shown = readout_value(&dom);
         // The same numbers as the synthetic truth that `gik stream`'s test checks against, so the
         // app, the native computation and the stream job agree.

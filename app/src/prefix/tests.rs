@@ -14,7 +14,7 @@ use super::*;
 use crate::compute::Crop;
 
 /// The shared real fixtures (`$GIK_FIXTURES`, else beside the workspace, else /work/shared).
-fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let dirs = [
         std::env::var_os("GIK_FIXTURES").map(PathBuf::from),
         Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")),
@@ -72,16 +72,32 @@ fn box_reads(files: &[&str]) -> f64 {
         let served = Cell::new(0u64);
         let first = hints.first_read(&key, length);
         let read = |from: u64, to: u64| {
-            assert!(from < to && to <= length, "{label}: read {from}..{to} of {length}");
+            assert!(
+                from < to && to <= length,
+                "{label}: read {from}..{to} of {length}"
+            );
             served.set(served.get() + (to - from));
-            std::future::ready(Ok::<_, String>(message[from as usize..to as usize].to_vec()))
+            std::future::ready(Ok::<_, String>(
+                message[from as usize..to as usize].to_vec(),
+            ))
         };
-        let got = run(read_rows(length, first, read, |_| Ok(crop.rows_needed()))).unwrap();
+        let decode = |prefix: &[u8], rows: usize| {
+            std::future::ready(
+                grib::decode_rows(prefix, rows)
+                    .map_err(|e| e.to_string())
+                    .and_then(|d| crop.apply(&d.values).map_err(|e| e.to_string())),
+            )
+        };
+        let rows_of = |_: &grib::MessageInfo| Ok(crop.rows_needed());
+        let got = run(read_rows(length, first, read, rows_of, decode)).unwrap();
         assert_eq!(got.fetched, served.get(), "{label}");
-        let values = crop.apply(&got.decoded.values).unwrap();
+        let values = got.decoded;
         assert_eq!(values.len(), expected.len(), "{label}");
         for (a, b) in values.iter().zip(&expected) {
-            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{label}");
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{label}"
+            );
         }
         println!(
             "{label}: {} of {length} bytes ({:.0} %), {} request(s), rows {} of {}, {:?}",
@@ -120,4 +136,52 @@ fn ccsds_prefix_gives_the_full_decode_in_the_box() {
     ]);
     println!("5.42: {:.1} % of the bytes", share * 100.0);
     assert!(share < 0.8, "5.42 read {:.1} %", share * 100.0);
+}
+
+#[test]
+fn bad_bytes_and_failed_reads_are_errors_not_values() {
+    let decode =
+        |p: &[u8], r: usize| std::future::ready(grib::decode_rows(p, r).map_err(|e| e.to_string()));
+    let rows_of = |_: &grib::MessageInfo| Ok::<_, String>(1);
+    // Not a GRIB message: read to the end, then the header's error.
+    let junk = vec![0u8; 40_000];
+    let read = |a: u64, b: u64| std::future::ready(Ok(junk[a as usize..b as usize].to_vec()));
+    match run(read_rows(40_000, 100, read, rows_of, decode)) {
+        Err(ReadRowsError::Decode(e)) => assert!(e.contains("not a GRIB"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // A failed read is the caller's error, unchanged.
+    let failing = |_: u64, _: u64| std::future::ready(Err::<Vec<u8>, _>("404".to_string()));
+    match run(read_rows(40_000, 100, failing, rows_of, decode)) {
+        Err(ReadRowsError::Other(e)) => assert_eq!(e, "404"),
+        other => panic!("{other:?}"),
+    }
+    // A message whose data section is cut short: reads on to its end, then decodes it.
+    let message = messages(&["gfs/gfs.20200325.t18z.pgrb2.0p25.f006"])
+        .remove(0)
+        .2;
+    let length = message.len() as u64;
+    let read = |a: u64, b: u64| {
+        std::future::ready(Ok::<_, String>(message[a as usize..b as usize].to_vec()))
+    };
+    let all_rows = |i: &grib::MessageInfo| Ok::<_, String>(i.grid.nj.unwrap_or(1));
+    let got = run(read_rows(length, 10, read, all_rows, decode)).unwrap();
+    assert_eq!(got.fetched, length);
+    assert_eq!(got.decoded.values, grib::decode(&message).unwrap().values);
+}
+
+#[test]
+fn hints_size_the_first_read_from_what_was_needed() {
+    let mut h = Hints::new();
+    assert_eq!(h.first_read("a", 1_000_000), HEAD_BYTES);
+    assert_eq!(h.first_read("a", 100), 100);
+    h.learn("a", 1_000_000, Need::Exact(600_000));
+    let first = h.first_read("a", 1_000_000);
+    assert!((620_000..=625_000).contains(&first), "{first}");
+    // A smaller need lowers the hint only slowly; a larger one raises it at once.
+    h.learn("a", 1_000_000, Need::Enough(100_000));
+    assert!(h.first_read("a", 1_000_000) > 600_000);
+    h.learn("a", 1_000_000, Need::Enough(900_000));
+    assert!(h.first_read("a", 1_000_000) > 900_000);
+    assert_eq!(h.first_read("b", 1_000_000), HEAD_BYTES);
 }
