@@ -7,8 +7,9 @@
 // pass straight through. dist/ stays a static site; this file is copied to its root.
 const SHELL = "gik-shell-v1";
 
+// A new version takes over at once for the next page load; pages already open stay as they
+// are (no clients.claim(): a first visit is never switched to the worker mid-load).
 self.addEventListener("install", () => self.skipWaiting());
-self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
 
 function isShell(request, url) {
   if (request.mode === "navigate") return true;

@@ -95,9 +95,21 @@ impl AppState {
     }
 }
 
-/// Mounts the app on the page body and registers the service worker (`sw.js`, beside the
-/// page) that keeps the app shell for offline visits.
-pub fn mount() {
+/// The value of `name` in the page's URL query, if present (settings that are not part of the
+/// view: `workers=N`, `store=0`).
+pub fn page_param(name: &str) -> Option<String> {
+    let query = web_sys::window()?.location().search().ok()?;
+    query.trim_start_matches('?').split('&').find_map(|kv| {
+        kv.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+            .map(str::to_string)
+    })
+}
+
+/// Registers the service worker (`sw.js`, beside the page) that keeps the app shell for offline
+/// visits. Called once the first map is finished, so that it never competes with the page's
+/// own start-up requests.
+fn register_service_worker() {
     if let Some(w) = web_sys::window() {
         // Without a service worker (an old browser, a non-secure origin: `serviceWorker` is
         // then absent) the page simply needs the network.
@@ -108,6 +120,10 @@ pub fn mount() {
             let _ = navigator.service_worker().register("sw.js");
         }
     }
+}
+
+/// Mounts the app on the page body.
+pub fn mount() {
     leptos::mount::mount_to_body(App);
 }
 
@@ -118,6 +134,9 @@ pub fn App() -> impl IntoView {
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
     let (initial, url_notes) = ViewState::from_query(&query);
+    // Settings outside the view, read before the page rewrites its URL from the view state.
+    let workers = worker::pool_size();
+    let keep = page_param("store").as_deref() != Some("0");
     let embed = initial.embed;
     let state = RwSignal::new(initial);
     let notes = RwSignal::new(url_notes);
@@ -164,10 +183,13 @@ pub fn App() -> impl IntoView {
             }
             match data::load_catalog(&site).await {
                 Ok((catalog, url)) => {
-                    let l = Rc::new(Loader::new(site.policy, url, outputs));
-                    // Before the first view starts, so that it reads what earlier visits kept.
-                    if let Some(store) = Store::open().await {
-                        l.set_store(Rc::new(store));
+                    let l = Rc::new(Loader::new(site.policy, url, outputs, workers));
+                    // Before the first view starts, so that it reads what earlier visits kept
+                    // (`store=0` in the URL: no persistent store).
+                    if keep {
+                        if let Some(store) = Store::open().await {
+                            l.set_store(Rc::new(store));
+                        }
                     }
                     *loader.borrow_mut() = Some(l);
                     boot.set(Boot::Ready(Arc::new(catalog)));
@@ -224,6 +246,17 @@ pub fn App() -> impl IntoView {
             }
         }
     });
+
+    // The service worker, once the first map is finished.
+    {
+        let registered = std::cell::Cell::new(false);
+        Effect::new(move |_| {
+            if app.progress.with(|p| p.complete) && !registered.get() {
+                registered.set(true);
+                register_service_worker();
+            }
+        });
+    }
 
     // Clear the persistent store when asked.
     {

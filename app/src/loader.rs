@@ -15,6 +15,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
 use std::hash::Hash;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -31,9 +32,9 @@ use crate::compute::{convert, Crop, Ensemble, Frame, MemberSource, ViewPlan};
 use crate::data::{self, FetchFailure, Want, MAX_MANIFEST_BYTES};
 use crate::prefix::{read_rows, Hints, ReadRowsError};
 use crate::store::{self, Store, StoreUsage};
-use crate::tasks::{join_all, Limiter};
+use crate::tasks::{join_all, Gate, Limiter, OpenOnDrop};
 use crate::view_state::BBox;
-use crate::worker::{self, decode_cropped, Pool, WorkerError};
+use crate::worker::{decode_cropped, Pool, WorkerError};
 
 /// Most HTTP requests in flight at once.
 pub const MAX_IN_FLIGHT: usize = 6;
@@ -43,6 +44,9 @@ const MANIFEST_CACHE: usize = 256;
 
 /// Most cropped field values kept in the message cache (floats; 4 bytes each).
 const FIELD_CACHE_FLOATS: usize = 12_000_000;
+
+/// Longest wait of a view's messages for its first one to size their reads, in ms.
+const PROBE_WAIT_MS: i32 = 1000;
 
 /// Shortest time between two map updates while members arrive, in ms.
 const PUBLISH_EVERY_MS: f64 = 250.0;
@@ -201,6 +205,8 @@ struct Job {
     abort: Option<web_sys::AbortController>,
     limiter: Limiter,
     coalescer: Coalescer<FetchFailure>,
+    /// Opened when the view's first message has taught the hints (see `message`).
+    probe: RefCell<Option<Rc<Gate>>>,
     crop: RefCell<Option<Arc<Crop>>>,
     ensemble: RefCell<Option<Ensemble>>,
     progress: RefCell<Progress>,
@@ -223,8 +229,14 @@ impl Job {
 
 impl Loader {
     /// A loader reading manifests (relative to `catalog_url`) and chunk references that
-    /// `policy` allows, writing to `outputs`.
-    pub fn new(policy: UrlPolicy, catalog_url: AllowedUrl, outputs: Outputs) -> Self {
+    /// `policy` allows, writing to `outputs`, decoding in `workers` Web Workers (0: on the main
+    /// thread).
+    pub fn new(
+        policy: UrlPolicy,
+        catalog_url: AllowedUrl,
+        outputs: Outputs,
+        workers: usize,
+    ) -> Self {
         Self {
             policy,
             catalog_url,
@@ -234,7 +246,7 @@ impl Loader {
             crops: RefCell::new(Vec::new()),
             hints: RefCell::new(Hints::new()),
             store: RefCell::new(None),
-            pool: Pool::new(worker::pool_size()),
+            pool: Pool::new(workers),
             current: RefCell::new(None),
         }
     }
@@ -260,10 +272,14 @@ impl Loader {
         self.store.borrow().clone()
     }
 
-    async fn store_put(&self, key: &str, bytes: &[u8]) {
+    /// Stores `bytes` under `key` in the background: the view never waits for storage.
+    fn store_put(&self, key: String, bytes: Vec<u8>) {
         if let Some(store) = self.store() {
-            store.put(key, bytes).await;
-            self.outputs.stored.set(store.usage());
+            let stored = self.outputs.stored;
+            wasm_bindgen_futures::spawn_local(async move {
+                store.put(&key, &bytes).await;
+                stored.set(store.usage());
+            });
         }
     }
 
@@ -283,6 +299,7 @@ impl Loader {
             abort: web_sys::AbortController::new().ok(),
             limiter: Limiter::new(MAX_IN_FLIGHT),
             coalescer: Coalescer::new(),
+            probe: RefCell::new(None),
             crop: RefCell::new(None),
             ensemble: RefCell::new(None),
             progress: RefCell::new(Progress {
@@ -497,7 +514,7 @@ impl Loader {
         let manifest = MemberManifest::from_parquet(&bytes)
             .map_err(|e| MessageError::Failed(format!("{url}: {e}")))?;
         let manifest = Rc::new(manifest);
-        self.store_put(&store_key, &bytes).await;
+        self.store_put(store_key, bytes);
         self.manifests
             .borrow_mut()
             .insert(url, Rc::clone(&manifest), 1);
@@ -586,6 +603,37 @@ impl Loader {
         // Only the prefix the box's rows need (rows run north to south): sized from what the
         // view's earlier messages needed, completed by a second request if it falls short.
         let hint_key = format!("{}|{}|{}", asked.array, key.bbox, key.max_points);
+        // Every message of a view starts at once: while nothing is known about the array's
+        // messages, the first one goes alone (a small head, then what its rows need) and the
+        // others wait for it to teach the hints, so they take one request each.
+        let mut _probe = None;
+        if !self.hints.borrow().knows(&hint_key) {
+            let running = job.probe.borrow().clone();
+            match running {
+                // At most PROBE_WAIT_MS: a slow first message must not stall the view.
+                Some(gate) => {
+                    let mut opened = std::pin::pin!(gate.wait());
+                    let mut timer = std::pin::pin!(sleep_ms(PROBE_WAIT_MS));
+                    std::future::poll_fn(|cx| {
+                        if opened.as_mut().poll(cx).is_ready() || timer.as_mut().poll(cx).is_ready()
+                        {
+                            std::task::Poll::Ready(())
+                        } else {
+                            std::task::Poll::Pending
+                        }
+                    })
+                    .await;
+                }
+                None => {
+                    let gate = Rc::new(Gate::default());
+                    *job.probe.borrow_mut() = Some(Rc::clone(&gate));
+                    _probe = Some(OpenOnDrop(gate));
+                }
+            }
+            if job.cancelled.get() {
+                return Err(MessageError::Aborted);
+            }
+        }
         let first = self.hints.borrow().first_read(&hint_key, loc.length);
         let crop_found: RefCell<Option<Arc<Crop>>> = RefCell::new(None);
         let signal = job.signal();
@@ -699,8 +747,7 @@ impl Loader {
             .borrow_mut()
             .insert(key, (crop, Rc::clone(&field)), field.len());
         self.progress(job, |p| p.messages_decoded += 1);
-        self.store_put(&store_key, &store::encode_field(&got.head, &field))
-            .await;
+        self.store_put(store_key, store::encode_field(&got.head, &field));
         Ok(field)
     }
 
@@ -742,6 +789,20 @@ impl Loader {
         });
         Ok(Some(field))
     }
+}
+
+/// Resolves after `ms` milliseconds (a browser timer; at once without a window).
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set = web_sys::window().map(|w| {
+            w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+                .is_ok()
+        });
+        if set != Some(true) {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// What a message was fetched as: the manifest array, step and member of the view.

@@ -193,6 +193,11 @@ impl Hints {
         Self::default()
     }
 
+    /// Whether messages under `key` have been seen.
+    pub fn knows(&self, key: &str) -> bool {
+        self.shares.contains_key(key)
+    }
+
     /// The first read for a message of `length` bytes under `key` (the view's array, box and
     /// point budget): the learned share plus a margin, or [`HEAD_BYTES`].
     pub fn first_read(&self, key: &str, length: u64) -> u64 {

@@ -191,13 +191,8 @@ pub fn pool_size() -> usize {
     let Some(window) = web_sys::window() else {
         return 0;
     };
-    let query = window.location().search().unwrap_or_default();
-    let asked = query
-        .trim_start_matches('?')
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("workers="))
-        .and_then(|v| v.parse::<usize>().ok());
-    asked
+    crate::page_param("workers")
+        .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or_else(|| window.navigator().hardware_concurrency() as usize)
         .min(MAX_WORKERS)
 }

@@ -173,9 +173,11 @@ fn bad_bytes_and_failed_reads_are_errors_not_values() {
 #[test]
 fn hints_size_the_first_read_from_what_was_needed() {
     let mut h = Hints::new();
+    assert!(!h.knows("a"));
     assert_eq!(h.first_read("a", 1_000_000), HEAD_BYTES);
     assert_eq!(h.first_read("a", 100), 100);
     h.learn("a", 1_000_000, Need::Exact(600_000));
+    assert!(h.knows("a"));
     let first = h.first_read("a", 1_000_000);
     assert!((620_000..=625_000).contains(&first), "{first}");
     // A smaller need lowers the hint only slowly; a larger one raises it at once.
