@@ -20,7 +20,7 @@ step "clippy (native)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "clippy (wasm32: gik-core)"
-cargo clippy -p gik-core --target wasm32-unknown-unknown --lib --test wasm --locked -- -D warnings
+cargo clippy -p gik-core --target wasm32-unknown-unknown --lib --test wasm --test wasm_bench --locked -- -D warnings
 
 step "clippy (wasm32: gik-app)"
 cargo clippy -p gik-app --target wasm32-unknown-unknown --lib --bins --test web --locked -- -D warnings

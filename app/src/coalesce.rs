@@ -262,16 +262,29 @@ mod tests {
         Pin::new(f).poll(&mut Context::from_waker(Waker::noop()))
     }
 
+    /// Runs `reads` while `limiter`'s only slot is held (so they all queue up), then frees the
+    /// slot and polls them to the end.
+    fn queued_then_run<F: Future>(limiter: &Limiter, reads: Vec<F>) -> Vec<F::Output> {
+        let held = match poll(&mut limiter.acquire()) {
+            Poll::Ready(p) => p,
+            Poll::Pending => panic!("free"),
+        };
+        let mut all = join_all(reads);
+        assert!(poll(&mut all).is_pending());
+        drop(held);
+        for _ in 0..10 {
+            if let Poll::Ready(out) = poll(&mut all) {
+                return out;
+            }
+        }
+        panic!("reads did not finish")
+    }
+
     #[test]
     fn waiting_neighbours_share_one_request() {
         let file: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
         let c: Coalescer<String> = Coalescer::new();
         let limiter = Limiter::new(1);
-        // Hold the only slot so that all three reads queue up.
-        let held = match poll(&mut limiter.acquire()) {
-            Poll::Ready(p) => p,
-            Poll::Pending => panic!("free"),
-        };
         let fetches = Cell::new(0);
         let fetch = |a: u64, b: u64| {
             fetches.set(fetches.get() + 1);
@@ -283,19 +296,7 @@ mod tests {
             Box::pin(c.read(&limiter, "g", 400, 500, fetch)),
             Box::pin(c.read(&limiter, "f", 150_000, 150_100, fetch)),
         ];
-        let mut all = join_all(reads);
-        assert!(poll(&mut all).is_pending());
-        drop(held);
-        let mut out = poll(&mut all);
-        for _ in 0..10 {
-            if out.is_ready() {
-                break;
-            }
-            out = poll(&mut all);
-        }
-        let Poll::Ready(out) = out else {
-            panic!("reads did not finish")
-        };
+        let out = queued_then_run(&limiter, reads);
         assert_eq!(out[0].as_deref(), Ok(&file[100..200]));
         assert_eq!(out[1].as_deref(), Ok(&file[210..400]));
         assert_eq!(out[2].as_deref(), Ok(&file[400..500]));
@@ -311,28 +312,12 @@ mod tests {
     fn an_error_reaches_every_range_of_the_request() {
         let c: Coalescer<String> = Coalescer::new();
         let limiter = Limiter::new(1);
-        let held = match poll(&mut limiter.acquire()) {
-            Poll::Ready(p) => p,
-            Poll::Pending => panic!("free"),
-        };
         let fetch = |_: u64, _: u64| std::future::ready(Err::<Vec<u8>, _>("404".to_string()));
         let reads = vec![
             Box::pin(c.read(&limiter, "f", 0, 10, fetch)),
             Box::pin(c.read(&limiter, "f", 10, 20, fetch)),
         ];
-        let mut all = join_all(reads);
-        assert!(poll(&mut all).is_pending());
-        drop(held);
-        let mut out = poll(&mut all);
-        for _ in 0..10 {
-            if out.is_ready() {
-                break;
-            }
-            out = poll(&mut all);
-        }
-        let Poll::Ready(out) = out else {
-            panic!("reads did not finish")
-        };
+        let out = queued_then_run(&limiter, reads);
         assert_eq!(out, vec![Err("404".to_string()), Err("404".to_string())]);
         assert_eq!(c.stats(), (1, 2));
     }

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gik_core::catalog::{Catalog, RunEntry, VariableEntry};
+use gik_core::catalog::{Catalog, ProductEntry, RunEntry, VariableEntry};
 use gik_core::geo::{CropMap, GeoError, Lattice, OutputGrid};
 use gik_core::grib::Grid;
 use gik_core::product::{self, AccumulationPlan, DisplayConversion, Hosts, Product};
@@ -37,9 +37,8 @@ pub const BORDERS_ATTRIBUTION: &str = "Borders: Natural Earth (public domain).";
 
 /// The credit and licence sentence of every product gik knows, for the page's footer.
 pub fn all_credits() -> Vec<String> {
-    product::PRODUCT_NAMES
+    product::all_products()
         .iter()
-        .filter_map(|name| product::product_by_name(name, &Hosts::default()).ok())
         .map(|p| p.credits().full_text())
         .collect()
 }
@@ -108,12 +107,8 @@ impl Recipe {
     }
 
     /// One member's field from its (cropped) messages, keyed by step.
-    pub fn combine(&self, fields: &BTreeMap<u32, Vec<f32>>) -> Result<Vec<f32>, String> {
-        let get = |step: u32| {
-            fields
-                .get(&step)
-                .ok_or_else(|| format!("the message of step {step} h is missing"))
-        };
+    pub fn combine(&self, fields: &BTreeMap<u32, Vec<f32>>) -> Result<Vec<f32>, FieldError> {
+        let get = |step: u32| fields.get(&step).ok_or(FieldError::MissingStep { step });
         match self {
             Self::Single { step, .. } => get(*step).cloned(),
             Self::Precipitation { plan, .. } => {
@@ -121,11 +116,37 @@ impl Recipe {
                     .terms
                     .iter()
                     .map(|t| get(t.step).map(Vec::as_slice))
-                    .collect::<Result<Vec<&[f32]>, String>>()?;
-                plan.combine(&terms).map_err(|e| e.to_string())
+                    .collect::<Result<Vec<&[f32]>, FieldError>>()?;
+                plan.combine(&terms)
+                    .map_err(|e| FieldError::Combine(e.to_string()))
             }
         }
     }
+}
+
+/// Why a member's field cannot be made or added to the map.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FieldError {
+    /// A message the recipe needs did not arrive.
+    #[error("the message of step {step} h is missing")]
+    MissingStep {
+        /// The step (hours).
+        step: u32,
+    },
+    /// The fields could not be combined (different sizes).
+    #[error("{0}")]
+    Combine(String),
+    /// A member's cropped field does not have the map's number of points.
+    #[error("member {member}: {found} points, the map has {expected}")]
+    Points {
+        /// The member.
+        member: String,
+        /// Points of its field.
+        found: usize,
+        /// Points of the map.
+        expected: usize,
+    },
 }
 
 /// A choice in a selector: value and label.
@@ -148,12 +169,10 @@ pub struct ViewPlan {
     pub products: Vec<Choice>,
     /// Attribution required by the data licence.
     pub attribution: String,
-    /// Run, `YYYYMMDDHH`.
-    pub run: String,
-    /// Runs of the product (newest first), for the selector.
+    /// The run shown.
+    pub run: RunTime,
+    /// Runs of the product (newest first, values `YYYYMMDDHH`), for the selector.
     pub runs: Vec<Choice>,
-    /// The run as a time.
-    pub run_time: RunTime,
     /// Steps the slider offers for this variable (hours).
     pub steps: Vec<u32>,
     /// The step shown.
@@ -211,7 +230,7 @@ impl ViewPlan {
     pub fn pinned(&self, state: &ViewState) -> ViewState {
         let mut s = state.clone();
         s.product = Some(self.product.clone());
-        s.run = Some(self.run.clone());
+        s.run = Some(self.run);
         s.var = Some(self.variable.clone());
         s.step = Some(self.step);
         if self.kind == ViewKind::Member {
@@ -235,41 +254,177 @@ impl ViewPlan {
     }
 }
 
+/// Why no view can be planned for a catalog and a state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The catalog has no product at all.
+    #[error("the catalog lists no products yet (has the builder run?)")]
+    NoProducts,
+    /// The product could not be built or cannot compute what the view needs.
+    #[error("{product}: {reason}")]
+    Product {
+        /// Product name.
+        product: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The product has no run in the catalog.
+    #[error("the catalog has no runs of {product} yet")]
+    NoRuns {
+        /// Product label.
+        product: String,
+    },
+    /// The run lists no variables or no members.
+    #[error("run {run} of {product} has no variables or members in the catalog")]
+    EmptyRun {
+        /// Run, `YYYYMMDDHH`.
+        run: String,
+        /// Product label.
+        product: String,
+    },
+    /// The probability view needs precipitation, which the run lacks.
+    #[error(
+        "the probability view needs precipitation ({variable}), which run {run} does not have"
+    )]
+    NoPrecipitation {
+        /// The product's precipitation variable.
+        variable: String,
+        /// Run, `YYYYMMDDHH`.
+        run: String,
+    },
+    /// The variable has no step to show.
+    #[error("run {run} has no steps for {variable}")]
+    NoSteps {
+        /// Run, `YYYYMMDDHH`.
+        run: String,
+        /// Catalog variable name.
+        variable: String,
+    },
+    /// No wanted member has a manifest.
+    #[error("no member of run {run} has a manifest")]
+    NoManifests {
+        /// Run, `YYYYMMDDHH`.
+        run: String,
+    },
+    /// A precipitation window needs a step the manifests do not hold.
+    #[error(
+        "precipitation {start}–{end} h needs the message of step {missing} h, which the \
+         manifests of run {run} do not include"
+    )]
+    WindowStepMissing {
+        /// Window start (hours).
+        start: u32,
+        /// Window end (hours).
+        end: u32,
+        /// The step that is not there.
+        missing: u32,
+        /// Run, `YYYYMMDDHH`.
+        run: String,
+    },
+}
+
 /// Turns the catalog and the requested state into a plan. Missing or unknown product, run,
 /// variable, step or member fall back (to the first product, the newest run, precipitation or
 /// the first variable, the nearest step, the first member) with a note; what cannot work at all
 /// (empty catalog, a window the product cannot compute) is an error.
-pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String> {
+pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, PlanError> {
     let mut notes = Vec::new();
-
-    // Product.
-    let names: Vec<&String> = catalog.products.keys().collect();
-    // The first product gik lists that the catalog has, else the catalog's first.
-    let Some(first) = product::PRODUCT_NAMES
-        .iter()
-        .find_map(|p| names.iter().find(|n| n.as_str() == *p))
-        .or_else(|| names.first())
-    else {
-        return Err("the catalog lists no products yet (has the builder run?)".into());
-    };
-    let product_name = match &state.product {
-        Some(p) if catalog.products.contains_key(p) => p.clone(),
-        Some(p) => {
-            notes.push(format!(
-                "product {p:?} is not in the catalog; showing {first}"
-            ));
-            (*first).clone()
+    let (product_name, entry) = choose_product(catalog, state, &mut notes)?;
+    let product = product::product_by_name(product_name, &Hosts::default()).map_err(|e| {
+        PlanError::Product {
+            product: product_name.to_owned(),
+            reason: e.to_string(),
         }
-        None => (*first).clone(),
-    };
-    let entry = catalog
-        .products
-        .get(&product_name)
-        .ok_or_else(|| format!("product {product_name} vanished from the catalog"))?;
-    let product =
-        product::product_by_name(&product_name, &Hosts::default()).map_err(|e| e.to_string())?;
+    })?;
     let product_label = product.credits().label.to_string();
-    let products = catalog
+    let run = choose_run(entry, &product_label, state, &mut notes)?;
+    let variable = choose_variable(product.as_ref(), run, state, &mut notes)?;
+    let (steps, step) = choose_step(run, &variable, state, &mut notes)?;
+    let (member, members) = choose_members(run, state, &mut notes)?;
+    let made = make_recipe(product.as_ref(), run, &variable, step, state.window)?;
+    let threshold = (state.view == ViewKind::Probability).then_some(state.threshold);
+    let unit = if threshold.is_some() {
+        "%".to_string()
+    } else {
+        made.display.unit.clone()
+    };
+    let quantity = quantity_of(state.view, variable.is_precipitation, &made.display.unit);
+    let what = match made.window {
+        Some((a, b)) => format!("{}-h precipitation ({a}–{b} h)", b - a),
+        None => variable_label(variable.entry),
+    };
+    let (title, subtitle, file_stem) = titles(
+        &product_label,
+        product_name,
+        run.run,
+        step,
+        &what,
+        &member,
+        state,
+    );
+    Ok(Planned {
+        plan: ViewPlan {
+            product: product_name.to_owned(),
+            product_label,
+            products: product_choices(catalog),
+            attribution: product.credits().full_text(),
+            run: run.run,
+            runs: run_choices(entry),
+            steps,
+            step,
+            variables: run.variables.iter().map(variable_choice).collect(),
+            variable: variable.entry.name.clone(),
+            is_precipitation: variable.is_precipitation,
+            has_precipitation: variable.has_precipitation,
+            kind: state.view,
+            member,
+            all_members: run.members.clone(),
+            members,
+            recipe: made.recipe,
+            display: made.display,
+            unit,
+            quantity,
+            threshold,
+            window: made.window,
+            bbox: state.bbox,
+            title,
+            subtitle,
+            file_stem,
+        },
+        notes,
+    })
+}
+
+/// The product asked for if the catalog has it, else the first product gik lists that the
+/// catalog has, else the catalog's first (with a note when one was asked for).
+fn choose_product<'c>(
+    catalog: &'c Catalog,
+    state: &ViewState,
+    notes: &mut Vec<String>,
+) -> Result<(&'c str, &'c ProductEntry), PlanError> {
+    if let Some((name, entry)) = state
+        .product
+        .as_ref()
+        .and_then(|p| catalog.products.get_key_value(p))
+    {
+        return Ok((name, entry));
+    }
+    let (name, entry) = product::product_names()
+        .find_map(|p| catalog.products.get_key_value(p))
+        .or_else(|| catalog.products.iter().next())
+        .ok_or(PlanError::NoProducts)?;
+    if let Some(p) = &state.product {
+        notes.push(format!(
+            "product {p:?} is not in the catalog; showing {name}"
+        ));
+    }
+    Ok((name, entry))
+}
+
+/// The products of the catalog, for the selector.
+fn product_choices(catalog: &Catalog) -> Vec<Choice> {
+    catalog
         .products
         .iter()
         .map(|(name, p)| Choice {
@@ -280,102 +435,130 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String
                 p.label.clone()
             },
         })
-        .collect();
+        .collect()
+}
 
-    // Run.
-    let run = match state
+/// The run asked for if the catalog has it, else the newest (with a note when one was asked
+/// for); it must list variables and members.
+fn choose_run<'c>(
+    entry: &'c ProductEntry,
+    product_label: &str,
+    state: &ViewState,
+    notes: &mut Vec<String>,
+) -> Result<&'c RunEntry, PlanError> {
+    let asked = state
         .run
-        .as_deref()
-        .and_then(|r| catalog.run(&product_name, Some(r)))
-    {
+        .and_then(|r| entry.runs.iter().find(|e| e.run == r));
+    let run = match asked {
         Some(r) => r,
         None => {
-            let newest = catalog
-                .run(&product_name, None)
-                .ok_or_else(|| format!("the catalog has no runs of {product_label} yet"))?;
+            let newest = entry.runs.first().ok_or_else(|| PlanError::NoRuns {
+                product: product_label.to_owned(),
+            })?;
             if let Some(r) = &state.run {
                 notes.push(format!(
-                    "run {r} of {product_label} is not in the catalog; showing the newest, {}",
-                    newest.run
+                    "run {} of {product_label} is not in the catalog; showing the newest, {}",
+                    r.compact(),
+                    newest.run.compact()
                 ));
             }
             newest
         }
     };
-    let run_time = RunTime::parse_compact(&run.run).map_err(|e| e.to_string())?;
-    let runs = entry
+    if run.variables.is_empty() || run.members.is_empty() {
+        return Err(PlanError::EmptyRun {
+            run: run.run.compact(),
+            product: product_label.to_owned(),
+        });
+    }
+    Ok(run)
+}
+
+/// The runs of the product (newest first), for the selector.
+fn run_choices(entry: &ProductEntry) -> Vec<Choice> {
+    entry
         .runs
         .iter()
         .map(|r| Choice {
-            value: r.run.clone(),
-            label: RunTime::parse_compact(&r.run)
-                .map(|t| format_run(&t))
-                .unwrap_or_else(|_| r.run.clone()),
+            value: r.run.compact(),
+            label: format_run(&r.run),
         })
-        .collect();
-    if run.variables.is_empty() || run.members.is_empty() {
-        return Err(format!(
-            "run {} of {product_label} has no variables or members in the catalog",
-            run.run
-        ));
-    }
+        .collect()
+}
 
-    // Variable.
-    let precip = precipitation_entry(product.as_ref(), run);
-    let variable = if state.view == ViewKind::Probability {
-        precip.ok_or_else(|| {
-            format!(
-                "the probability view needs precipitation ({}), which run {} does not have",
-                product.precipitation().variable,
-                run.run
-            )
-        })?
-    } else {
-        match state
-            .var
-            .as_deref()
-            .and_then(|v| run.variables.iter().find(|e| e.name == v))
-        {
-            Some(v) => v,
-            None => {
-                let fallback = precip
+/// The variable a view shows, and what the run has of precipitation.
+struct ChosenVariable<'c> {
+    entry: &'c VariableEntry,
+    is_precipitation: bool,
+    has_precipitation: bool,
+}
+
+/// Precipitation for the probability view; otherwise the variable asked for, else
+/// precipitation, else the run's first variable (with a note when one was asked for).
+fn choose_variable<'c>(
+    product: &dyn Product,
+    run: &'c RunEntry,
+    state: &ViewState,
+    notes: &mut Vec<String>,
+) -> Result<ChosenVariable<'c>, PlanError> {
+    let precip = precipitation_entry(product, run);
+    let asked = state
+        .var
+        .as_deref()
+        .and_then(|v| run.variables.iter().find(|e| e.name == v));
+    let entry = match (state.view, asked) {
+        (ViewKind::Probability, _) => precip.ok_or_else(|| PlanError::NoPrecipitation {
+            variable: product.precipitation().variable.to_owned(),
+            run: run.run.compact(),
+        })?,
+        (_, Some(v)) => v,
+        (_, None) => {
+            let fallback =
+                precip
                     .or_else(|| run.variables.first())
-                    .ok_or_else(|| format!("run {} has no variables", run.run))?;
-                if let Some(v) = &state.var {
-                    notes.push(format!(
-                        "variable {v:?} is not in run {}; showing {}",
-                        run.run, fallback.name
-                    ));
-                }
-                fallback
+                    .ok_or_else(|| PlanError::EmptyRun {
+                        run: run.run.compact(),
+                        product: product.name().to_owned(),
+                    })?;
+            if let Some(v) = &state.var {
+                notes.push(format!(
+                    "variable {v:?} is not in run {}; showing {}",
+                    run.run.compact(),
+                    fallback.name
+                ));
             }
+            fallback
         }
     };
-    let is_precipitation = precip.is_some_and(|p| p.name == variable.name);
-    let array = data_array(variable);
-    let variables = run
-        .variables
-        .iter()
-        .map(|v| Choice {
-            value: v.name.clone(),
-            label: variable_label(v),
-        })
-        .collect();
+    Ok(ChosenVariable {
+        entry,
+        is_precipitation: precip.is_some_and(|p| p.name == entry.name),
+        has_precipitation: precip.is_some(),
+    })
+}
 
-    // Step.
+/// The steps the slider offers (no step 0 for precipitation) and the one shown: the step asked
+/// for, else the nearest (with a note); by default, for precipitation, the first step at or
+/// after the window length, else the first.
+fn choose_step(
+    run: &RunEntry,
+    variable: &ChosenVariable<'_>,
+    state: &ViewState,
+    notes: &mut Vec<String>,
+) -> Result<(Vec<u32>, u32), PlanError> {
     let mut steps: Vec<u32> = run
         .steps
         .iter()
         .copied()
-        .filter(|&s| s > 0 || !is_precipitation)
+        .filter(|&s| s > 0 || !variable.is_precipitation)
         .collect();
     steps.sort_unstable();
     steps.dedup();
     let Some(&first_step) = steps.first() else {
-        return Err(format!(
-            "run {} has no steps for {}",
-            run.run, variable.name
-        ));
+        return Err(PlanError::NoSteps {
+            run: run.run.compact(),
+            variable: variable.entry.name.clone(),
+        });
     };
     let step = match state.step {
         Some(s) if steps.contains(&s) => s,
@@ -387,13 +570,16 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String
                 .unwrap_or(first_step);
             notes.push(format!(
                 "step +{s} h is not available for {}; showing +{nearest} h",
-                variable.name
+                variable.entry.name
             ));
             nearest
         }
         None => {
-            // Default: the first step at or after the accumulation window (+24 h), else first.
-            let want = if is_precipitation { state.window } else { 0 };
+            let want = if variable.is_precipitation {
+                state.window
+            } else {
+                0
+            };
             steps
                 .iter()
                 .copied()
@@ -401,25 +587,32 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String
                 .unwrap_or(first_step)
         }
     };
+    Ok((steps, step))
+}
 
-    // Members.
-    let all_members = run.members.clone();
+/// The member shown (the one asked for, else the first) and the members to read: that one for
+/// the member view, every member with a manifest otherwise (a note for each without).
+fn choose_members(
+    run: &RunEntry,
+    state: &ViewState,
+    notes: &mut Vec<String>,
+) -> Result<(String, Vec<MemberSource>), PlanError> {
+    let first = run.members.first().cloned().unwrap_or_default();
     let member = match &state.member {
-        Some(m) if all_members.contains(m) => m.clone(),
+        Some(m) if run.members.contains(m) => m.clone(),
         Some(m) if state.view == ViewKind::Member => {
-            let first = all_members.first().cloned().unwrap_or_default();
             notes.push(format!(
                 "member {m} is not in run {}; showing {first}",
-                run.run
+                run.run.compact()
             ));
             first
         }
-        _ => all_members.first().cloned().unwrap_or_default(),
+        _ => first,
     };
     let wanted: Vec<&String> = if state.view == ViewKind::Member {
         vec![&member]
     } else {
-        all_members.iter().collect()
+        run.members.iter().collect()
     };
     let mut members = Vec::new();
     for name in wanted {
@@ -432,106 +625,98 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, String
         }
     }
     if members.is_empty() {
-        return Err(format!("no member of run {} has a manifest", run.run));
+        return Err(PlanError::NoManifests {
+            run: run.run.compact(),
+        });
     }
+    Ok((member, members))
+}
 
-    // Recipe, units, labels.
-    let (recipe, display, window) = if is_precipitation {
-        let end = step;
-        let start = end.saturating_sub(state.window);
-        let plan = product::precipitation_plan(product.as_ref(), run_time, start, end)
-            .map_err(|e| e.to_string())?;
-        if let Some(missing) = plan.steps().into_iter().find(|s| !run.steps.contains(s)) {
-            return Err(format!(
-                "precipitation {start}–{end} h needs the message of step {missing} h, which the \
-                 manifests of run {} do not include",
-                run.run
-            ));
-        }
-        (
-            Recipe::Precipitation { array, plan },
-            DisplayConversion::identity("mm"),
-            Some((start, end)),
-        )
-    } else {
+/// How a member's field is made and shown.
+struct MadeRecipe {
+    recipe: Recipe,
+    display: DisplayConversion,
+    window: Option<(u32, u32)>,
+}
+
+/// Precipitation over the `window` hours ending at `step`, by the product's rules, in mm;
+/// any other variable is its message at `step`, in the product's display units.
+fn make_recipe(
+    product: &dyn Product,
+    run: &RunEntry,
+    variable: &ChosenVariable<'_>,
+    step: u32,
+    window: u32,
+) -> Result<MadeRecipe, PlanError> {
+    let array = data_array(variable.entry);
+    if !variable.is_precipitation {
         let display = product
-            .variable(&variable.name)
+            .variable(&variable.entry.name)
             .map(|s| s.display)
-            .unwrap_or_else(|_| DisplayConversion::for_units(&variable.units, false));
-        (Recipe::Single { array, step }, display, None)
-    };
-    let threshold = (state.view == ViewKind::Probability).then_some(state.threshold);
-    let unit = if threshold.is_some() {
-        "%".to_string()
-    } else {
-        display.unit.clone()
-    };
-    let quantity = quantity_of(state.view, is_precipitation, &display.unit);
-    let what = match window {
-        Some((a, b)) => format!("{}-h precipitation ({a}–{b} h)", b - a),
-        None => variable_label(variable),
-    };
+            .unwrap_or_else(|_| DisplayConversion::for_units(&variable.entry.units, false));
+        return Ok(MadeRecipe {
+            recipe: Recipe::Single { array, step },
+            display,
+            window: None,
+        });
+    }
+    let (start, end) = (step.saturating_sub(window), step);
+    let plan = product::precipitation_plan(product, run.run, start, end).map_err(|e| {
+        PlanError::Product {
+            product: product.name().to_owned(),
+            reason: e.to_string(),
+        }
+    })?;
+    if let Some(missing) = plan.steps().into_iter().find(|s| !run.steps.contains(s)) {
+        return Err(PlanError::WindowStepMissing {
+            start,
+            end,
+            missing,
+            run: run.run.compact(),
+        });
+    }
+    Ok(MadeRecipe {
+        recipe: Recipe::Precipitation { array, plan },
+        display: DisplayConversion::identity("mm"),
+        window: Some((start, end)),
+    })
+}
+
+/// The two title lines and the file name stem of a view showing `what`.
+fn titles(
+    product_label: &str,
+    product_name: &str,
+    run: RunTime,
+    step: u32,
+    what: &str,
+    member: &str,
+    state: &ViewState,
+) -> (String, String, String) {
+    let threshold = crate::view_state::short_number(f64::from(state.threshold));
     let kind_text = match state.view {
         ViewKind::Member => format!("member {member}"),
         ViewKind::Mean => "ensemble mean".into(),
         ViewKind::Spread => "ensemble spread (standard deviation)".into(),
-        ViewKind::Probability => format!(
-            "probability of more than {} mm",
-            crate::view_state::short_number(f64::from(state.threshold))
-        ),
+        ViewKind::Probability => format!("probability of more than {threshold} mm"),
         ViewKind::Stamps => "every member".into(),
     };
     let title = format!("{product_label} · {what} · {kind_text}");
     let subtitle = format!(
         "Run {} · valid {} (+{step} h)",
-        format_run(&run_time),
-        format_valid(&run_time, step)
+        format_run(&run),
+        format_valid(&run, step)
     );
+    let suffix = match state.view {
+        ViewKind::Member => format!("-{member}"),
+        ViewKind::Probability => format!("-{threshold}mm"),
+        _ => String::new(),
+    };
     let file_stem = format!(
-        "{product_name}-{}-f{step:03}-{}{}",
-        run.run,
+        "{product_name}-{}-f{step:03}-{}{suffix}",
+        run.compact(),
         state.view.as_str(),
-        match state.view {
-            ViewKind::Member => format!("-{member}"),
-            ViewKind::Probability => format!(
-                "-{}mm",
-                crate::view_state::short_number(f64::from(state.threshold))
-            ),
-            _ => String::new(),
-        }
     );
-    Ok(Planned {
-        plan: ViewPlan {
-            product: product_name.clone(),
-            product_label,
-            products,
-            attribution: product.credits().full_text(),
-            run: run.run.clone(),
-            runs,
-            run_time,
-            steps,
-            step,
-            variables,
-            variable: variable.name.clone(),
-            is_precipitation,
-            has_precipitation: precip.is_some(),
-            kind: state.view,
-            member,
-            all_members,
-            members,
-            recipe,
-            display,
-            unit,
-            quantity,
-            threshold,
-            window,
-            bbox: state.bbox,
-            title,
-            subtitle,
-            file_stem,
-        },
-        notes,
-    })
+    (title, subtitle, file_stem)
 }
 
 /// The catalog variable holding the product's precipitation, if the run has it.
@@ -548,10 +733,14 @@ pub fn precipitation_entry<'a>(
 
 /// The data array path of a catalog variable (`{path}/{array}`).
 pub fn data_array(v: &VariableEntry) -> String {
-    if v.array.is_empty() {
-        gik_core::member::MemberManifest::array_of_group(&v.path)
-    } else {
-        format!("{}/{}", v.path, v.array)
+    gik_core::member::MemberManifest::array_path(&v.path, &v.array)
+}
+
+/// A catalog variable in the selector.
+fn variable_choice(v: &VariableEntry) -> Choice {
+    Choice {
+        value: v.name.clone(),
+        label: variable_label(v),
     }
 }
 
@@ -762,17 +951,20 @@ impl Ensemble {
     }
 
     /// Adds member number `order` (its place in the plan) called `name`.
-    pub fn add(&mut self, order: usize, name: &str, field: Vec<f32>) -> Result<(), String> {
+    pub fn add(&mut self, order: usize, name: &str, field: Vec<f32>) -> Result<(), FieldError> {
+        let points = |found: usize| FieldError::Points {
+            member: name.to_owned(),
+            found,
+            expected: self.points,
+        };
         if field.len() != self.points {
-            return Err(format!(
-                "member {name}: {} points, the map has {}",
-                field.len(),
-                self.points
-            ));
+            return Err(points(field.len()));
         }
         match self.kind {
             ViewKind::Mean | ViewKind::Spread | ViewKind::Probability => {
-                self.acc.add(&field).map_err(|e| e.to_string())?;
+                self.acc
+                    .add(&field)
+                    .map_err(|e| FieldError::Combine(e.to_string()))?;
             }
             ViewKind::Member | ViewKind::Stamps => {
                 let at = self.fields.partition_point(|(o, _, _)| *o < order);
@@ -826,7 +1018,6 @@ pub fn convert(display: &DisplayConversion, field: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gik_core::catalog::ProductEntry;
     use gik_core::geo::wrap_lon;
     use gik_core::grib::LatLonGrid;
     use gik_core::product::{Sign, Term};
@@ -901,7 +1092,7 @@ mod tests {
             })
             .collect();
         let run = RunEntry {
-            run: "2025080100".into(),
+            run: "2025080100".parse().unwrap(),
             members: gefs_members.clone(),
             steps: (0..=72).step_by(3).collect(),
             variables: vec![
@@ -925,7 +1116,7 @@ mod tests {
             ..RunEntry::default()
         };
         let mut older = run.clone();
-        older.run = "2025073118".into();
+        older.run = "2025073118".parse().unwrap();
         c.products.insert(
             "gefs".into(),
             ProductEntry {
@@ -938,7 +1129,7 @@ mod tests {
             .chain((1..=50).map(|i| format!("ens{i:02}")))
             .collect();
         let run = RunEntry {
-            run: "2025080100".into(),
+            run: "2025080100".parse().unwrap(),
             members: ecmwf_members.clone(),
             steps: (0..=144).step_by(3).collect(),
             variables: vec![
@@ -973,7 +1164,7 @@ mod tests {
         assert!(p.notes.is_empty(), "{:?}", p.notes);
         let plan = p.plan;
         assert_eq!(plan.product, "gefs");
-        assert_eq!(plan.run, "2025080100");
+        assert_eq!(plan.run.compact(), "2025080100");
         assert_eq!(plan.variable, "APCP:surface");
         assert!(plan.is_precipitation && plan.has_precipitation);
         assert_eq!(plan.step, 24);
@@ -1068,7 +1259,10 @@ mod tests {
         let mm = plan.recipe.combine(&fields).unwrap();
         assert!((mm[0] - 10.0).abs() < 1e-3 && mm[1] == 0.0, "{mm:?}");
         let missing: BTreeMap<u32, Vec<f32>> = [(48, vec![0.0])].into();
-        assert!(plan.recipe.combine(&missing).unwrap_err().contains("24"));
+        assert_eq!(
+            plan.recipe.combine(&missing).unwrap_err(),
+            FieldError::MissingStep { step: 24 }
+        );
     }
 
     #[test]
@@ -1125,38 +1319,45 @@ mod tests {
         .unwrap();
         assert_eq!(p.notes.len(), 5, "{:?}", p.notes);
         assert_eq!(p.plan.product, "gefs");
-        assert_eq!(p.plan.run, "2025080100");
+        assert_eq!(p.plan.run.compact(), "2025080100");
         assert_eq!(p.plan.member, "gec00");
         assert_eq!(p.plan.step, 6);
         let older = plan_view(&catalog(), &state("run=2025073118"))
             .unwrap()
             .plan;
-        assert_eq!(older.run, "2025073118");
+        assert_eq!(older.run.compact(), "2025073118");
         assert_eq!(older.runs.len(), 2);
         assert_eq!(older.runs[1].label, "Thu 31 Jul 2025 18 UTC");
     }
 
     #[test]
     fn impossible_views_are_errors() {
-        assert!(plan_view(&Catalog::new(), &ViewState::default())
-            .unwrap_err()
-            .contains("no products"));
+        assert_eq!(
+            plan_view(&Catalog::new(), &ViewState::default()).unwrap_err(),
+            PlanError::NoProducts
+        );
         let mut c = catalog();
         if let Some(p) = c.products.get_mut("gefs") {
             for r in &mut p.runs {
                 r.variables.retain(|v| v.name != "APCP:surface");
             }
         }
-        assert!(plan_view(&c, &state("view=prob"))
-            .unwrap_err()
-            .contains("APCP"));
+        let err = plan_view(&c, &state("view=prob")).unwrap_err();
+        assert!(
+            matches!(&err, PlanError::NoPrecipitation { variable, .. } if variable == "APCP:surface"),
+            "{err}"
+        );
         // A window whose start is not a step the manifests hold.
         let mut c = catalog();
         if let Some(p) = c.products.get_mut("gefs") {
             p.runs[0].steps.retain(|&s| s != 18);
         }
         let err = plan_view(&c, &state("step=36")).unwrap_err();
-        assert!(err.contains("step 18 h"), "{err}");
+        assert!(
+            matches!(err, PlanError::WindowStepMissing { missing: 18, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("step 18 h"), "{err}");
     }
 
     #[test]

@@ -29,8 +29,6 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestMode, RequestRedirect};
 
-use gik_core::product::{ECMWF_DEFAULT_HOST, GEFS_DEFAULT_HOST};
-
 /// Largest `config.json` read (it holds a few URLs).
 pub const MAX_CONFIG_BYTES: u64 = 64 << 10;
 /// Largest `catalog.json` read: a month of four daily runs of both products lists about 20 000
@@ -65,7 +63,10 @@ fn default_catalog() -> String {
 }
 
 fn default_allowed_hosts() -> Vec<String> {
-    vec![GEFS_DEFAULT_HOST.into(), ECMWF_DEFAULT_HOST.into()]
+    gik_core::product::default_hosts()
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 impl Default for Config {

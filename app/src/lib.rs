@@ -144,7 +144,10 @@ pub fn App() -> impl IntoView {
     let planned = Memo::new(move |_| match boot.get() {
         Boot::Loading => Err("Loading the catalog…".to_string()),
         Boot::Failed(e) => Err(e),
-        Boot::Ready(catalog) => state.with(|s| plan_view(&catalog, s)).map(Arc::new),
+        Boot::Ready(catalog) => state
+            .with(|s| plan_view(&catalog, s))
+            .map(Arc::new)
+            .map_err(|e| e.to_string()),
     });
     let plan =
         Memo::new(move |_| planned.with(|p| p.as_ref().ok().map(|p| Arc::new(p.plan.clone()))));

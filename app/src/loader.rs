@@ -21,10 +21,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use gik_core::grib::{Grid, MessageInfo, MessageMetadata};
-use gik_core::index::{EnsembleMember, ForecastTime};
-use gik_core::member::{ChunkLocation, MemberManifest};
+use gik_core::identity;
+use gik_core::manifest::ByteRange;
+use gik_core::member::MemberManifest;
 use gik_core::origin::{AllowedUrl, UrlPolicy};
-use gik_core::product::{product_by_name, Hosts, Member, SpecOrigin, StepType};
+use gik_core::product::{product_by_name, Hosts, Member};
 use leptos::prelude::{RwSignal, Set};
 
 use crate::coalesce::Coalescer;
@@ -419,7 +420,7 @@ impl Loader {
         }
         let mut field = match job.plan.recipe.combine(&fields) {
             Ok(f) => f,
-            Err(reason) => return self.fail(job, name, None, reason),
+            Err(reason) => return self.fail(job, name, None, reason.to_string()),
         };
         convert(&job.plan.display, &mut field);
         let added = {
@@ -435,7 +436,7 @@ impl Loader {
             ensemble.add(order, name, field)
         };
         if let Err(reason) = added {
-            return self.fail(job, name, None, reason);
+            return self.fail(job, name, None, reason.to_string());
         }
         self.progress(job, |p| p.members_done += 1);
         self.publish(job, false);
@@ -562,7 +563,7 @@ impl Loader {
     async fn message(
         &self,
         job: &Job,
-        loc: &ChunkLocation,
+        loc: &ByteRange,
         asked: Asked<'_>,
     ) -> Result<Rc<Vec<f32>>, MessageError> {
         let url = self
@@ -816,103 +817,30 @@ struct Asked<'a> {
     member: &'a str,
 }
 
-/// cfgrib's variable name (`cfVarName`) of an ecCodes short name: the height-prefixed names are
-/// turned round (`2t` → `t2m`, `10u` → `u10`); others are the short name in lower case.
-fn cf_var_name(short_name: &str) -> String {
-    match short_name {
-        "2t" => "t2m".into(),
-        "2d" => "d2m".into(),
-        "2r" => "r2".into(),
-        "2sh" => "sh2".into(),
-        "10u" => "u10".into(),
-        "10v" => "v10".into(),
-        "100u" => "u100".into(),
-        "100v" => "v100".into(),
-        "10fg" => "fg10".into(),
-        other => other.to_ascii_lowercase(),
-    }
-}
-
-/// The step (hours) a message is valid for: its lead time, or its window's end.
-fn message_step_minutes(time: &ForecastTime) -> u32 {
-    match time {
-        ForecastTime::Analysis => 0,
-        ForecastTime::Lead { minutes } => *minutes,
-        ForecastTime::Window { end_minutes, .. } => *end_minutes,
-    }
-}
-
-/// Checks, from a message's sections 0–4, that it is the variable (name, step type, level),
-/// step and member the view asked for; a mismatch names all four, asked and found. A manifest
-/// that points at the wrong bytes (a stale or tampered reference, a mirror serving another
-/// file) must not be drawn as the asked field.
+/// Checks, from a message's sections 0–4, that it is the variable, step and member the view
+/// asked for ([`gik_core::identity`]): a manifest that points at the wrong bytes (a stale or
+/// tampered reference, a mirror serving another file) must not be drawn as the asked field.
 fn check_identity(
     product: &str,
     variable: &str,
     asked: &Asked<'_>,
     found: &MessageMetadata,
-) -> Result<(), String> {
-    // The manifest groups are `{cf_name}/{stepType}/{typeOfLevel}/{cf_name}`.
-    let mut parts = asked.array.split('/');
-    let (cf_name, step_type, type_of_level) = (parts.next(), parts.next(), parts.next());
-    let spec = product_by_name(product, &Hosts::default())
-        .ok()
-        .and_then(|p| p.variable(variable).ok().map(|v| (p, v)));
-    // Levels are compared for the products' table variables, whose level is known exactly;
-    // a generic variable's level name comes from its index text.
-    let table = spec
+) -> Result<(), identity::IdentityMismatch> {
+    let product = product_by_name(product, &Hosts::default()).ok();
+    let spec = product.as_ref().and_then(|p| p.variable(variable).ok());
+    let member = product
         .as_ref()
-        .is_some_and(|(_, v)| v.origin == SpecOrigin::Table);
-    let level_value = spec.as_ref().and_then(|(_, v)| v.level).filter(|_| table);
-    let member = spec
-        .as_ref()
-        .and_then(|(p, _)| Member::parse(p.as_ref(), asked.member).ok());
-
-    let found_cf = cf_var_name(&found.short_name);
-    let found_step_type = StepType::of(&found.time);
-    // gik-core names the parameters the products carry with ecCodes short names (lower case);
-    // others get the WMO abbreviation (upper case) or `paramD.C.N`, which cannot be compared
-    // with a cfgrib name, so only a known name that differs is a mismatch.
-    let known_name = found
-        .short_name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    let name_ok = cf_name.is_some_and(|n| n.eq_ignore_ascii_case(&found_cf)) || !known_name;
-    let level_ok = !table
-        || (type_of_level.is_none_or(|t| t == found.level.type_of_level)
-            && level_value.is_none_or(|v| {
-                found
-                    .level
-                    .value
-                    .is_some_and(|f| (f - v).abs() <= 1e-6 * v.abs().max(1.0))
-            }));
-    let variable_ok =
-        name_ok && level_ok && step_type.is_none_or(|t| t == found_step_type.as_str());
-    let step_ok = message_step_minutes(&found.time) == asked.step.saturating_mul(60);
-    let member_ok = match (member, &found.member) {
-        (Some(Member::Control), Some(EnsembleMember::Control)) => true,
-        (Some(Member::Perturbed(n)), Some(EnsembleMember::Perturbed(m))) => n == *m,
-        // A member name the product does not know: nothing to compare against.
-        (None, _) => true,
-        _ => false,
-    };
-    if variable_ok && step_ok && member_ok {
-        return Ok(());
-    }
-    let found_level = match found.level.value {
-        Some(v) => format!("{} {v}", found.level.type_of_level),
-        None => found.level.type_of_level.clone(),
-    };
-    let found_member = found
-        .member
-        .as_ref()
-        .map_or_else(|| "none".to_string(), ToString::to_string);
-    Err(format!(
-        "the message is not the one asked for: asked variable {variable} ({}), step +{} h, \
-         member {}; found variable {found_cf} ({}, {found_step_type}, {found_level}), {}, \
-         member {found_member}",
-        asked.array, asked.step, asked.member, found.short_name, found.time,
-    ))
+        .and_then(|p| Member::parse(p.as_ref(), asked.member).ok());
+    identity::check(
+        &identity::Expected {
+            spec: spec.as_ref(),
+            array: asked.array,
+            step_hours: asked.step,
+            member,
+            member_name: asked.member,
+        },
+        found,
+    )
 }
 
 #[cfg(test)]

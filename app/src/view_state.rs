@@ -17,6 +17,7 @@
 pub use gik_core::geo::BBox;
 use gik_core::geo::GeoError;
 use gik_core::icpac;
+use gik_core::time::RunTime;
 
 /// Default map box: East Africa (ICPAC's region).
 pub const DEFAULT_BBOX: BBox = icpac::EAST_AFRICA;
@@ -115,8 +116,8 @@ pub fn parse_bbox(text: &str) -> Result<BBox, GeoError> {
 pub struct ViewState {
     /// Product name (`gefs`, `ecmwf`).
     pub product: Option<String>,
-    /// Run, `YYYYMMDDHH`.
-    pub run: Option<String>,
+    /// Run (`run=YYYYMMDDHH` in the URL).
+    pub run: Option<RunTime>,
     /// Variable, as the catalog names it (`TMP:2 m above ground`, `2t`).
     pub var: Option<String>,
     /// Forecast step in hours after the run.
@@ -182,10 +183,10 @@ impl ViewState {
                 "product" => state.product = non_empty().map(|p| p.to_ascii_lowercase()),
                 "run" => match text {
                     "" => {}
-                    t if t.len() == 10 && t.bytes().all(|b| b.is_ascii_digit()) => {
-                        state.run = Some(t.to_string())
-                    }
-                    t => notes.push(format!("run {t:?} ignored: expected YYYYMMDDHH")),
+                    t => match RunTime::parse_compact(t) {
+                        Ok(run) => state.run = Some(run),
+                        Err(_) => notes.push(format!("run {t:?} ignored: expected YYYYMMDDHH")),
+                    },
                 },
                 "var" => state.var = non_empty(),
                 "step" => match text.parse::<u32>() {
@@ -240,7 +241,7 @@ impl ViewState {
             push("product", p);
         }
         if let Some(r) = &self.run {
-            push("run", r);
+            push("run", &r.compact());
         }
         if let Some(v) = &self.var {
             push("var", v);
@@ -343,7 +344,7 @@ mod tests {
     fn full_round_trip() {
         let state = ViewState {
             product: Some("gefs".into()),
-            run: Some("2025080100".into()),
+            run: Some("2025080100".parse().unwrap()),
             var: Some("TMP:2 m above ground".into()),
             step: Some(48),
             view: ViewKind::Probability,
@@ -398,6 +399,10 @@ mod tests {
         assert_eq!(s.product.as_deref(), Some("gefs"));
         assert_eq!(notes.len(), 6, "{notes:?}");
         assert!(notes[0].starts_with("bbox"), "{notes:?}");
+        // A run that is not a date is refused at the edge, with a note.
+        let (s, notes) = ViewState::from_query("run=2025023100");
+        assert_eq!(s.run, None);
+        assert!(notes.iter().any(|n| n.contains("2025023100")), "{notes:?}");
     }
 
     #[test]

@@ -31,6 +31,7 @@ use gik_core::catalog::{
 };
 use gik_core::grib::Grid;
 use gik_core::index::IndexRecord;
+use gik_core::manifest::ByteRange;
 use gik_core::member::{
     build_member_manifest, variable_steps, MemberIdentity, MessageRef, VariableMessages,
 };
@@ -201,9 +202,7 @@ pub async fn build_run(
                 };
                 let message = MessageRef {
                     step: file.step,
-                    url: file.grib_url.clone(),
-                    offset: record.offset,
-                    length,
+                    range: ByteRange::new(file.grib_url.clone(), record.offset, length),
                 };
                 first_message
                     .entry(spec.request.clone())
@@ -250,9 +249,9 @@ pub async fn build_run(
     // All at once (one round trip, not one per variable); the client bounds concurrency.
     let grids: BTreeMap<String, Grid> =
         futures::future::try_join_all(first_message.iter().map(|(request, message)| async move {
-            let grid = fetch_grid(client, message)
+            let grid = fetch_grid(client, &message.range)
                 .await
-                .with_context(|| format!("{request}: reading the grid of {}", message.url))?;
+                .with_context(|| format!("{request}: reading the grid of {}", message.range.url))?;
             progress.inc(1);
             Ok::<_, anyhow::Error>((request.clone(), grid))
         }))
@@ -352,7 +351,7 @@ pub async fn build_run(
         );
     }
     let entry = RunEntry {
-        run: run_key(plan.run),
+        run: plan.run,
         members: manifests.keys().cloned().collect(),
         steps: plan.steps.clone(),
         variables: variables_entry.into_values().collect(),
@@ -363,7 +362,11 @@ pub async fn build_run(
     let publication = publish_catalog(plan, dest, entry, moved).await?;
     report.kept_published = publication.kept;
     report.beyond_keep = publication.beyond_keep;
-    report.dropped_runs = publication.dropped.into_iter().map(|r| r.run).collect();
+    report.dropped_runs = publication
+        .dropped
+        .into_iter()
+        .map(|r| r.run.compact())
+        .collect();
     report.elapsed = start.elapsed();
     Ok(report)
 }
@@ -387,7 +390,7 @@ async fn published_run(
 ) -> Result<Option<RunEntry>> {
     let current = dest.get(CATALOG_FILE).await?;
     let catalog = parse_catalog(dest, current.as_deref())?;
-    Ok(catalog.run(product, Some(&run_key(run))).cloned())
+    Ok(catalog.run(product, Some(run)).cloned())
 }
 
 /// Where a member's new manifest is written: at [`manifest_path`], unless the published run
@@ -419,11 +422,6 @@ async fn unpublished_path(
     ))
 }
 
-/// `YYYYMMDDHH`, the run's name in the catalog.
-fn run_key(run: RunTime) -> String {
-    format!("{}{}", run.date_string(), run.hour_string())
-}
-
 /// A member manifest written beside its usual path because the published run names that path
 /// with other content.
 struct Moved {
@@ -450,7 +448,7 @@ async fn publish_catalog(
 ) -> Result<Publication> {
     let credit = plan.product.credits();
     let product = plan.product.name();
-    let run = entry.run.clone();
+    let run = entry.run;
     let written: Vec<String> = entry.manifests.values().cloned().collect();
     let (publication, mut referenced) = dest
         .update(CATALOG_FILE, |current| {
@@ -481,7 +479,7 @@ async fn publish_catalog(
             .update(CATALOG_FILE, |current| {
                 let mut catalog = parse_catalog(dest, current)?;
                 let mut changed = false;
-                if let Some(entry) = catalog.run_mut(product, &run) {
+                if let Some(entry) = catalog.run_mut(product, run) {
                     for m in &moved {
                         if let Some(path) = entry.manifests.get_mut(&m.member) {
                             if *path == m.beside {

@@ -17,13 +17,51 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
+use futures::StreamExt;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{GetResult, ObjectStore, PutMode, PutOptions, PutPayload, UpdateVersion};
+
+use crate::http::{MAX_CATALOG_BYTES, MAX_MANIFEST_BYTES};
 
 /// Attempts of a conditional write before [`Destination::update`] gives up.
 const MAX_UPDATE_ATTEMPTS: u32 = 64;
+
+/// The largest object gik reads back from a destination (its catalog, a manifest it compares):
+/// the larger of the caps on what it reads over HTTP. A destination is shared with other
+/// writers, so what it holds is input like any other.
+pub const MAX_READ_BACK_BYTES: u64 = if MAX_MANIFEST_BYTES > MAX_CATALOG_BYTES {
+    MAX_MANIFEST_BYTES
+} else {
+    MAX_CATALOG_BYTES
+};
+
+/// The body of `result`, refused (without reading further) once it is larger than
+/// [`MAX_READ_BACK_BYTES`].
+async fn read_capped(result: GetResult, relative: &str, display: &str) -> Result<Bytes> {
+    let declared = result.meta.size;
+    let too_large = |size: u64| {
+        anyhow!(
+            "{relative} in {display} is {size} bytes, more than gik reads back from a \
+             destination ({MAX_READ_BACK_BYTES} bytes)"
+        )
+    };
+    if declared > MAX_READ_BACK_BYTES {
+        return Err(too_large(declared));
+    }
+    let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    let mut chunks = result.into_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.with_context(|| format!("reading {relative} from {display}"))?;
+        let size = body.len() as u64 + chunk.len() as u64;
+        if size > MAX_READ_BACK_BYTES {
+            return Err(too_large(size));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
+}
 
 /// What the `modify` function of [`Destination::update`] decided.
 #[derive(Debug)]
@@ -133,11 +171,7 @@ impl Destination {
     /// Reads `relative`, or `None` if it does not exist.
     pub async fn get(&self, relative: &str) -> Result<Option<Bytes>> {
         match self.store.get(&self.path(relative)).await {
-            Ok(r) => Ok(Some(
-                r.bytes()
-                    .await
-                    .with_context(|| format!("reading {relative}"))?,
-            )),
+            Ok(r) => Ok(Some(read_capped(r, relative, &self.display).await?)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("reading {relative} from {}", self.display)),
         }
@@ -179,10 +213,7 @@ impl Destination {
                         e_tag: r.meta.e_tag.clone(),
                         version: r.meta.version.clone(),
                     };
-                    let bytes = r
-                        .bytes()
-                        .await
-                        .with_context(|| format!("reading {relative} from {}", self.display))?;
+                    let bytes = read_capped(r, relative, &self.display).await?;
                     (Some(bytes), Some(version))
                 }
                 Err(object_store::Error::NotFound { .. }) => (None, None),
@@ -267,4 +298,40 @@ fn update_backoff(attempt: u32) -> Duration {
         ..crate::http::RetryConfig::default()
     };
     crate::http::backoff(&config, attempt + 1)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// A catalog in a shared destination larger than gik reads back is refused by its declared
+    /// size, before any of it is read (the file is sparse: nothing is written or read).
+    #[tokio::test]
+    async fn an_oversized_object_is_refused_without_reading_it() {
+        let dir = std::env::temp_dir().join(format!("gik-dest-cap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = std::fs::File::create(dir.join("catalog.json")).unwrap();
+        file.set_len(MAX_READ_BACK_BYTES + 1).unwrap();
+        drop(file);
+        let dest = Destination::open(dir.to_str().unwrap()).unwrap();
+        let err = dest.get("catalog.json").await.unwrap_err().to_string();
+        assert!(
+            err.contains("catalog.json") && err.contains("more than gik reads back"),
+            "{err}"
+        );
+        let err = dest
+            .update("catalog.json", |_| Ok(Update::Keep(())))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than gik reads back"), "{err}");
+        // A small object still reads.
+        std::fs::write(dir.join("small.json"), b"{}").unwrap();
+        assert_eq!(
+            dest.get("small.json").await.unwrap().unwrap().as_ref(),
+            b"{}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -15,7 +15,7 @@
 use anyhow::{Context, Result};
 use gik_core::grib::{self, Grid};
 use gik_core::index::IndexRecord;
-use gik_core::member::MessageRef;
+use gik_core::manifest::ByteRange;
 
 use crate::http::HttpClient;
 
@@ -26,7 +26,7 @@ pub const FIRST_HEADER_BYTES: u64 = 8 << 10;
 pub const MAX_HEADER_BYTES: u64 = 1 << 20;
 
 /// The grid of a message, from its first bytes.
-pub async fn fetch_grid(client: &HttpClient, message: &MessageRef) -> Result<Grid> {
+pub async fn fetch_grid(client: &HttpClient, message: &ByteRange) -> Result<Grid> {
     let first = message.length.min(FIRST_HEADER_BYTES);
     let bytes = client
         .get_range(&message.url, message.offset, first)

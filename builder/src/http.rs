@@ -45,6 +45,12 @@ pub enum ObjectKind {
     Catalog,
 }
 
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.noun())
+    }
+}
+
 impl ObjectKind {
     fn noun(self) -> &'static str {
         match self {

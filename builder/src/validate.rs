@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 use futures::stream::{self, StreamExt};
-use gik_core::manifest::ChunkRef;
+use gik_core::manifest::{ByteRange, ChunkKey};
 use gik_core::member::MemberManifest;
 
 use crate::http::{HttpClient, ObjectKind};
@@ -59,11 +59,11 @@ pub async fn validate(client: &HttpClient, location: &str, deep: bool) -> Result
         out.problems
             .push("no data arrays (no .zarray with a grib filter)".into());
     }
-    let refs: Vec<_> = manifest.chunk_refs().collect();
+    let refs: Vec<(ChunkKey, &ByteRange)> = manifest.chunk_ranges().collect();
     out.references = refs.len();
     let mut by_url: BTreeMap<&str, Vec<_>> = BTreeMap::new();
     for r in &refs {
-        by_url.entry(r.url).or_default().push(r);
+        by_url.entry(r.1.url.as_str()).or_default().push(r);
     }
     let sizes: BTreeMap<&str, Result<u64, String>> = stream::iter(by_url.keys().copied())
         .map(|url| async move { (url, client.head_size(url).await.map_err(|e| e.to_string())) })
@@ -76,24 +76,23 @@ pub async fn validate(client: &HttpClient, location: &str, deep: bool) -> Result
                 .problems
                 .push(format!("{e} (referenced by {} chunks)", chunk_refs.len())),
             Ok(size) => {
-                for r in chunk_refs {
-                    out.problems.extend(range_problem(r, url, *size));
+                for (key, range) in chunk_refs {
+                    out.problems.extend(range_problem(key, range, *size));
                 }
             }
         }
     }
     if deep {
         let checks: Vec<Option<String>> = stream::iter(refs.iter())
-            .map(|r| async move {
-                let length = r.length?;
-                match client.get_range(r.url, r.offset, length).await {
-                    Err(e) => Some(format!("{}: {e}", r.key)),
+            .map(|(key, r)| async move {
+                match client.get_range(&r.url, r.offset, r.length).await {
+                    Err(e) => Some(format!("{key}: {e}")),
                     Ok(bytes) => gik_core::grib::describe(&bytes)
                         .err()
-                        .map(|e| format!("{}: not one whole GRIB2 message: {e}", r.key))
+                        .map(|e| format!("{key}: not one whole GRIB2 message: {e}"))
                         .or_else(|| {
                             (gik_core::grib::scan(&bytes).map(|m| m.len()).unwrap_or(0) != 1)
-                                .then(|| format!("{}: range holds more than one message", r.key))
+                                .then(|| format!("{key}: range holds more than one message"))
                         }),
                 }
             })
@@ -111,17 +110,17 @@ pub async fn validate(client: &HttpClient, location: &str, deep: bool) -> Result
 /// Why a reference's byte range is not inside its file of `size` bytes, if it is not: it ends
 /// past the end, or `offset + length` does not even fit in 64 bits (which wrapping arithmetic
 /// would let pass).
-fn range_problem(r: &ChunkRef<'_>, url: &str, size: u64) -> Option<String> {
-    let length = r.length.unwrap_or(0);
-    match r.offset.checked_add(length) {
+fn range_problem(key: &ChunkKey, r: &ByteRange, size: u64) -> Option<String> {
+    let url = &r.url;
+    match r.end() {
         Some(end) if end <= size => None,
         Some(end) => Some(format!(
-            "{}: bytes {}..{end} outside {url} ({size} bytes)",
-            r.key, r.offset
+            "{key}: bytes {}..{end} outside {url} ({size} bytes)",
+            r.offset
         )),
         None => Some(format!(
-            "{}: offset {} + length {length} overflows (outside {url}, {size} bytes)",
-            r.key, r.offset
+            "{key}: offset {} + length {} overflows (outside {url}, {size} bytes)",
+            r.offset, r.length
         )),
     }
 }
@@ -133,20 +132,16 @@ mod tests {
 
     #[test]
     fn wrapped_ranges_are_problems() {
-        let r = |offset, length| ChunkRef {
-            key: "t2m/0.0.0",
-            array: "t2m",
-            index: vec![0, 0, 0],
-            url: "https://x/a.grib2",
-            offset,
-            length: Some(length),
-        };
-        assert_eq!(range_problem(&r(0, 100), "u", 100), None);
-        assert!(range_problem(&r(1, 100), "u", 100)
-            .unwrap()
-            .contains("1..101"));
+        let key = ChunkKey::parse("t2m/0.0.0").unwrap();
+        let r = |offset, length| ByteRange::new("https://x/a.grib2", offset, length);
+        assert_eq!(range_problem(&key, &r(0, 100), 100), None);
+        let outside = range_problem(&key, &r(1, 100), 100).unwrap();
+        assert!(
+            outside.contains("1..101") && outside.contains("https://x/a.grib2"),
+            "{outside}"
+        );
         // 2^64 - 1 + 2 wraps to 1, which a plain `+` in release builds would accept.
-        let wrapped = range_problem(&r(u64::MAX, 2), "u", 100).unwrap();
+        let wrapped = range_problem(&key, &r(u64::MAX, 2), 100).unwrap();
         assert!(
             wrapped.contains("overflows") && wrapped.contains("t2m/0.0.0"),
             "{wrapped}"

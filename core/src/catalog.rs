@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::product::Credits;
+use crate::time::RunTime;
 use crate::{Error, Result};
 
 /// Catalog format version written by this build.
@@ -61,8 +62,8 @@ pub struct ProductEntry {
 /// One published forecast run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunEntry {
-    /// Run start, `YYYYMMDDHH`.
-    pub run: String,
+    /// Run start, written `YYYYMMDDHH`.
+    pub run: RunTime,
     /// Member names (`gec00`, `gep01`..., or `control`, `ens01`...), each with a manifest.
     pub members: Vec<String>,
     /// Forecast steps in hours present in the manifests.
@@ -141,7 +142,7 @@ impl RunEntry {
         }
         Some(format!(
             "the published run {} has {} that this build lacks",
-            published.run,
+            published.run.compact(),
             parts.join(" and ")
         ))
     }
@@ -249,7 +250,7 @@ impl Catalog {
         entry.label = credit.label.to_string();
         entry.attribution = credit.attribution.to_string();
         entry.licence = credit.licence.to_string();
-        let name = run.run.clone();
+        let name = run.run;
         let mut publication = Publication::default();
         match entry.runs.iter().position(|r| r.run == name) {
             Some(i) => {
@@ -262,7 +263,7 @@ impl Catalog {
             }
             None => entry.runs.push(run),
         }
-        entry.runs.sort_by(|a, b| b.run.cmp(&a.run));
+        entry.runs.sort_by_key(|r| std::cmp::Reverse(r.run));
         if keep > 0 && entry.runs.len() > keep {
             let mut tail = entry.runs.split_off(keep);
             if let Some(i) = tail.iter().position(|r| r.run == name) {
@@ -274,8 +275,8 @@ impl Catalog {
         publication
     }
 
-    /// The run `run` (`YYYYMMDDHH`) of `product`, to change in place.
-    pub fn run_mut(&mut self, product: &str, run: &str) -> Option<&mut RunEntry> {
+    /// The run `run` of `product`, to change in place.
+    pub fn run_mut(&mut self, product: &str, run: RunTime) -> Option<&mut RunEntry> {
         self.products
             .get_mut(product)?
             .runs
@@ -293,8 +294,8 @@ impl Catalog {
             .collect()
     }
 
-    /// The run `run` (`YYYYMMDDHH`) of `product`, or its newest run when `run` is `None`.
-    pub fn run(&self, product: &str, run: Option<&str>) -> Option<&RunEntry> {
+    /// The run `run` of `product`, or its newest run when `run` is `None`.
+    pub fn run(&self, product: &str, run: Option<RunTime>) -> Option<&RunEntry> {
         let runs = &self.products.get(product)?.runs;
         match run {
             Some(r) => runs.iter().find(|e| e.run == r),
@@ -309,7 +310,7 @@ mod tests {
 
     fn run(name: &str) -> RunEntry {
         RunEntry {
-            run: name.into(),
+            run: name.parse().unwrap(),
             members: vec!["gec00".into()],
             steps: vec![0, 3],
             manifests: [("gec00".to_string(), format!("gefs/{name}/gec00.parquet"))].into(),
@@ -329,11 +330,11 @@ mod tests {
             .credits()
     }
 
-    fn names(c: &Catalog) -> Vec<&str> {
+    fn names(c: &Catalog) -> Vec<String> {
         c.products["gefs"]
             .runs
             .iter()
-            .map(|r| r.run.as_str())
+            .map(|r| r.run.compact())
             .collect()
     }
 
@@ -355,14 +356,14 @@ mod tests {
         c.publish("gefs", &gefs(), run("2025080200"), 2, false);
         let p = c.publish("gefs", &gefs(), run("2025080106"), 2, false);
         assert_eq!(p.dropped.len(), 1);
-        assert_eq!(p.dropped[0].run, "2025080100");
+        assert_eq!(p.dropped[0].run.compact(), "2025080100");
         assert!(!p.beyond_keep && p.kept.is_none());
         assert_eq!(names(&c), ["2025080200", "2025080106"]);
         // Replacing a run does not duplicate it.
         let p = c.publish("gefs", &gefs(), run("2025080200"), 0, false);
-        assert_eq!(p.replaced.unwrap().run, "2025080200");
+        assert_eq!(p.replaced.unwrap().run.compact(), "2025080200");
         assert_eq!(c.products["gefs"].runs.len(), 2);
-        assert_eq!(c.run("gefs", None).unwrap().run, "2025080200");
+        assert_eq!(c.run("gefs", None).unwrap().run.compact(), "2025080200");
         assert!(c.run("ecmwf", None).is_none());
         assert!(c.products["gefs"].licence.contains("NOAA"));
     }
@@ -379,7 +380,7 @@ mod tests {
         assert_eq!(names(&c), ["2025080206", "2025080200", "2025070100"]);
         // The next build trims it.
         let p = c.publish("gefs", &gefs(), run("2025080212"), 2, false);
-        let dropped: Vec<&str> = p.dropped.iter().map(|r| r.run.as_str()).collect();
+        let dropped: Vec<String> = p.dropped.iter().map(|r| r.run.compact()).collect();
         assert_eq!(dropped, ["2025080200", "2025070100"]);
         assert_eq!(names(&c), ["2025080212", "2025080206"]);
         assert!(c.manifest_paths().contains("gefs/2025080212/gec00.parquet"));
@@ -458,6 +459,11 @@ mod tests {
         c.publish("ecmwf", &ecmwf(), run("2026051206"), 0, false);
         let bytes = c.to_json().unwrap();
         assert_eq!(Catalog::from_json(&bytes).unwrap(), c);
+        // The run is written as it always was: `YYYYMMDDHH` text.
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains(r#""run": "2026051206""#), "{text}");
+        let bad = text.replace("2026051206", "2026023106");
+        assert!(Catalog::from_json(bad.as_bytes()).is_err());
         let newer = String::from_utf8(bytes)
             .unwrap()
             .replace("\"version\": 1", "\"version\": 7");

@@ -23,10 +23,11 @@
 //! a panic (a panic in wasm kills the page).
 
 pub mod catalog;
-pub mod error;
+mod error;
 pub mod geo;
 pub mod grib;
 pub mod icpac;
+pub mod identity;
 pub mod index;
 pub mod manifest;
 pub mod member;

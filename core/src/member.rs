@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 
 use crate::grib::Grid;
 use crate::manifest::{
-    ArraySpec, CoordSpec, CoordValues, DType, GroupSpec, Manifest, ManifestBuilder, ManifestError,
-    Reference,
+    ArraySpec, ByteRange, CoordSpec, CoordValues, DType, GroupSpec, Manifest, ManifestBuilder,
+    ManifestError,
 };
 use crate::product::{StepType, VariableSpec};
 use crate::time::RunTime;
@@ -26,17 +26,13 @@ use crate::{Error, Result};
 /// Version of the member-manifest layout, stored in the root `.zattrs`.
 pub const MEMBER_LAYOUT_VERSION: u32 = 1;
 
-/// One message of a member: which variable and step, and where its bytes are.
-#[derive(Clone, Debug, PartialEq)]
+/// One message of a member: at which step of its variable, and where its bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageRef {
     /// Forecast step (hours; window end for accumulations).
     pub step: u32,
-    /// URL of the GRIB2 file.
-    pub url: String,
-    /// Byte offset of the message.
-    pub offset: u64,
-    /// Byte length of the message.
-    pub length: u64,
+    /// Where the message is in its GRIB2 file.
+    pub range: ByteRange,
 }
 
 /// Everything known about one variable of a member before writing its manifest.
@@ -142,7 +138,7 @@ fn array_spec(who: &MemberIdentity, v: &VariableMessages) -> Result<ArraySpec> {
                 ),
             });
         };
-        array = array.with_chunk(vec![i], m.url.clone(), m.offset, m.length);
+        array = array.with_chunk(vec![i], m.range.clone());
     }
     Ok(array)
 }
@@ -173,17 +169,6 @@ pub fn variable_steps(spec: &VariableSpec, requested: &[u32]) -> Vec<u32> {
 #[derive(Clone, Debug)]
 pub struct MemberManifest {
     manifest: Manifest,
-}
-
-/// A chunk reference found for a variable and step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChunkLocation {
-    /// URL of the GRIB2 file.
-    pub url: String,
-    /// Offset of the message.
-    pub offset: u64,
-    /// Length of the message.
-    pub length: u64,
 }
 
 impl MemberManifest {
@@ -222,61 +207,64 @@ impl MemberManifest {
     pub fn data_arrays(&self) -> Vec<String> {
         self.manifest
             .array_paths()
-            .filter(|p| {
-                self.manifest
-                    .zarray(p)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|z| z.filters.as_ref().is_some_and(|f| !f.is_empty()))
-            })
+            .filter(|p| self.manifest.array(p).is_ok_and(|a| a.is_grib()))
             .map(str::to_string)
             .collect()
     }
 
-    /// The data array of a variable group (`tp/accum/surface` → `tp/accum/surface/tp`).
+    /// The data array of a variable group (`tp/accum/surface` → `tp/accum/surface/tp`): the
+    /// layout names it after the group's first segment, the variable.
     pub fn array_of_group(group: &str) -> String {
         let name = group.split('/').next().unwrap_or(group);
         format!("{group}/{name}")
     }
 
-    /// The step axis (hours) of the data array at `array`.
-    pub fn steps(&self, array: &str) -> Result<Vec<u32>> {
-        let group = array.rsplit_once('/').map_or("", |(g, _)| g);
-        let key = if group.is_empty() {
-            "step/0".to_string()
+    /// The data array `array` of group `group` (the catalog's `path` and `array`); an empty
+    /// `array` means the layout's default name ([`Self::array_of_group`]).
+    pub fn array_path(group: &str, array: &str) -> String {
+        if array.is_empty() {
+            Self::array_of_group(group)
         } else {
-            format!("{group}/step/0")
-        };
+            format!("{group}/{array}")
+        }
+    }
+
+    /// The step axis (hours) of the data array at `array`: its `step` coordinate, stored as
+    /// whole hours (`<i8` as gik writes it, or integral floats as kerchunk's `scan_grib` does).
+    pub fn steps(&self, array: &str) -> Result<Vec<u32>> {
+        let step = self.manifest.array(array)?.coordinate("step")?;
         let bad = |reason: String| ManifestError::BadValue {
-            key: key.clone(),
+            key: step.path().to_owned(),
             reason,
         };
-        match self.manifest.get(&key) {
-            Some(Reference::Inline(bytes)) => {
-                if bytes.len() % 8 != 0 {
-                    return Err(bad(format!(
-                        "{} bytes is not a whole number of int64",
-                        bytes.len()
-                    ))
-                    .into());
-                }
-                bytes
-                    .chunks_exact(8)
-                    .map(|c| {
-                        let v =
-                            i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-                        u32::try_from(v).map_err(|_| bad(format!("step {v} out of range")).into())
-                    })
-                    .collect()
-            }
-            Some(_) => Err(bad("expected inline base64 data".into()).into()),
-            None => Err(ManifestError::MissingKey { key }.into()),
-        }
+        let hours: Vec<i64> = match step.values()? {
+            CoordValues::I64(v) => v,
+            CoordValues::F64(v) => v
+                .into_iter()
+                .map(|h| {
+                    if h.fract() == 0.0 && h.abs() < 1e15 {
+                        Ok(h as i64)
+                    } else {
+                        Err(bad(format!("step {h} is not a whole number of hours")))
+                    }
+                })
+                .collect::<std::result::Result<_, _>>()?,
+        };
+        hours
+            .into_iter()
+            .map(|h| u32::try_from(h).map_err(|_| bad(format!("step {h} out of range")).into()))
+            .collect()
+    }
+
+    /// The values of coordinate `dim` (`latitude`, `longitude`) of the data array at `array`.
+    pub fn axis(&self, array: &str, dim: &str) -> Result<Vec<f64>> {
+        let values = self.manifest.array(array)?.coordinate(dim)?.values()?;
+        Ok(values.to_f64())
     }
 
     /// Where the message of `array` at `step` is; `None` when the step is on the axis but its
     /// message was not published.
-    pub fn chunk(&self, array: &str, step: u32) -> Result<Option<ChunkLocation>> {
+    pub fn chunk(&self, array: &str, step: u32) -> Result<Option<ByteRange>> {
         let steps = self.steps(array)?;
         let Some(i) = steps.iter().position(|&s| s == step) else {
             return Err(ManifestError::BadValue {
@@ -285,25 +273,11 @@ impl MemberManifest {
             }
             .into());
         };
-        let ndim = self.manifest.zarray(array)?.map_or(3, |z| z.shape.len());
-        let key = format!("{array}/{i}{}", ".0".repeat(ndim.saturating_sub(1)));
-        match self.manifest.get(&key) {
-            Some(Reference::Range {
-                url,
-                offset,
-                length,
-            }) => Ok(Some(ChunkLocation {
-                url: url.clone(),
-                offset: *offset,
-                length: *length,
-            })),
-            Some(_) => Err(ManifestError::BadValue {
-                key,
-                reason: "expected a [url, offset, length] reference".into(),
-            }
-            .into()),
-            None => Ok(None),
-        }
+        let data = self.manifest.array(array)?;
+        // The step is the first dimension; every chunk holds a whole grid.
+        let mut index = vec![0; data.shape().len().max(1)];
+        index[0] = i as u64;
+        Ok(data.chunk(&index)?.cloned())
     }
 }
 
@@ -339,9 +313,11 @@ mod tests {
                     .filter(|&&s| s != 6) // step 6 "not published"
                     .map(|&s| MessageRef {
                         step: s,
-                        url: format!("http://127.0.0.1:1/f{s:03}"),
-                        offset: u64::from(s) * 10,
-                        length: 99,
+                        range: ByteRange::new(
+                            format!("http://127.0.0.1:1/f{s:03}"),
+                            u64::from(s) * 10,
+                            99,
+                        ),
                     })
                     .collect();
                 VariableMessages {
@@ -372,14 +348,7 @@ mod tests {
             [0, 3, 6, 9]
         );
         let chunk = read.chunk("tp/accum/surface/tp", 9).unwrap().unwrap();
-        assert_eq!(
-            chunk,
-            ChunkLocation {
-                url: "http://127.0.0.1:1/f009".into(),
-                offset: 90,
-                length: 99
-            }
-        );
+        assert_eq!(chunk, ByteRange::new("http://127.0.0.1:1/f009", 90, 99));
         assert_eq!(
             read.manifest().get("tp/accum/surface/tp/2.0.0"),
             manifest.get("tp/accum/surface/tp/2.0.0")
@@ -406,9 +375,7 @@ mod tests {
             steps: vec![0],
             messages: vec![MessageRef {
                 step: 0,
-                url: "http://h/x".into(),
-                offset: 0,
-                length: 5,
+                range: ByteRange::new("http://h/x", 0, 5),
             }],
         }];
         let manifest = build_member_manifest(&identity(&ecmwf, "control"), &vars).unwrap();
@@ -418,11 +385,16 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(attrs.coordinates.unwrap().contains("isobaricInhPa"));
-        let lon = manifest.get("u/instant/isobaricInhPa/longitude/0").unwrap();
-        let Reference::Inline(b) = lon else {
-            panic!("inline expected")
-        };
-        assert_eq!(f64::from_le_bytes(b[..8].try_into().unwrap()), -180.0);
+        let read = MemberManifest::new(manifest).unwrap();
+        let lon = read.axis("u/instant/isobaricInhPa/u", "longitude").unwrap();
+        assert_eq!(lon.first(), Some(&-180.0));
+        let level = read
+            .manifest()
+            .array("u/instant/isobaricInhPa/isobaricInhPa")
+            .unwrap()
+            .values()
+            .unwrap();
+        assert_eq!(level, CoordValues::F64(vec![700.0]));
     }
 
     #[test]
@@ -437,9 +409,7 @@ mod tests {
             steps: vec![3],
             messages: vec![MessageRef {
                 step: 6,
-                url: "http://h/x".into(),
-                offset: 0,
-                length: 5,
+                range: ByteRange::new("http://h/x", 0, 5),
             }],
         }];
         assert!(build_member_manifest(&identity(&gefs, "gec00"), &vars).is_err());

@@ -20,8 +20,6 @@ use std::fmt;
 
 use url::{Origin, Url};
 
-use crate::product::{ECMWF_DEFAULT_HOST, GEFS_DEFAULT_HOST};
-
 /// Why a URL may not be fetched (nothing was requested).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -174,7 +172,7 @@ fn valid_bucket(name: &str) -> bool {
 /// The HTTPS base (`https://host`, no trailing slash) of a bucket: the public buckets' regional
 /// hosts, otherwise the global virtual-hosted endpoint.
 fn bucket_host(bucket: &str) -> String {
-    [GEFS_DEFAULT_HOST, ECMWF_DEFAULT_HOST]
+    crate::product::default_hosts()
         .into_iter()
         .find(|h| {
             Url::parse(h)

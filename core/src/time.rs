@@ -11,6 +11,9 @@ use std::str::FromStr;
 use crate::{Error, Result};
 
 /// The start of one forecast run: a UTC date and hour.
+///
+/// Ordered in time. Serialised (serde) as its compact text `YYYYMMDDHH`, the form the catalog
+/// and the app's URLs use; deserialising checks the calendar. The default is the Unix epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RunTime {
     /// Calendar year, e.g. 2026.
@@ -89,6 +92,11 @@ impl RunTime {
         format!("{:04}{:02}{:02}", self.year, self.month, self.day)
     }
 
+    /// `YYYYMMDDHH`, the compact form ([`RunTime::parse_compact`] reads it back).
+    pub fn compact(&self) -> String {
+        format!("{}{:02}", self.date_string(), self.hour)
+    }
+
     /// `HH`, zero-padded.
     pub fn hour_string(&self) -> String {
         format!("{:02}", self.hour)
@@ -136,6 +144,30 @@ impl fmt::Display for RunTime {
     /// `YYYYMMDD HHz`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {:02}z", self.date_string(), self.hour)
+    }
+}
+
+impl Default for RunTime {
+    fn default() -> Self {
+        Self::from_unix_seconds(0)
+    }
+}
+
+impl serde::Serialize for RunTime {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.compact())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RunTime {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse_compact(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -193,6 +225,27 @@ fn civil_from_days(days: i64) -> (i32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serde_uses_the_compact_form_and_checks_the_calendar() {
+        let r = RunTime::parse("20250801", "06").unwrap();
+        assert_eq!(r.compact(), "2025080106");
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#""2025080106""#);
+        assert_eq!(
+            serde_json::from_str::<RunTime>(r#""2025080106""#).unwrap(),
+            r
+        );
+        for bad in [
+            r#""2025023100""#,
+            r#""20250801""#,
+            "2025080106",
+            r#""2025080124""#,
+        ] {
+            assert!(serde_json::from_str::<RunTime>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(RunTime::default().compact(), "1970010100");
+        assert!(RunTime::parse("20250801", "00").unwrap() < r);
+    }
 
     #[test]
     fn unix_seconds_of_known_dates() {

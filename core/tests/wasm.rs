@@ -128,9 +128,7 @@ fn member_manifest_round_trips_through_parquet_in_the_browser() {
         steps: vec![3, 6],
         messages: vec![MessageRef {
             step: 6,
-            url: "http://127.0.0.1:9/f006".into(),
-            offset: 42,
-            length: 1000,
+            range: gik_core::manifest::ByteRange::new("http://127.0.0.1:9/f006", 42, 1000),
         }],
     }];
     let who = MemberIdentity {

@@ -237,7 +237,7 @@ fn made_catalogs() -> Result<Vec<Seed>, String> {
             })
             .collect();
         let run = RunEntry {
-            run: "2025080100".into(),
+            run: gik_core::time::RunTime::parse_compact("2025080100").map_err(|e| e.to_string())?,
             members: members.iter().map(|m| m.to_string()).collect(),
             steps: vec![0, 3, 6, 240],
             variables: vec![VariableEntry {

@@ -13,7 +13,7 @@
 //! * `noaa-idx`, `ecmwf-index`: offsets never decrease (NOAA), lengths are positive and every
 //!   record ends inside the GRIB2 file size given to the parser, without overflow.
 //! * `manifest`: a manifest read from parquet writes back to parquet and reads back equal; the
-//!   member-manifest accessors (`data_arrays`, `steps`, `chunk`, `chunk_refs`,
+//!   member-manifest accessors (`data_arrays`, `steps`, `chunk`, `chunk_ranges`, `Manifest::array` values,
 //!   `validate_structure`) never panic.
 //! * `catalog`: a catalog that parses serialises and parses back equal.
 //!
@@ -243,7 +243,12 @@ fn run_manifest(input: &[u8]) {
         return;
     };
     let _ = read.validate_structure();
-    let _ = read.chunk_refs().count();
+    let _ = read.chunk_ranges().count();
+    for path in read.array_paths() {
+        if let Ok(array) = read.array(path) {
+            let _ = array.values();
+        }
+    }
     if let Ok(written) = manifest::write_parquet(&read) {
         let again = manifest::read_parquet(&written);
         assert_eq!(again.as_ref().ok(), Some(&read), "parquet round trip");
@@ -267,7 +272,7 @@ fn run_catalog(input: &[u8]) {
     for (name, product) in &catalog.products {
         let _ = catalog.run(name, None);
         for run in product.runs.iter().take(8) {
-            let _ = catalog.run(name, Some(&run.run));
+            let _ = catalog.run(name, Some(run.run));
         }
     }
     if let Ok(json) = catalog.to_json() {

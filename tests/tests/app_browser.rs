@@ -445,6 +445,9 @@ fn nothing_is_fetched_from_a_host_the_config_does_not_allow() {
     server
         .faults()
         .add(FaultRule::redirect(&other_base).path("*gep06.t00z*"));
+    // The build's last header reads on `other` are logged once their answers are written: let
+    // them land before counting the page's requests.
+    std::thread::sleep(std::time::Duration::from_secs(1));
     other.reset_stats();
     let url = format!(
         "{}/?product=gefs&view=prob&threshold=5&step=24",

@@ -30,7 +30,8 @@ use gik_builder::destination::Destination;
 use gik_builder::fetch_limits::{fetch_grid, FIRST_HEADER_BYTES, MAX_HEADER_BYTES};
 use gik_builder::http::{BodyLimits, FetchError, HttpClient, ObjectKind, RetryConfig};
 use gik_core::catalog::{Catalog, CATALOG_FILE};
-use gik_core::member::{MemberManifest, MessageRef};
+use gik_core::manifest::{ByteRange, Reference};
+use gik_core::member::MemberManifest;
 use gik_tests::mirror::{
     Content, FaultKind, FaultRule, MemContent, MirrorConfig, MirrorServer, Mount,
 };
@@ -270,23 +271,31 @@ fn when_every_request_fails_the_build_fails_and_publishes_nothing() {
 
 /// Every chunk reference of `manifest` is one whole GRIB2 message; returns how many.
 fn check_every_range(server: &MirrorServer, manifest: &MemberManifest) -> usize {
-    let refs: Vec<_> = manifest.manifest().chunk_refs().collect();
-    for r in &refs {
-        let length = r
-            .length
-            .unwrap_or_else(|| panic!("{}: whole-file reference", r.key));
-        let bytes = range_read(server, r.url, r.offset, length);
-        let messages = gik_core::grib::scan(&bytes).unwrap_or_else(|e| panic!("{}: {e}", r.key));
+    let whole_files: Vec<&String> = manifest
+        .manifest()
+        .iter()
+        .filter(|(_, r)| matches!(r, Reference::WholeFile { .. }))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        whole_files.is_empty(),
+        "whole-file references: {whole_files:?}"
+    );
+    let refs: Vec<_> = manifest.manifest().chunk_ranges().collect();
+    for (key, r) in &refs {
+        let length = r.length;
+        let bytes = range_read(server, &r.url, r.offset, length);
+        let messages = gik_core::grib::scan(&bytes).unwrap_or_else(|e| panic!("{}: {e}", key));
         assert_eq!(
             messages,
             [(0, length)],
             "{}: {} bytes at {}",
-            r.key,
+            key,
             length,
             r.offset
         );
         let info = gik_core::grib::describe(&bytes).unwrap();
-        assert_eq!(info.length, length, "{}", r.key);
+        assert_eq!(info.length, length, "{}", key);
     }
     refs.len()
 }
@@ -424,12 +433,11 @@ fn stale_indexes_are_reported_and_their_files_skipped() {
         }
         // Nothing references the stale file; every other range is one whole message.
         for (member, manifest) in check_catalog_targets(out.path(), product) {
-            for r in manifest.manifest().chunk_refs() {
+            for (key, r) in manifest.manifest().chunk_ranges() {
                 assert!(
                     !r.url.ends_with(stale_grib.as_str())
                         || !stale_members.contains(&member.as_str()),
-                    "{product} {member}: {} references the stale file",
-                    r.key
+                    "{product} {member}: {key} references the stale file"
                 );
             }
             check_every_range(&server, &manifest);
@@ -568,12 +576,7 @@ fn the_grid_probe_never_reads_a_whole_declared_length() {
     const BIG: u64 = 8 << 20;
     let server = serve("b/f.grib2", vec![0u8; BIG as usize]);
     let client = HttpClient::new(4, quick_retries()).unwrap();
-    let message = MessageRef {
-        step: 0,
-        url: server.url("b/f.grib2"),
-        offset: 0,
-        length: BIG,
-    };
+    let message = ByteRange::new(server.url("b/f.grib2"), 0, BIG);
     let error = runtime()
         .block_on(fetch_grid(&client, &message))
         .unwrap_err();

@@ -363,7 +363,7 @@ fn gefs_runs(catalog: &Catalog) -> Vec<String> {
     let mut runs: Vec<String> = catalog.products["gefs"]
         .runs
         .iter()
-        .map(|r| r.run.clone())
+        .map(|r| r.run.compact())
         .collect();
     runs.sort();
     runs
@@ -514,7 +514,10 @@ fn keep_runs_never_drops_the_run_just_built() {
         gefs_runs(&catalog),
         ["2025073000", "2025073100", "2025080100"]
     );
-    let oldest = catalog.run("gefs", Some("2025073000")).unwrap().clone();
+    let oldest = catalog
+        .run("gefs", Some("2025073000".parse().unwrap()))
+        .unwrap()
+        .clone();
     for path in oldest.manifests.values() {
         read_member(dir.path(), path);
     }

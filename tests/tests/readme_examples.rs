@@ -363,7 +363,9 @@ fn readme_command_examples_run_against_the_mirror() {
     assert_eq!(ran + skipped.len(), total);
     // The local builds landed: GEFS with the README's member list, ECMWF from the setup.
     let catalog = read_catalog(&site).unwrap();
-    let gefs = catalog.run("gefs", Some("2025080100")).unwrap();
+    let gefs = catalog
+        .run("gefs", Some("2025080100".parse().unwrap()))
+        .unwrap();
     assert_eq!(
         gefs.members,
         ["gec00", "gep01", "gep02", "gep03", "gep04", "gep05"]

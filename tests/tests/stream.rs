@@ -485,6 +485,59 @@ fn a_missing_member_is_nan_and_named_and_strict_writes_nothing() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A catalog whose manifests point at another member's messages (a stale or tampered
+/// manifest, a mirror serving another file): every such message is refused on its sections 0–4
+/// and named with what was asked and what was found, never streamed as the member asked for.
+#[test]
+fn messages_of_another_member_are_refused_and_named() {
+    let _serial = serial();
+    let dir = scratch("identity");
+    let server = mirror();
+    let plan = plan(
+        &server,
+        "gefs",
+        "gec00,gep01-gep02",
+        "30,36,42,48",
+        &["APCP:surface"],
+    );
+    let report = build_to_dir(&plan, &dir);
+    assert!(report.missing.is_empty(), "{:?}", report.missing);
+    // gep01 and gep02 swap manifests in the catalog.
+    let catalog_path = dir.join("catalog.json");
+    let mut catalog: Value =
+        serde_json::from_str(&std::fs::read_to_string(&catalog_path).unwrap()).unwrap();
+    let manifests = catalog["products"]["gefs"]["runs"][0]["manifests"]
+        .as_object_mut()
+        .unwrap();
+    let (one, two) = (manifests["gep01"].clone(), manifests["gep02"].clone());
+    manifests.insert("gep01".into(), two);
+    manifests.insert("gep02".into(), one);
+    std::fs::write(&catalog_path, catalog.to_string()).unwrap();
+
+    let out = dir.join("rain.nc");
+    let report = run_stream(&rain_args(dir.to_str().unwrap(), out.to_str().unwrap())).unwrap();
+    assert_eq!(report.read, 4, "only the control's messages are read");
+    // The preset asks for all 31 members; the 28 not built are missing for that reason.
+    let refused: Vec<_> = report
+        .missing
+        .iter()
+        .filter(|m| !m.reason.contains("no manifest for"))
+        .collect();
+    assert_eq!(refused.len(), 8, "{refused:?}");
+    for m in refused {
+        assert!(m.member == "gep01" || m.member == "gep02", "{m}");
+        let other = if m.member == "gep01" { "2" } else { "1" };
+        assert!(
+            m.reason.contains("not the one asked for")
+                && m.reason.contains(&format!("member {}", m.member))
+                && m.reason.contains(&format!("member +{other}"))
+                && m.reason.contains("mismatch in member"),
+            "{m}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bad_requests_fail_before_reading_messages() {
     let _serial = serial();

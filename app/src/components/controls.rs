@@ -48,7 +48,7 @@ pub fn Controls(
             _ => ().into_any(),
         },
     };
-    let runs = move || plan.get().map(|p| options(p.runs.clone(), p.run.clone()));
+    let runs = move || plan.get().map(|p| options(p.runs.clone(), p.run.compact()));
     let variables = move || {
         plan.get()
             .map(|p| options(p.variables.clone(), p.variable.clone()))
@@ -135,7 +135,7 @@ pub fn Controls(
                 "Run "
                 <select on:change=move |ev| {
                     let v = event_target_value(&ev);
-                    app.edit(|s| s.run = Some(v));
+                    app.edit(|s| s.run = v.parse().ok());
                 }>{runs}</select>
             </label>
             <label>

@@ -41,13 +41,8 @@ pub fn TimeSlider(
     };
     let max = move || plan.get().map_or(0, |p| p.steps.len().saturating_sub(1));
     let label = move || {
-        plan.get().map(|p| {
-            format!(
-                "+{} h · valid {}",
-                p.step,
-                format_valid(&p.run_time, p.step)
-            )
-        })
+        plan.get()
+            .map(|p| format!("+{} h · valid {}", p.step, format_valid(&p.run, p.step)))
     };
 
     // Animation: each completed map schedules the next step; a token drops stale timers.

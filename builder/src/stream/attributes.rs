@@ -48,6 +48,8 @@ pub(super) fn missing_attrs(missing: &[&MissingMessage]) -> Attrs {
 
 /// The file's global attributes: CF conventions, product, run, where the data came from and the
 /// attribution its licence requires.
+///
+/// Not split: it is the list of attributes in the order they appear in the file.
 pub(super) fn global_attrs(
     args: &StreamArgs,
     plan: &Plan,
@@ -131,6 +133,8 @@ pub(super) fn global_attrs(
 }
 
 /// The data variables and their attributes (units, names, what the values mean).
+///
+/// Not split: it is the list of variables and attributes in the order they appear in the file.
 pub(super) fn variable_defs(
     plan: &Plan,
     not_applicable: &BTreeMap<usize, Vec<u32>>,

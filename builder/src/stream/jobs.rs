@@ -10,13 +10,82 @@ use std::sync::{mpsc, Arc, Mutex};
 use anyhow::{Context, Result};
 use gik_core::geo::{CropMap, OutputGrid};
 use gik_core::grib;
-use gik_core::member::{ChunkLocation, MemberManifest};
-use gik_core::product::{reroot_url, url_base, AccumulationPlan, StepType};
+use gik_core::identity;
+use gik_core::manifest::ByteRange;
+use gik_core::member::MemberManifest;
+use gik_core::product::{
+    reroot_url, url_base, AccumulationPlan, Member, Product, StepType, VariableSpec,
+};
+use gik_core::time::RunTime;
 use tokio::sync::oneshot;
 
 use super::plan::{Mode, Plan, SourceVar};
 use super::rain::RainState;
 use crate::http::HttpClient;
+
+/// Why one message of a stream is not in the file. The text (`Display`) is what the report
+/// and the file's `missing` attribute say.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub(super) enum JobError {
+    /// The member's manifest could not be read (the reason is the read error's text).
+    #[error("{0}")]
+    Manifest(String),
+    /// The variable has no array (or no step axis) in the member's manifest.
+    #[error("{variable} is not in the member's manifest")]
+    VariableAbsent {
+        /// The variable as requested.
+        variable: String,
+    },
+    /// The step is not on the variable's axis.
+    #[error("step {step} h is not in the member's manifest")]
+    StepAbsent {
+        /// The step (hours).
+        step: u32,
+    },
+    /// The step is on the axis, but its message was not published when the manifest was built.
+    #[error("not published when the manifest was built")]
+    NotPublished,
+    /// The manifest's reference for the message cannot be read.
+    #[error("{0}")]
+    BadReference(String),
+    /// A window needs a step the variable cannot have (an accumulation at step 0).
+    #[error("no {variable} at step {step}")]
+    NotApplicable {
+        /// The output variable name.
+        variable: String,
+        /// The step (hours).
+        step: u32,
+    },
+    /// `--source` was given, and the message's URL is not under the run's path.
+    #[error("{url}: not a URL of the {product} {run} run, cannot re-root it on {base}")]
+    NotReroutable {
+        /// The message's URL.
+        url: String,
+        /// The product name.
+        product: String,
+        /// The run.
+        run: RunTime,
+        /// The mirror's base URL.
+        base: String,
+    },
+    /// The range request failed (the fetch error's text).
+    #[error("{0}")]
+    Fetch(String),
+    /// The message could not be decoded or cropped.
+    #[error("{what}: {reason}")]
+    Decode {
+        /// `url @offset` of the message.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The decoding pool stopped before answering.
+    #[error("decoder pool closed")]
+    PoolClosed,
+    /// A decoding thread or reading task died (what, and why when known).
+    #[error("{0}")]
+    TaskFailed(String),
+}
 
 /// One message to read (or known to be missing), and where its field goes.
 pub(super) struct Job {
@@ -29,42 +98,128 @@ pub(super) struct Job {
     /// Step (hours).
     pub step: u32,
     /// Where the message is, or why it cannot be had.
-    pub source: Result<ChunkLocation, String>,
+    pub source: Result<ByteRange, JobError>,
+    /// What the message must be, checked when it is decoded.
+    pub asked: Asked,
+}
+
+/// What a job's message must be: variable, step and member, compared with the message's own
+/// sections 0–4 before it is used ([`gik_core::identity`]).
+#[derive(Clone, Debug)]
+pub(super) struct Asked {
+    spec: Arc<VariableSpec>,
+    array: Arc<str>,
+    step: u32,
+    member: Option<Member>,
+    member_name: String,
+}
+
+impl Asked {
+    fn new(product: &dyn Product, var: &SourceVar, step: u32, member: Option<Member>) -> Self {
+        Self {
+            spec: Arc::new(var.spec.clone()),
+            array: Arc::from(var.array.as_str()),
+            step,
+            member,
+            member_name: member.map_or_else(|| "?".into(), |m| product.member_name(m)),
+        }
+    }
+
+    fn check(&self, found: &grib::MessageMetadata) -> Result<(), identity::IdentityMismatch> {
+        identity::check(
+            &identity::Expected {
+                spec: Some(&self.spec),
+                array: &self.array,
+                step_hours: self.step,
+                member: self.member,
+                member_name: &self.member_name,
+            },
+            found,
+        )
+    }
+}
+
+/// The plan's product and members, to say what each job asks for.
+struct MemberNames<'a> {
+    product: &'a dyn Product,
+    members: &'a [Member],
+}
+
+impl MemberNames<'_> {
+    /// What the message of `var` at `step` for the plan's member `m` must be.
+    fn asked(&self, var: &SourceVar, step: u32, m: usize) -> Asked {
+        // Manifests are read in the plan's member order, so `m` is always in range.
+        Asked::new(self.product, var, step, self.members.get(m).copied())
+    }
 }
 
 /// What one member/variable/step of the manifests says.
 enum Lookup {
-    Found(ChunkLocation),
+    Found(ByteRange),
     /// Not on the variable's axis for a good reason (accumulations at step 0).
     NotApplicable,
-    Missing(String),
+    Missing(JobError),
 }
 
 fn lookup(manifest: &Result<MemberManifest, String>, var: &SourceVar, step: u32) -> Lookup {
     let manifest = match manifest {
         Ok(m) => m,
-        Err(reason) => return Lookup::Missing(reason.clone()),
+        Err(reason) => return Lookup::Missing(JobError::Manifest(reason.clone())),
     };
     let steps = match manifest.steps(&var.array) {
         Ok(s) => s,
         Err(_) => {
-            return Lookup::Missing(format!(
-                "{} is not in the member's manifest",
-                var.spec.request
-            ))
+            return Lookup::Missing(JobError::VariableAbsent {
+                variable: var.spec.request.clone(),
+            })
         }
     };
     if !steps.contains(&step) {
         if step == 0 && var.spec.step_type != StepType::Instant {
             return Lookup::NotApplicable;
         }
-        return Lookup::Missing(format!("step {step} h is not in the member's manifest"));
+        return Lookup::Missing(JobError::StepAbsent { step });
     }
     match manifest.chunk(&var.array, step) {
         Ok(Some(loc)) => Lookup::Found(loc),
-        Ok(None) => Lookup::Missing("not published when the manifest was built".into()),
-        Err(e) => Lookup::Missing(e.to_string()),
+        Ok(None) => Lookup::Missing(JobError::NotPublished),
+        Err(e) => Lookup::Missing(JobError::BadReference(e.to_string())),
     }
+}
+
+/// The jobs of output variable `v` (`var`) for every member and step, member by member. A
+/// step the variable cannot have (an accumulation at step 0) becomes the job failing with
+/// what `not_applicable` says, or no job when it says `None`.
+fn variable_jobs(
+    v: usize,
+    var: &SourceVar,
+    steps: &[u32],
+    manifests: &[Result<MemberManifest, String>],
+    members: &MemberNames<'_>,
+    mut not_applicable: impl FnMut(u32) -> Option<JobError>,
+) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for (member, manifest) in manifests.iter().enumerate() {
+        for (step_index, &step) in steps.iter().enumerate() {
+            let source = match lookup(manifest, var, step) {
+                Lookup::Found(range) => Ok(range),
+                Lookup::Missing(reason) => Err(reason),
+                Lookup::NotApplicable => match not_applicable(step) {
+                    Some(reason) => Err(reason),
+                    None => continue,
+                },
+            };
+            jobs.push(Job {
+                var: v,
+                member,
+                step_index,
+                step,
+                source,
+                asked: members.asked(var, step, member),
+            });
+        }
+    }
+    jobs
 }
 
 /// One message to decode and crop, and where to send the field.
@@ -72,7 +227,8 @@ pub(super) struct DecodeJob {
     bytes: bytes::Bytes,
     /// `url @offset`, for errors.
     what: String,
-    reply: oneshot::Sender<Result<Vec<f32>, String>>,
+    asked: Asked,
+    reply: oneshot::Sender<Result<Vec<f32>, JobError>>,
 }
 
 /// A fixed set of decoding threads, one per core.
@@ -104,7 +260,7 @@ impl DecodePool {
                     let Ok(job) = job else { return };
                     let _ = job
                         .reply
-                        .send(decode_and_crop(&job.bytes, &job.what, &grid));
+                        .send(decode_and_crop(&job.bytes, &job.what, &job.asked, &grid));
                 })
                 .context("starting a decoding thread")?;
         }
@@ -117,40 +273,52 @@ impl DecodePool {
     }
 }
 
-/// Decodes one message and crops it; the global field is dropped before returning. Rows are
-/// decoded only down to the box's last one ([`grib::decode_rows`]): for East Africa on the
-/// 0.25° grids that is 417 of 721 rows.
-fn decode_and_crop(bytes: &[u8], what: &str, grid: &OutputGrid) -> Result<Vec<f32>, String> {
-    let info = grib::describe(bytes).map_err(|e| format!("{what}: cannot decode: {e}"))?;
-    let map = CropMap::new(&info.grid, grid).map_err(|e| format!("{what}: {e}"))?;
+/// Decodes one message and crops it; the global field is dropped before returning. The message
+/// must first be the one asked for (sections 0–4, cheap). Rows are decoded only down to the
+/// box's last one ([`grib::decode_rows`]): for East Africa on the 0.25° grids that is 417 of 721
+/// rows.
+fn decode_and_crop(
+    bytes: &[u8],
+    what: &str,
+    asked: &Asked,
+    grid: &OutputGrid,
+) -> Result<Vec<f32>, JobError> {
+    let fail = |reason: String| JobError::Decode {
+        what: what.to_owned(),
+        reason,
+    };
+    let info = grib::describe(bytes).map_err(|e| fail(format!("cannot decode: {e}")))?;
+    asked
+        .check(&info.metadata)
+        .map_err(|e| fail(e.to_string()))?;
+    let map = CropMap::new(&info.grid, grid).map_err(|e| fail(e.to_string()))?;
     let message = grib::decode_rows(bytes, map.rows_needed().max(1))
-        .map_err(|e| format!("{what}: cannot decode: {e}"))?;
-    map.apply(&message.values)
-        .map_err(|e| format!("{what}: {e}"))
+        .map_err(|e| fail(format!("cannot decode: {e}")))?;
+    map.apply(&message.values).map_err(|e| fail(e.to_string()))
 }
 
 /// Reads one message and has it decoded and cropped by the pool.
 pub(super) async fn read_field(
     client: &HttpClient,
-    loc: &ChunkLocation,
+    loc: &ByteRange,
+    asked: Asked,
     decoder: mpsc::Sender<DecodeJob>,
-) -> Result<Vec<f32>, String> {
+) -> Result<Vec<f32>, JobError> {
     let bytes = client
         .get_range(&loc.url, loc.offset, loc.length)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| JobError::Fetch(e.to_string()))?;
     let (reply, answer) = oneshot::channel();
     let job = DecodeJob {
         bytes,
         what: format!("{} @{}", loc.url, loc.offset),
+        asked,
         reply,
     };
-    decoder
-        .send(job)
-        .map_err(|_| "decoder pool closed".to_string())?;
+    decoder.send(job).map_err(|_| JobError::PoolClosed)?;
     answer
         .await
-        .map_err(|_| "decoding thread failed".to_string())?
+        .map_err(|_| JobError::TaskFailed("decoding thread failed".to_owned()))?
 }
 
 /// Every message of a plan: one job per variable, member and step, and what the file's axes
@@ -174,13 +342,17 @@ impl JobList {
     /// The jobs of `plan` given the member manifests (in the plan's member order) and the
     /// number of points of the output grid.
     pub fn new(plan: &Plan, manifests: &[Result<MemberManifest, String>], points: usize) -> Self {
+        let members = MemberNames {
+            product: plan.product.as_ref(),
+            members: &plan.members,
+        };
         match &plan.mode {
-            Mode::Fields { vars, steps } => Self::fields(vars, steps, manifests),
+            Mode::Fields { vars, steps } => Self::fields(vars, steps, manifests, &members),
             Mode::Rain {
                 var,
                 plans,
                 thresholds,
-            } => Self::rain(var, plans, thresholds, manifests, points),
+            } => Self::rain(var, plans, thresholds, manifests, points, &members),
         }
     }
 
@@ -188,32 +360,18 @@ impl JobList {
         vars: &[SourceVar],
         steps: &[u32],
         manifests: &[Result<MemberManifest, String>],
+        members: &MemberNames<'_>,
     ) -> Self {
         let mut jobs = Vec::new();
         let mut not_applicable: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
         for (v, var) in vars.iter().enumerate() {
-            for (m, manifest) in manifests.iter().enumerate() {
-                for (si, &step) in steps.iter().enumerate() {
-                    let source = match lookup(manifest, var, step) {
-                        Lookup::Found(loc) => Ok(loc),
-                        Lookup::Missing(reason) => Err(reason),
-                        Lookup::NotApplicable => {
-                            let steps = not_applicable.entry(v).or_default();
-                            if !steps.contains(&step) {
-                                steps.push(step);
-                            }
-                            continue;
-                        }
-                    };
-                    jobs.push(Job {
-                        var: v,
-                        member: m,
-                        step_index: si,
-                        step,
-                        source,
-                    });
+            jobs.extend(variable_jobs(v, var, steps, manifests, members, |step| {
+                let steps = not_applicable.entry(v).or_default();
+                if !steps.contains(&step) {
+                    steps.push(step);
                 }
-            }
+                None
+            }));
         }
         Self {
             jobs,
@@ -231,25 +389,16 @@ impl JobList {
         thresholds: &[f32],
         manifests: &[Result<MemberManifest, String>],
         points: usize,
+        members: &MemberNames<'_>,
     ) -> Self {
         let state = RainState::new(plans.to_vec(), thresholds.to_vec(), manifests.len(), points);
-        let mut jobs = Vec::new();
-        for (m, manifest) in manifests.iter().enumerate() {
-            for (si, step) in state.steps().into_iter().enumerate() {
-                let source = match lookup(manifest, var, step) {
-                    Lookup::Found(loc) => Ok(loc),
-                    Lookup::Missing(reason) => Err(reason),
-                    Lookup::NotApplicable => Err(format!("no {} at step {step}", var.name)),
-                };
-                jobs.push(Job {
-                    var: 0,
-                    member: m,
-                    step_index: si,
-                    step,
-                    source,
-                });
-            }
-        }
+        // A window needs every one of its steps: one that cannot exist is a missing message.
+        let jobs = variable_jobs(0, var, &state.steps(), manifests, members, |step| {
+            Some(JobError::NotApplicable {
+                variable: var.name.clone(),
+                step,
+            })
+        });
         Self {
             jobs,
             not_applicable: BTreeMap::new(),
@@ -270,11 +419,12 @@ impl JobList {
                 match reroot_url(product, run, &loc.url, base) {
                     Some(url) => loc.url = url,
                     None => {
-                        job.source = Err(format!(
-                            "{}: not a URL of the {} {run} run, cannot re-root it on {base}",
-                            loc.url,
-                            product.name()
-                        ))
+                        job.source = Err(JobError::NotReroutable {
+                            url: loc.url.clone(),
+                            product: product.name().to_owned(),
+                            run,
+                            base: base.to_owned(),
+                        })
                     }
                 }
             }

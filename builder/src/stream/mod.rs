@@ -45,7 +45,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Result};
 use futures::stream::{self as futures_stream, StreamExt};
 use gik_core::geo::OutputGrid;
-use gik_core::member::ChunkLocation;
+use gik_core::manifest::ByteRange;
 
 use crate::http::{HttpClient, RetryConfig};
 use crate::progress::Progress;
@@ -54,7 +54,7 @@ pub use args::StreamArgs;
 pub use report::{group_missing, MissingMessage, StreamReport};
 pub use source::CatalogLocation;
 
-use jobs::{read_field, DecodePool, JobList};
+use jobs::{read_field, Asked, DecodePool, JobError, JobList};
 use netcdf_out::{AttrValue, Layout, Writer};
 use plan::{Mode, Plan, Planned};
 
@@ -208,7 +208,12 @@ fn refuse_known_missing(jobs: &JobList, names: &Names) -> Result<()> {
     let known: Vec<MissingMessage> = jobs
         .jobs
         .iter()
-        .filter_map(|j| j.source.as_ref().err().map(|r| names.missing(j, r.clone())))
+        .filter_map(|j| {
+            j.source
+                .as_ref()
+                .err()
+                .map(|r| names.missing(j, r.to_string()))
+        })
         .collect();
     if known.is_empty() {
         return Ok(());
@@ -247,24 +252,27 @@ async fn read_all(
 ) -> Result<Tally> {
     let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
     let pool = DecodePool::new(parallelism, Arc::new(grid))?;
-    let sources: Vec<Result<ChunkLocation, String>> =
-        jobs.jobs.iter().map(|j| j.source.clone()).collect();
+    let sources: Vec<(Result<ByteRange, JobError>, Asked)> = jobs
+        .jobs
+        .iter()
+        .map(|j| (j.source.clone(), j.asked.clone()))
+        .collect();
     let mut results = futures_stream::iter(sources.into_iter().enumerate())
-        .map(|(i, source)| {
+        .map(|(i, (source, asked))| {
             let client = client.clone();
             let decoder = pool.sender();
             let task = tokio::spawn(async move {
                 match source {
-                    Ok(loc) => read_field(&client, &loc, decoder)
+                    Ok(loc) => read_field(&client, &loc, asked, decoder)
                         .await
                         .map(|f| (f, loc.length)),
                     Err(reason) => Err(reason),
                 }
             });
             async move {
-                let result = task
-                    .await
-                    .unwrap_or_else(|e| Err(format!("reading task failed: {e}")));
+                let result = task.await.unwrap_or_else(|e| {
+                    Err(JobError::TaskFailed(format!("reading task failed: {e}")))
+                });
                 (i, result)
             }
         })
@@ -280,7 +288,7 @@ async fn read_all(
                 Some(field)
             }
             Err(reason) => {
-                let m = names.missing(job, reason);
+                let m = names.missing(job, reason.to_string());
                 tracing::debug!(missing = %m, "message missing");
                 if args.strict {
                     bail!("--strict: message missing, nothing written: {m}");

@@ -381,12 +381,15 @@ fn nc_error(path: &Path, what: &str, source: netcdf::Error) -> OutputError {
     }
 }
 
+/// The error of a netCDF call doing `what` on the file at `path`.
+fn nc_at<'p>(path: &'p Path, what: &str) -> impl FnOnce(netcdf::Error) -> OutputError + 'p {
+    let what = what.to_string();
+    move |e| nc_error(path, &what, e)
+}
+
 /// Creates the file and defines dimensions, coordinates (with their values) and variables.
 fn define(path: &Path, layout: &Layout) -> Result<netcdf::FileMut, OutputError> {
-    let err = |what: &str| {
-        let what = what.to_string();
-        move |e: netcdf::Error| nc_error(path, &what, e)
-    };
+    let err = |what: &str| nc_at(path, what);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
             return Err(OutputError::Io {
@@ -399,6 +402,25 @@ fn define(path: &Path, layout: &Layout) -> Result<netcdf::FileMut, OutputError> 
         }
     }
     let mut file = netcdf::create(path).map_err(err("creating the file"))?;
+    define_dimensions(&mut file, layout, path)?;
+    for (key, value) in &layout.global_attrs {
+        file.add_attribute(key, value.to_netcdf())
+            .map_err(err(&format!("global attribute {key}")))?;
+    }
+
+    define_time_axes(&mut file, layout, path)?;
+    define_space_axes(&mut file, layout, path)?;
+    define_data_variables(&mut file, layout, path)?;
+    Ok(file)
+}
+
+/// The dimensions: member, step, latitude, longitude, and threshold and bnds when used.
+fn define_dimensions(
+    file: &mut netcdf::FileMut,
+    layout: &Layout,
+    path: &Path,
+) -> Result<(), OutputError> {
+    let err = |what: &str| nc_at(path, what);
     let (nlat, nlon) = (layout.grid.latitudes.len(), layout.grid.longitudes.len());
     file.add_dimension("member", layout.members.len())
         .map_err(err("dimension member"))?;
@@ -417,13 +439,16 @@ fn define(path: &Path, layout: &Layout) -> Result<netcdf::FileMut, OutputError> 
             .map_err(err("dimension bnds"))?;
     }
 
-    for (key, value) in &layout.global_attrs {
-        file.add_attribute(key, value.to_netcdf())
-            .map_err(err(&format!("global attribute {key}")))?;
-    }
+    Ok(())
+}
 
-    // Coordinates.
-    let run_seconds = layout.run.unix_seconds();
+/// The member coordinates: number (0: control) and name.
+fn define_member_axes(
+    file: &mut netcdf::FileMut,
+    layout: &Layout,
+    path: &Path,
+) -> Result<(), OutputError> {
+    let err = |what: &str| nc_at(path, what);
     {
         let mut v = file
             .add_variable::<i32>("member", &["member"])
@@ -450,6 +475,18 @@ fn define(path: &Path, layout: &Layout) -> Result<netcdf::FileMut, OutputError> 
             v.put_string(name, [i]).map_err(err("member_name values"))?;
         }
     }
+    Ok(())
+}
+
+/// The time coordinates: step, valid time, their window bounds (rainfall), and the run time.
+fn define_time_axes(
+    file: &mut netcdf::FileMut,
+    layout: &Layout,
+    path: &Path,
+) -> Result<(), OutputError> {
+    let err = |what: &str| nc_at(path, what);
+    define_member_axes(file, layout, path)?;
+    let run_seconds = layout.run.unix_seconds();
     {
         let mut v = file
             .add_variable::<i32>("step", &["step"])
@@ -491,37 +528,7 @@ fn define(path: &Path, layout: &Layout) -> Result<netcdf::FileMut, OutputError> 
         v.put_values(&times, ..).map_err(err("valid_time values"))?;
     }
     if let Some(bounds) = &layout.step_bounds {
-        let flat: Vec<i32> = bounds
-            .iter()
-            .flat_map(|&(a, b)| [a as i32, b as i32])
-            .collect();
-        let mut v = file
-            .add_variable::<i32>("step_bnds", &["step", "bnds"])
-            .map_err(err("variable step_bnds"))?;
-        put_attrs(&mut v, &[("units", "hours".into())]).map_err(err("step_bnds attributes"))?;
-        v.put_values(&flat, ..).map_err(err("step_bnds values"))?;
-        let times: Vec<i64> = bounds
-            .iter()
-            .flat_map(|&(a, b)| {
-                [
-                    run_seconds + i64::from(a) * 3600,
-                    run_seconds + i64::from(b) * 3600,
-                ]
-            })
-            .collect();
-        let mut v = file
-            .add_variable::<i64>("valid_time_bnds", &["step", "bnds"])
-            .map_err(err("variable valid_time_bnds"))?;
-        put_attrs(
-            &mut v,
-            &[
-                ("units", SECONDS_SINCE_EPOCH.into()),
-                ("calendar", "proleptic_gregorian".into()),
-            ],
-        )
-        .map_err(err("valid_time_bnds attributes"))?;
-        v.put_values(&times, ..)
-            .map_err(err("valid_time_bnds values"))?;
+        define_step_bounds(file, bounds, run_seconds, path)?;
     }
     {
         let mut v = file
@@ -540,6 +547,58 @@ fn define(path: &Path, layout: &Layout) -> Result<netcdf::FileMut, OutputError> 
         v.put_values(&[run_seconds], ())
             .map_err(err("time value"))?;
     }
+    Ok(())
+}
+
+/// The window bounds of the step axis, in hours and as times (rainfall).
+fn define_step_bounds(
+    file: &mut netcdf::FileMut,
+    bounds: &[(u32, u32)],
+    run_seconds: i64,
+    path: &Path,
+) -> Result<(), OutputError> {
+    let err = |what: &str| nc_at(path, what);
+    let flat: Vec<i32> = bounds
+        .iter()
+        .flat_map(|&(a, b)| [a as i32, b as i32])
+        .collect();
+    let mut v = file
+        .add_variable::<i32>("step_bnds", &["step", "bnds"])
+        .map_err(err("variable step_bnds"))?;
+    put_attrs(&mut v, &[("units", "hours".into())]).map_err(err("step_bnds attributes"))?;
+    v.put_values(&flat, ..).map_err(err("step_bnds values"))?;
+    let times: Vec<i64> = bounds
+        .iter()
+        .flat_map(|&(a, b)| {
+            [
+                run_seconds + i64::from(a) * 3600,
+                run_seconds + i64::from(b) * 3600,
+            ]
+        })
+        .collect();
+    let mut v = file
+        .add_variable::<i64>("valid_time_bnds", &["step", "bnds"])
+        .map_err(err("variable valid_time_bnds"))?;
+    put_attrs(
+        &mut v,
+        &[
+            ("units", SECONDS_SINCE_EPOCH.into()),
+            ("calendar", "proleptic_gregorian".into()),
+        ],
+    )
+    .map_err(err("valid_time_bnds attributes"))?;
+    v.put_values(&times, ..)
+        .map_err(err("valid_time_bnds values"))?;
+    Ok(())
+}
+
+/// The latitude and longitude coordinates, and the thresholds (rainfall).
+fn define_space_axes(
+    file: &mut netcdf::FileMut,
+    layout: &Layout,
+    path: &Path,
+) -> Result<(), OutputError> {
+    let err = |what: &str| nc_at(path, what);
     for (name, values, units, axis) in [
         ("latitude", &layout.grid.latitudes, "degrees_north", "Y"),
         ("longitude", &layout.grid.longitudes, "degrees_east", "X"),
@@ -579,7 +638,17 @@ fn define(path: &Path, layout: &Layout) -> Result<netcdf::FileMut, OutputError> 
             .map_err(err("threshold values"))?;
     }
 
-    // Data variables.
+    Ok(())
+}
+
+/// The data variables, chunked one field per chunk, compressed and NaN-filled.
+fn define_data_variables(
+    file: &mut netcdf::FileMut,
+    layout: &Layout,
+    path: &Path,
+) -> Result<(), OutputError> {
+    let err = |what: &str| nc_at(path, what);
+    let (nlat, nlon) = (layout.grid.latitudes.len(), layout.grid.longitudes.len());
     for var in &layout.variables {
         let lead = match var.dims {
             VarDims::MemberStep => "member",
@@ -610,7 +679,7 @@ fn define(path: &Path, layout: &Layout) -> Result<netcdf::FileMut, OutputError> 
         attrs.push(("coordinates".into(), coordinates.into()));
         put_owned_attrs(&mut v, &attrs).map_err(err(&what))?;
     }
-    Ok(file)
+    Ok(())
 }
 
 fn put_attrs(v: &mut netcdf::VariableMut<'_>, attrs: &[(&str, AttrValue)]) -> netcdf::Result<()> {

@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 use anyhow::{anyhow, bail, Result};
 use gik_core::catalog::{Catalog, ProductEntry, RunEntry};
 use gik_core::geo::{BBox, Lattice};
-use gik_core::manifest::Reference;
 use gik_core::member::MemberManifest;
 use gik_core::product::{
     parse_members, parse_steps, precipitation_plan, product_by_name, AccumulationPlan, Hosts,
@@ -100,7 +99,7 @@ fn resolve_var(product: &dyn Product, entry: &RunEntry, text: &str) -> Result<So
     };
     Ok(SourceVar {
         name: output_name(&spec),
-        array: format!("{}/{}", found.path, found.array),
+        array: MemberManifest::array_path(&found.path, &found.array),
         spec,
     })
 }
@@ -222,17 +221,16 @@ fn choose_run(
                 .runs
                 .first()
                 .ok_or_else(|| anyhow!("the catalog has no {} runs", product.name()))?;
-            RunTime::parse_compact(&newest.run)?
+            newest.run
         }
     };
-    let key = format!("{}{}", run.date_string(), run.hour_string());
     let entry = product_entry
         .runs
         .iter()
-        .find(|r| r.run == key)
+        .find(|r| r.run == run)
         .cloned()
         .ok_or_else(|| {
-            let runs: Vec<&str> = product_entry.runs.iter().map(|r| r.run.as_str()).collect();
+            let runs: Vec<String> = product_entry.runs.iter().map(|r| r.run.compact()).collect();
             anyhow!(
                 "{}: run {run} is not in the catalog (runs: {})",
                 product.name(),
@@ -347,11 +345,10 @@ pub(super) fn output_lattice(
     let source_vars = plan.source_vars();
     let mut lattice: Option<(Lattice, String)> = None;
     for var in &source_vars {
-        let group = var.array.rsplit_once('/').map_or("", |(g, _)| g);
         let found = manifests.iter().flatten().find_map(|m| {
             Lattice::from_axes(
-                &read_axis(m, group, "latitude")?,
-                &read_axis(m, group, "longitude")?,
+                &m.axis(&var.array, "latitude").ok()?,
+                &m.axis(&var.array, "longitude").ok()?,
             )
         });
         let Some(l) = found else {
@@ -386,16 +383,6 @@ pub(super) fn output_lattice(
     lattice
         .map(|(l, _)| l)
         .ok_or_else(|| anyhow!("no variables to read"))
-}
-
-fn read_axis(manifest: &MemberManifest, group: &str, name: &str) -> Option<Vec<f64>> {
-    match manifest.manifest().get(&format!("{group}/{name}/0"))? {
-        Reference::Inline(bytes) if bytes.len() % 8 == 0 => bytes
-            .chunks_exact(8)
-            .map(|c| <[u8; 8]>::try_from(c).ok().map(f64::from_le_bytes))
-            .collect(),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use futures::stream::{self, StreamExt};
 use gik_core::catalog::{Catalog, RunEntry, CATALOG_FILE};
 use gik_core::member::MemberManifest;
 
-use crate::http::HttpClient;
+use crate::http::{HttpClient, ObjectKind};
 
 /// Where the catalog and the manifests (paths relative to it) are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,12 +77,31 @@ impl CatalogLocation {
         }
     }
 
-    /// Reads a file relative to the catalog's folder.
-    pub async fn read(&self, client: &HttpClient, relative: &str) -> Result<bytes::Bytes> {
+    /// Reads a file relative to the catalog's folder, refusing one larger than the client's cap
+    /// for its kind ([`crate::http::BodyLimits`]) — a folder is input like a URL.
+    pub async fn read(
+        &self,
+        client: &HttpClient,
+        relative: &str,
+        kind: ObjectKind,
+    ) -> Result<bytes::Bytes> {
         match self {
-            Self::Http { base, .. } => Ok(client.get(&format!("{base}/{relative}")).await?),
+            Self::Http { base, .. } => Ok(client
+                .get_object(&format!("{base}/{relative}"), kind)
+                .await?),
             Self::Dir { dir, .. } => {
                 let path = dir.join(relative);
+                let cap = client.limits().for_kind(kind);
+                let size = tokio::fs::metadata(&path)
+                    .await
+                    .with_context(|| format!("reading {}", path.display()))?
+                    .len();
+                if size > cap {
+                    bail!(
+                        "{} is {size} bytes, more than the cap for a {kind} ({cap} bytes)",
+                        path.display()
+                    );
+                }
                 let data = tokio::fs::read(&path)
                     .await
                     .with_context(|| format!("reading {}", path.display()))?;
@@ -97,7 +116,7 @@ impl CatalogLocation {
             Self::Http { file, .. } | Self::Dir { file, .. } => file.clone(),
         };
         let bytes = self
-            .read(client, &file)
+            .read(client, &file, ObjectKind::Catalog)
             .await
             .with_context(|| format!("reading the catalog {}", self.describe(&file)))?;
         Catalog::from_json(&bytes).with_context(|| format!("catalog {}", self.describe(&file)))
@@ -116,7 +135,7 @@ pub(super) async fn read_manifests(
         .map(|name| async move {
             match entry.manifests.get(name) {
                 None => Err(format!("no manifest for {name} in the catalog")),
-                Some(path) => match location.read(client, path).await {
+                Some(path) => match location.read(client, path, ObjectKind::Manifest).await {
                     Ok(bytes) => MemberManifest::from_parquet(&bytes)
                         .map_err(|e| format!("manifest {}: {e}", location.describe(path))),
                     Err(e) => Err(format!("manifest {}: {e:#}", location.describe(path))),
@@ -132,6 +151,42 @@ pub(super) async fn read_manifests(
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::http::{BodyLimits, RetryConfig};
+
+    /// A catalog folder is input like a URL: a manifest or catalog over the client's cap for
+    /// its kind is refused by its size, naming the file.
+    #[tokio::test]
+    async fn files_in_a_catalog_folder_are_capped_by_kind() {
+        let dir = std::env::temp_dir().join(format!("gik-source-cap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("m.parquet"), [0u8; 11]).unwrap();
+        std::fs::write(dir.join(CATALOG_FILE), [b' '; 11]).unwrap();
+        let client = HttpClient::new(1, RetryConfig::default())
+            .unwrap()
+            .with_limits(BodyLimits {
+                manifest: 10,
+                catalog: 10,
+                ..BodyLimits::default()
+            });
+        let location = CatalogLocation::parse(dir.to_str().unwrap());
+        let err = location
+            .read(&client, "m.parquet", ObjectKind::Manifest)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("m.parquet") && err.contains("cap for a manifest (10 bytes)"),
+            "{err}"
+        );
+        let err = format!("{:#}", location.catalog(&client).await.unwrap_err());
+        assert!(err.contains("cap for a catalog"), "{err}");
+        let roomy = HttpClient::new(1, RetryConfig::default()).unwrap();
+        let bytes = location
+            .read(&roomy, "m.parquet", ObjectKind::Manifest)
+            .await;
+        assert_eq!(bytes.unwrap().len(), 11);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn catalog_locations() {

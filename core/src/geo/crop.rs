@@ -359,7 +359,6 @@ impl CropMap {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::grib::LatLonGrid;
 
     const Q: f64 = 0.25;
 
@@ -453,22 +452,7 @@ mod tests {
     /// A global grid whose value at each point encodes its (lat, lon): `lat * 1000 + lon360`.
     fn global(lon_first: f64, scanning_mode: u8) -> (Grid, Vec<f32>) {
         let (ni, nj) = (1440usize, 721usize);
-        let grid = Grid {
-            template: 0,
-            num_points: ni * nj,
-            ni: Some(ni),
-            nj: Some(nj),
-            latlon: Some(LatLonGrid {
-                lat_first: 90.0,
-                lon_first,
-                lat_last: -90.0,
-                lon_last: lon_first + 359.75,
-                di: Q,
-                dj: Q,
-                scanning_mode,
-                gaussian: false,
-            }),
-        };
+        let grid = crate::test_support::quarter_degree_grid(90.0, lon_first, ni, nj, scanning_mode);
         let values = (0..ni * nj)
             .map(|i| {
                 let (lat, lon) = grid.coordinates(i).unwrap();
@@ -533,22 +517,7 @@ mod tests {
     fn regional_grids_leave_nan_outside() {
         // East Africa at 0.25°, GEFS convention, inside a larger box.
         let (ni, nj) = (129usize, 141usize);
-        let grid = Grid {
-            template: 0,
-            num_points: ni * nj,
-            ni: Some(ni),
-            nj: Some(nj),
-            latlon: Some(LatLonGrid {
-                lat_first: 23.0,
-                lon_first: 21.0,
-                lat_last: -12.0,
-                lon_last: 53.0,
-                di: Q,
-                dj: Q,
-                scanning_mode: 0,
-                gaussian: false,
-            }),
-        };
+        let grid = crate::test_support::quarter_degree_grid(23.0, 21.0, ni, nj, 0);
         let values: Vec<f32> = (0..ni * nj).map(|i| i as f32).collect();
         let out = OutputGrid::new(&"-14,25,19,55".parse().unwrap(), quarter()).unwrap();
         let map = CropMap::new(&grid, &out).unwrap();

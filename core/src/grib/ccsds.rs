@@ -108,6 +108,9 @@ fn unmap(samples: &mut [u32], mut last: u32, xmax: u32) -> u32 {
 ///
 /// `data` may end right after the blocks that hold those samples (a message cut after the rows
 /// a caller needs); bytes after them are never read.
+///
+/// Not split: it is the decoder's hot loop (one block option after another, as CCSDS
+/// 121.0-B §5 lists them); calls per block cost measurable time on 0.25° fields.
 pub(crate) fn decode(
     params: Params,
     data: &[u8],

@@ -47,6 +47,10 @@ pub struct LatLonGrid {
 }
 
 impl Grid {
+    /// The grid of section 3.
+    ///
+    /// Not split: it reads the octets of templates 3.0 and 3.40 in the order the WMO tables
+    /// list them, each read checked, so it can be compared line by line with the tables.
     pub(crate) fn parse(section: Octets<'_>) -> Result<Self, GribError> {
         let num_points = section.u32(7)?;
         if num_points == 0 || num_points as u64 > MAX_POINTS as u64 {

@@ -108,6 +108,10 @@ fn statistics_octet(template: u16) -> Option<usize> {
 }
 
 impl MessageMetadata {
+    /// The metadata of one message from its sections 0, 1 and 4.
+    ///
+    /// Not split: it reads the octets in the order the WMO templates list them, each read
+    /// checked, so it can be compared line by line with the tables.
     pub(crate) fn parse(
         discipline: u8,
         identification: Octets<'_>,

@@ -160,6 +160,10 @@ struct Groups {
 }
 
 impl Groups {
+    /// The group descriptors of complex packing (templates 5.2/5.3).
+    ///
+    /// Not split: it reads the octets of sections 5 and 7 in the order the WMO templates list
+    /// them, each read checked; split, the offsets would have to travel between functions.
     fn parse(
         template: u16,
         section: Octets<'_>,

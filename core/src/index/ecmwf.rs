@@ -256,7 +256,7 @@ fn parse_level(levtype: &str, levelist: Option<&str>) -> Result<Level, String> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::test_support::read_fixture;
+    use crate::test_support::{line_error, read_fixture};
     use proptest::prelude::*;
 
     const AIFS: &str = "ecmwf/index/aifs_single_20250301_00z_0h.index";
@@ -284,22 +284,6 @@ mod tests {
             "{display}"
         );
         assert!(records.iter().all(|r| r.sub_field.is_none()));
-    }
-
-    fn line_error(result: Result<Vec<IndexRecord>>) -> (String, usize, String) {
-        match result {
-            Err(e @ Error::IndexLine { .. }) => {
-                let display = e.to_string();
-                let Error::IndexLine {
-                    source_name, line, ..
-                } = e
-                else {
-                    unreachable!()
-                };
-                (source_name, line, display)
-            }
-            other => panic!("expected an IndexLine error, got {other:?}"),
-        }
     }
 
     /// A valid line with `key` replaced by `value` (or removed when `value` is `None`).

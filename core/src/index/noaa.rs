@@ -529,7 +529,7 @@ pub(crate) fn parse_level(text: &str) -> Level {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::test_support::{fixture, read_fixture};
+    use crate::test_support::{fixture, line_error, read_fixture};
     use proptest::prelude::*;
 
     fn text(relative: &str) -> String {
@@ -539,22 +539,6 @@ mod tests {
     fn parse_fixture(relative: &str, file_size: Option<u64>) -> Vec<IndexRecord> {
         parse(&text(relative), relative, file_size)
             .unwrap_or_else(|e| panic!("{relative} failed to parse: {e}"))
-    }
-
-    fn line_error(result: Result<Vec<IndexRecord>>) -> (String, usize, String) {
-        match result {
-            Err(e @ Error::IndexLine { .. }) => {
-                let display = e.to_string();
-                let Error::IndexLine {
-                    source_name, line, ..
-                } = e
-                else {
-                    unreachable!()
-                };
-                (source_name, line, display)
-            }
-            other => panic!("expected an IndexLine error, got {other:?}"),
-        }
     }
 
     const FIXTURES: &[(&str, usize)] = &[

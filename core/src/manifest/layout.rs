@@ -31,7 +31,9 @@ use std::num::NonZeroU64;
 
 use serde_json::Value;
 
-use super::model::{check_name, join, ChunkKey, Manifest, MetadataFile};
+use super::model::{
+    check_chunk_index, check_dimension_name, check_name, join, ChunkKey, Manifest, MetadataFile,
+};
 use super::reference::Reference;
 use super::spec::{ArraySpec, CoordSpec};
 use super::zarr::{Attrs, GribFilter, ZArray, ZAttrs, ZGroup};
@@ -100,8 +102,21 @@ impl ManifestBuilder {
             new_arrays.push(coord_path);
         }
 
-        // Group attributes, merged into copies of the current states.
-        let mut group_updates: Vec<(String, GroupState)> = Vec::new();
+        let group_updates = self.group_updates(spec)?;
+        self.check_conflicts(&entries, &new_arrays, &group_updates)?;
+
+        // Apply.
+        self.refs.extend(entries);
+        self.arrays.extend(new_arrays);
+        self.groups.extend(group_updates);
+        Ok(())
+    }
+
+    /// The states of the array's groups after adding it: their attributes merged (a
+    /// different value for an existing attribute is a conflict), and its coordinates listed
+    /// in the innermost group (the root for an array without groups).
+    fn group_updates(&self, spec: &ArraySpec) -> Result<Vec<(String, GroupState)>, ManifestError> {
+        let mut updates: Vec<(String, GroupState)> = Vec::new();
         let mut prefix = String::new();
         for group in &spec.groups {
             prefix = join(&prefix, &group.name);
@@ -118,10 +133,10 @@ impl ManifestBuilder {
                     }
                 }
             }
-            group_updates.push((prefix.clone(), state));
+            updates.push((prefix.clone(), state));
         }
-        let mut leaf = match group_updates.pop() {
-            Some((p, s)) => (p, s),
+        let mut leaf = match updates.pop() {
+            Some(last) => last,
             None => (
                 String::new(),
                 self.groups.get("").cloned().unwrap_or_default(),
@@ -132,17 +147,26 @@ impl ManifestBuilder {
                 leaf.1.coordinates.push(coord.name.clone());
             }
         }
-        group_updates.push(leaf);
+        updates.push(leaf);
+        Ok(updates)
+    }
 
-        // Conflicts with what is already there.
-        for path in &new_arrays {
+    /// Whether adding these keys, arrays and groups would clash with what is there: a node
+    /// both group and array, or a key given two different values.
+    fn check_conflicts(
+        &self,
+        entries: &[(String, Reference)],
+        new_arrays: &[String],
+        group_updates: &[(String, GroupState)],
+    ) -> Result<(), ManifestError> {
+        for path in new_arrays {
             if group_updates.iter().any(|(g, _)| g == path) || self.groups.contains_key(path) {
                 return Err(ManifestError::ConflictingKey {
                     key: MetadataFile::ZGroup.key_for(path),
                 });
             }
         }
-        for (g, _) in &group_updates {
+        for (g, _) in group_updates {
             if self.arrays.contains(g) || new_arrays.contains(g) {
                 return Err(ManifestError::ConflictingKey {
                     key: MetadataFile::ZArray.key_for(g),
@@ -150,20 +174,12 @@ impl ManifestBuilder {
             }
         }
         let mut seen = BTreeSet::new();
-        for (key, reference) in &entries {
-            let clash = match self.refs.get(key) {
-                Some(old) => old != reference,
-                None => false,
-            };
+        for (key, reference) in entries {
+            let clash = self.refs.get(key).is_some_and(|old| old != reference);
             if clash || !seen.insert(key.as_str()) {
                 return Err(ManifestError::ConflictingKey { key: key.clone() });
             }
         }
-
-        // Apply.
-        self.refs.extend(entries);
-        self.arrays.extend(new_arrays);
-        self.groups.extend(group_updates);
         Ok(())
     }
 
@@ -207,9 +223,7 @@ fn check_spec(spec: &ArraySpec) -> Result<BTreeMap<&str, u64>, String> {
     check_name(&spec.name)?;
     let mut dims = BTreeMap::new();
     for dim in spec.all_dims() {
-        if dim.name.is_empty() || dim.name.contains(char::is_whitespace) {
-            return Err(format!("bad dimension name {:?}", dim.name));
-        }
+        check_dimension_name(&dim.name)?;
         if dim.size == 0 {
             return Err(format!("dimension {:?} has size 0", dim.name));
         }
@@ -223,84 +237,72 @@ fn check_spec(spec: &ArraySpec) -> Result<BTreeMap<&str, u64>, String> {
         }
     }
 
+    let stacked: Vec<u64> = spec.stacked_dims.iter().map(|d| d.size).collect();
     let mut indices = BTreeSet::new();
     for chunk in &spec.chunks {
-        if chunk.index.len() != spec.stacked_dims.len() {
-            return Err(format!(
-                "chunk index {:?} has {} entries for {} stacked dimensions",
-                chunk.index,
-                chunk.index.len(),
-                spec.stacked_dims.len()
-            ));
-        }
-        for (i, dim) in chunk.index.iter().zip(&spec.stacked_dims) {
-            if *i >= dim.size {
-                return Err(format!(
-                    "chunk index {:?} outside dimension {:?} of size {}",
-                    chunk.index, dim.name, dim.size
-                ));
-            }
-        }
+        check_chunk_index(&chunk.index, &stacked)
+            .map_err(|reason| format!("stacked dimensions: {reason}"))?;
         if !indices.insert(chunk.index.as_slice()) {
             return Err(format!("chunk index {:?} given twice", chunk.index));
         }
-        if chunk.url.is_empty() {
-            return Err(format!("chunk {:?} has an empty URL", chunk.index));
-        }
-        if chunk.length == 0 || chunk.offset.checked_add(chunk.length).is_none() {
-            return Err(format!(
-                "chunk {:?} has a bad byte range (offset {}, length {})",
-                chunk.index, chunk.offset, chunk.length
-            ));
+        if let Some(reason) = chunk.range.problem() {
+            return Err(format!("chunk {:?}: {reason}", chunk.index));
         }
     }
 
     let mut names = BTreeSet::from([spec.name.as_str()]);
     for coord in &spec.coords {
-        check_name(&coord.name)?;
-        if coord.name.contains(char::is_whitespace) {
-            return Err(format!(
-                "coordinate name {:?} contains whitespace",
-                coord.name
-            ));
-        }
         if !names.insert(coord.name.as_str()) {
             return Err(format!(
                 "coordinate {:?} clashes with another array",
                 coord.name
             ));
         }
-        if coord.attrs.contains_key("_ARRAY_DIMENSIONS") {
+        check_coord(coord, &dims)?;
+    }
+    Ok(dims)
+}
+
+/// Checks one coordinate of a spec: its name, reserved attributes, dimensions (known, not
+/// repeated) and number of values.
+fn check_coord(coord: &CoordSpec, dims: &BTreeMap<&str, u64>) -> Result<(), String> {
+    check_name(&coord.name)?;
+    if coord.name.contains(char::is_whitespace) {
+        return Err(format!(
+            "coordinate name {:?} contains whitespace",
+            coord.name
+        ));
+    }
+    if coord.attrs.contains_key("_ARRAY_DIMENSIONS") {
+        return Err(format!(
+            "coordinate {:?} sets reserved attribute \"_ARRAY_DIMENSIONS\"",
+            coord.name
+        ));
+    }
+    let mut expected: u64 = 1;
+    let mut coord_dims = BTreeSet::new();
+    for d in &coord.dims {
+        let size = dims
+            .get(d.as_str())
+            .ok_or_else(|| format!("coordinate {:?} uses unknown dimension {d:?}", coord.name))?;
+        if !coord_dims.insert(d.as_str()) {
             return Err(format!(
-                "coordinate {:?} sets reserved attribute \"_ARRAY_DIMENSIONS\"",
+                "coordinate {:?} repeats dimension {d:?}",
                 coord.name
             ));
         }
-        let mut expected: u64 = 1;
-        let mut coord_dims = BTreeSet::new();
-        for d in &coord.dims {
-            let size = dims.get(d.as_str()).ok_or_else(|| {
-                format!("coordinate {:?} uses unknown dimension {d:?}", coord.name)
-            })?;
-            if !coord_dims.insert(d.as_str()) {
-                return Err(format!(
-                    "coordinate {:?} repeats dimension {d:?}",
-                    coord.name
-                ));
-            }
-            expected = expected
-                .checked_mul(*size)
-                .ok_or_else(|| format!("coordinate {:?} is too large", coord.name))?;
-        }
-        if coord.values.len() as u64 != expected {
-            return Err(format!(
-                "coordinate {:?} has {} values, its dimensions hold {expected}",
-                coord.name,
-                coord.values.len()
-            ));
-        }
+        expected = expected
+            .checked_mul(*size)
+            .ok_or_else(|| format!("coordinate {:?} is too large", coord.name))?;
     }
-    Ok(dims)
+    if coord.values.len() as u64 != expected {
+        return Err(format!(
+            "coordinate {:?} has {} values, its dimensions hold {expected}",
+            coord.name,
+            coord.values.len()
+        ));
+    }
+    Ok(())
 }
 
 /// `.zarray`, `.zattrs` and chunk references of the data array.
@@ -310,17 +312,13 @@ fn data_array_entries(
     entries: &mut Vec<(String, Reference)>,
 ) -> Result<(), ManifestError> {
     let shape: Vec<u64> = spec.all_dims().map(|d| d.size).collect();
-    let chunks = spec
-        .stacked_dims
-        .iter()
-        .map(|_| 1)
-        .chain(spec.grid_dims.iter().map(|d| d.size))
-        .map(non_zero)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|reason| ManifestError::InvalidSpec {
-            array: path.to_owned(),
-            reason,
-        })?;
+    let chunks = chunk_shape(
+        path,
+        spec.stacked_dims
+            .iter()
+            .map(|_| 1)
+            .chain(spec.grid_dims.iter().map(|d| d.size)),
+    )?;
     let zarray = ZArray::new(shape, chunks, spec.dtype)
         .with_filters(Some(vec![GribFilter::new(spec.name.clone(), spec.dtype)]));
 
@@ -348,10 +346,7 @@ fn data_array_entries(
             .chain(grid_zeros.clone())
             .collect();
         let key = ChunkKey::new(path, index)?.to_string();
-        entries.push((
-            key,
-            Reference::range(chunk.url.clone(), chunk.offset, chunk.length),
-        ));
+        entries.push((key, Reference::Range(chunk.range.clone())));
     }
     Ok(())
 }
@@ -368,15 +363,7 @@ fn coord_entries(
         .iter()
         .map(|d| dims.get(d.as_str()).copied().unwrap_or(0))
         .collect();
-    let chunks = shape
-        .iter()
-        .copied()
-        .map(non_zero)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|reason| ManifestError::InvalidSpec {
-            array: path.to_owned(),
-            reason,
-        })?;
+    let chunks = chunk_shape(path, shape.iter().copied())?;
     let zarray = ZArray::new(shape, chunks, coord.values.dtype());
     let mut zattrs = ZAttrs::for_array(coord.dims.iter().cloned());
     zattrs.other = coord.attrs.clone();
@@ -399,8 +386,19 @@ fn push_metadata<T: serde::Serialize>(
     Ok(())
 }
 
-fn non_zero(v: u64) -> Result<NonZeroU64, String> {
-    NonZeroU64::new(v).ok_or_else(|| "dimension of size 0".to_owned())
+/// The `chunks` of the array at `path` from its chunk sizes, which must not be 0.
+fn chunk_shape(
+    path: &str,
+    sizes: impl Iterator<Item = u64>,
+) -> Result<Vec<NonZeroU64>, ManifestError> {
+    sizes
+        .map(|v| {
+            NonZeroU64::new(v).ok_or_else(|| ManifestError::InvalidSpec {
+                array: path.to_owned(),
+                reason: "dimension of size 0".to_owned(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -408,6 +406,7 @@ mod tests {
     use super::*;
     use crate::manifest::spec::{ChunkSource, CoordValues, Dim, GroupSpec, SECONDS_SINCE_EPOCH};
     use crate::manifest::zarr::{DType, ZArray};
+    use crate::manifest::ByteRange;
 
     const RUN: i64 = 1_584_144_000; // 2020-03-14T00:00:00Z
 
@@ -430,8 +429,8 @@ mod tests {
         .with_stacked_dim("step", 2)
         .with_grid_dim("latitude", 721)
         .with_grid_dim("longitude", 1440)
-        .with_chunk(vec![0], "s3://b/gfs.f006", 0, 371379)
-        .with_chunk(vec![1], "s3://b/gfs.f006", 371379, 371379)
+        .with_chunk(vec![0], ByteRange::new("s3://b/gfs.f006", 0, 371379))
+        .with_chunk(vec![1], ByteRange::new("s3://b/gfs.f006", 371379, 371379))
         .with_coord(CoordSpec::time(RUN))
         .with_coord(CoordSpec::step_hours(steps.clone()))
         .with_coord(CoordSpec::valid_time(RUN, &steps).unwrap())
@@ -531,10 +530,10 @@ mod tests {
         assert_eq!(group_attrs.other["typeOfLevel"], "surface");
 
         assert_eq!(m.validate_structure(), vec![]);
-        let chunks: Vec<_> = m.chunk_refs().collect();
+        let chunks: Vec<_> = m.chunk_ranges().collect();
         assert_eq!(chunks.len(), 2);
-        assert_eq!(chunks[1].index, vec![1, 0, 0]);
-        assert_eq!(chunks[1].offset, 371379);
+        assert_eq!(chunks[1].0.index(), [1, 0, 0]);
+        assert_eq!(chunks[1].1.offset, 371379);
     }
 
     #[test]
@@ -543,7 +542,7 @@ mod tests {
             .with_stacked_dim("step", 1)
             .with_grid_dim("latitude", 2)
             .with_grid_dim("longitude", 3)
-            .with_chunk(vec![0], "/data/f000", 10, 20)
+            .with_chunk(vec![0], ByteRange::new("/data/f000", 10, 20))
             .with_coord(CoordSpec::step_hours(vec![0]))
             .with_coord(CoordSpec::latitude(vec![0.0, 0.0]))
             .with_coord(CoordSpec::longitude(vec![0.0, 1.0, 2.0]));
@@ -573,7 +572,7 @@ mod tests {
         .with_stacked_dim("isobaricInhPa", 3)
         .with_grid_dim("latitude", 2)
         .with_grid_dim("longitude", 2)
-        .with_chunk(vec![1, 2], "s3://b/f", 100, 50)
+        .with_chunk(vec![1, 2], ByteRange::new("s3://b/f", 100, 50))
         .with_coord(CoordSpec::time(0))
         .with_coord(CoordSpec::step_hours(vec![3, 6]))
         .with_coord(
@@ -592,9 +591,7 @@ mod tests {
         other.stacked_dims[1] = Dim::new("heightAboveGround", 1);
         other.chunks = vec![ChunkSource {
             index: vec![0, 0],
-            url: "s3://b/f".into(),
-            offset: 0,
-            length: 100,
+            range: ByteRange::new("s3://b/f", 0, 100),
         }];
         other.coords[2] = CoordSpec::new(
             "heightAboveGround",
@@ -616,13 +613,20 @@ mod tests {
         let cases: Vec<(&str, ArraySpec)> = vec![
             (
                 "index arity",
-                base.clone().with_chunk(vec![0, 0], "u", 0, 1),
+                base.clone()
+                    .with_chunk(vec![0, 0], ByteRange::new("u", 0, 1)),
             ),
-            ("index range", base.clone().with_chunk(vec![2], "u", 0, 1)),
-            ("duplicate", base.clone().with_chunk(vec![1], "u", 0, 1)),
+            (
+                "index range",
+                base.clone().with_chunk(vec![2], ByteRange::new("u", 0, 1)),
+            ),
+            (
+                "duplicate",
+                base.clone().with_chunk(vec![1], ByteRange::new("u", 0, 1)),
+            ),
             ("empty length", {
                 let mut s = base.clone();
-                s.chunks[0].length = 0;
+                s.chunks[0].range.length = 0;
                 s
             }),
             ("zero dim", base.clone().with_grid_dim("x", 0)),

@@ -9,19 +9,29 @@
 //! both sides must agree byte for byte on what a key means, this module is the single place that
 //! knows the format:
 //!
-//! * [`zarr`]: the zarr v2 metadata documents (`.zarray`, `.zattrs`, `.zgroup`) as typed serde
-//!   structs, so a wrong `dtype` or a `fill_value` of `null` cannot be written by accident;
-//! * [`reference`](mod@reference): one value of the table ([`Reference`]): metadata text, inline bytes, or a
-//!   byte range of a remote GRIB2 file;
-//! * [`model`]: the [`Manifest`] itself (an ordered map key → reference), key rules
-//!   ([`ChunkKey`]) and [`Manifest::validate_structure`], which checks what Python needs;
-//! * [`spec`]: [`ArraySpec`], the generic description of one data array and its coordinates;
-//! * [`layout`]: [`ManifestBuilder`], which turns [`ArraySpec`]s into the `grib_tree` layout
+//! * `zarr`: the zarr v2 metadata documents (`.zarray`, `.zattrs`, `.zgroup`) as typed serde
+//!   structs ([`ZArray`], [`ZAttrs`], [`ZGroup`]), so a wrong `dtype` or a `fill_value` of
+//!   `null` cannot be written by accident;
+//! * `reference`: one value of the table ([`Reference`]): metadata text, inline bytes, or a
+//!   [`ByteRange`] of a remote GRIB2 file (the one byte-range type of gik);
+//! * `model`: the [`Manifest`] itself (an ordered map key → reference), key rules
+//!   ([`ChunkKey`]) and [`Manifest::validate_structure`], which checks what Python needs; the
+//!   rules for names, dimension names and chunk grids live there once, and the builder and the
+//!   reader use them too;
+//! * `array`: the read side, like zarrs' `Array`: [`Manifest::array`] opens one array, gives
+//!   its metadata, the [`ByteRange`] of a chunk ([`Array::chunk`]) and the values of an inline
+//!   coordinate ([`Array::values`]), so readers never assemble keys by hand;
+//! * `spec`: [`ArraySpec`], the generic description of one data array and its coordinates;
+//! * `layout`: [`ManifestBuilder`], which turns [`ArraySpec`]s into the `grib_tree` layout
 //!   without any I/O and without knowing any product;
-//! * [`parquet`]: the file format, [`write_parquet`] / [`read_parquet`], pure in-memory so it
-//!   builds for `wasm32-unknown-unknown`; two private helpers harden reading against corrupt
-//!   files, `guard` (checks the Thrift footer and page headers before the parquet crate sees
-//!   them) and `pages` (decodes page contents without the parquet crate's asserting decoders).
+//! * `parquet`: the file format, [`write_parquet`] / [`read_parquet`], pure in-memory so it
+//!   builds for `wasm32-unknown-unknown`; two private submodules harden reading against corrupt
+//!   files, `parquet::guard` (checks the Thrift footer and page headers before the parquet
+//!   crate sees them) and `parquet::pages` (decodes page contents without the parquet crate's
+//!   asserting decoders).
+//!
+//! The submodules are private; what they offer is re-exported here, so every item has one
+//! path (`gik_core::manifest::Manifest`).
 //!
 //! # Invariants
 //!
@@ -37,23 +47,28 @@
 //!
 //! This module must not import the product, index or GRIB modules: the caller decides names.
 
-mod guard;
-pub mod layout;
-pub mod model;
-mod pages;
-pub mod parquet;
-pub mod reference;
-pub mod spec;
-pub mod zarr;
+mod array;
+mod layout;
+mod model;
+mod parquet;
+mod reference;
+mod spec;
+mod zarr;
 
+pub use array::{Array, MAX_INLINE_VALUES};
 pub use layout::ManifestBuilder;
-pub use model::{check_key, ChunkKey, ChunkRef, Manifest, MetadataFile, Problem, StructureProblem};
+pub use model::{check_key, ChunkKey, Manifest, MetadataFile, Problem, StructureProblem};
 pub use parquet::{
     read_parquet, read_parquet_bytes, write_parquet, MANIFEST_VERSION, VERSION_METADATA_KEY,
 };
-pub use reference::Reference;
-pub use spec::{ArraySpec, ChunkSource, CoordSpec, CoordValues, Dim, GroupSpec};
-pub use zarr::{Attrs, DType, FillValue, GribFilter, Order, ZArray, ZAttrs, ZGroup};
+pub use reference::{ByteRange, Reference, BASE64_PREFIX};
+pub use spec::{
+    ArraySpec, ChunkSource, CoordSpec, CoordValues, Dim, GroupSpec, SECONDS_SINCE_EPOCH,
+};
+pub use zarr::{
+    Attrs, Codec, DType, DimensionSeparator, FillValue, GribCodecId, GribFilter, Order, ZArray,
+    ZAttrs, ZGroup, ZarrFormat2,
+};
 
 /// Errors reading, writing or building a manifest.
 ///

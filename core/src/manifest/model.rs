@@ -15,7 +15,7 @@ use std::collections::btree_map;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use super::reference::Reference;
+use super::reference::{ByteRange, Reference};
 use super::zarr::{ZArray, ZAttrs, ZGroup};
 use super::ManifestError;
 
@@ -120,6 +120,16 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
     check_key(name).map_err(|e| e.to_string())
 }
 
+/// Checks that `name` can be a dimension name in `_ARRAY_DIMENSIONS` (and so in a
+/// `coordinates` attribute, which is split on whitespace): not empty, no whitespace.
+pub(crate) fn check_dimension_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        Err(format!("bad dimension name {name:?}"))
+    } else {
+        Ok(())
+    }
+}
+
 /// The key of one chunk: the array's path and the chunk's index in the chunk grid.
 ///
 /// Written as `{array}/{i}.{j}.{k}`; a 0-d array's only chunk is `{array}/0`, which
@@ -198,21 +208,20 @@ fn parse_chunk_index(segment: &str) -> Result<Vec<u64>, String> {
         .collect()
 }
 
-/// A chunk that lives in a remote file, as listed by [`Manifest::chunk_refs`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChunkRef<'a> {
-    /// The full key.
-    pub key: &'a str,
-    /// Path of the array.
-    pub array: &'a str,
-    /// Index of the chunk in the chunk grid (a scalar's chunk `0` is `[0]`).
-    pub index: Vec<u64>,
-    /// Remote file URL.
-    pub url: &'a str,
-    /// First byte.
-    pub offset: u64,
-    /// Number of bytes; `None` for a whole-file reference (read to the end).
-    pub length: Option<u64>,
+/// Checks that chunk `index` lies inside a chunk grid of `grid` chunks per dimension (a
+/// scalar's only chunk is `[0]` or `[]`). The one chunk-grid rule of the builder, the
+/// structure check and the reader ([`super::Array::chunk`]).
+pub(crate) fn check_chunk_index(index: &[u64], grid: &[u64]) -> Result<(), String> {
+    let inside = if grid.is_empty() {
+        index.is_empty() || index == [0]
+    } else {
+        index.len() == grid.len() && index.iter().zip(grid).all(|(i, g)| i < g)
+    };
+    if inside {
+        Ok(())
+    } else {
+        Err(format!("chunk index {index:?} outside chunk grid {grid:?}"))
+    }
 }
 
 /// A reference manifest: zarr store key → [`Reference`], in key order.
@@ -352,34 +361,19 @@ impl Manifest {
         self.metadata(path, MetadataFile::ZGroup)
     }
 
-    /// Every chunk stored in a remote file ([`Reference::Range`] or [`Reference::WholeFile`]
-    /// under a key of the form `{array}/{i}.{j}...`), in key order. Inline chunks, metadata and
-    /// keys that are not chunk keys are skipped ([`Manifest::validate_structure`] reports the
-    /// latter).
-    pub fn chunk_refs(&self) -> impl Iterator<Item = ChunkRef<'_>> + '_ {
+    /// Every chunk stored as a byte range of a remote file ([`Reference::Range`]) under a key
+    /// of the form `{array}/{i}.{j}...`, in key order. Whole-file references, inline chunks,
+    /// metadata and keys that are not chunk keys are skipped ([`Manifest::validate_structure`]
+    /// reports the latter).
+    pub fn chunk_ranges(&self) -> impl Iterator<Item = (ChunkKey, &ByteRange)> + '_ {
         self.refs.iter().filter_map(|(key, reference)| {
-            let (url, offset, length) = match reference {
-                Reference::Range {
-                    url,
-                    offset,
-                    length,
-                } => (url.as_str(), *offset, Some(*length)),
-                Reference::WholeFile { url } => (url.as_str(), 0, None),
-                Reference::Metadata(_) | Reference::Inline(_) => return None,
+            let Reference::Range(range) = reference else {
+                return None;
             };
             if MetadataFile::of_key(key).is_some() {
                 return None;
             }
-            let (array, last) = split_key(key);
-            let index = parse_chunk_index(last).ok()?;
-            Some(ChunkRef {
-                key,
-                array,
-                index,
-                url,
-                offset,
-                length,
-            })
+            Some((ChunkKey::parse(key).ok()?, range))
         })
     }
 
@@ -390,16 +384,27 @@ impl Manifest {
         let mut report = |key: String, problem: Problem| {
             problems.insert(StructureProblem { key, problem });
         };
-
         let groups: BTreeSet<&str> = self.group_paths().collect();
         let arrays: BTreeSet<&str> = self.array_paths().collect();
-
         if !groups.contains("") {
             report(".zgroup".to_owned(), Problem::MissingKey);
         }
+        self.check_groups(&groups, &arrays, &mut report);
+        let parsed = self.check_arrays(&arrays, &mut report);
+        for (key, reference) in &self.refs {
+            self.check_key_place(key, reference, &groups, &arrays, &parsed, &mut report);
+        }
+        problems.into_iter().collect()
+    }
 
-        // Groups: each document parses, and no node is both a group and an array.
-        for &path in &groups {
+    /// Groups: each document parses, and no node is both a group and an array.
+    fn check_groups(
+        &self,
+        groups: &BTreeSet<&str>,
+        arrays: &BTreeSet<&str>,
+        report: &mut impl FnMut(String, Problem),
+    ) {
+        for &path in groups {
             let key = MetadataFile::ZGroup.key_for(path);
             if let Err(e) = self.zgroup(path) {
                 report(key.clone(), Problem::from_error(e));
@@ -408,12 +413,18 @@ impl Manifest {
                 report(key, Problem::GroupAndArray);
             }
         }
+    }
 
-        // Arrays: metadata parses and agrees with `_ARRAY_DIMENSIONS`.
-        let mut parsed: BTreeMap<&str, ZArray> = BTreeMap::new();
-        for &path in &arrays {
+    /// Arrays: metadata parses and agrees with `_ARRAY_DIMENSIONS`; returns the parsed
+    /// `.zarray` of every array whose document parses.
+    fn check_arrays<'k>(
+        &self,
+        arrays: &BTreeSet<&'k str>,
+        report: &mut impl FnMut(String, Problem),
+    ) -> BTreeMap<&'k str, ZArray> {
+        let mut parsed = BTreeMap::new();
+        for &path in arrays {
             let zarray_key = MetadataFile::ZArray.key_for(path);
-            let zattrs_key = MetadataFile::ZAttrs.key_for(path);
             let zarray = match self.zarray(path) {
                 Ok(Some(z)) => z,
                 Ok(None) => continue,
@@ -424,68 +435,84 @@ impl Manifest {
             };
             if zarray.shape.len() != zarray.chunks.len() {
                 report(
-                    zarray_key.clone(),
+                    zarray_key,
                     Problem::ChunksShapeMismatch {
                         shape: zarray.shape.len(),
                         chunks: zarray.chunks.len(),
                     },
                 );
             }
-            match self.zattrs(path) {
-                Ok(None) => report(zattrs_key, Problem::MissingKey),
-                Ok(Some(ZAttrs {
-                    array_dimensions: None,
-                    ..
-                })) => report(zattrs_key, Problem::MissingArrayDimensions),
-                Ok(Some(ZAttrs {
-                    array_dimensions: Some(dims),
-                    ..
-                })) => {
-                    if dims.len() != zarray.shape.len() {
-                        report(
-                            zattrs_key,
-                            Problem::DimensionMismatch {
-                                dims: dims.len(),
-                                ndim: zarray.shape.len(),
-                            },
-                        );
-                    }
-                }
-                Err(e) => report(zattrs_key, Problem::from_error(e)),
-            }
+            self.check_dimensions(path, zarray.shape.len(), report);
             parsed.insert(path, zarray);
         }
+        parsed
+    }
 
-        for (key, reference) in &self.refs {
-            let (parent, _) = split_key(key);
-            let metadata = MetadataFile::of_key(key);
-
-            // The node a key belongs to: the parent for metadata and chunks alike. Every
-            // ancestor of that node must be a group.
-            let node_is_known = groups.contains(parent) || arrays.contains(parent);
-            for ancestor in ancestors(parent) {
-                if arrays.contains(ancestor) {
-                    report(key.clone(), Problem::NestedInArray);
-                } else if !groups.contains(ancestor) {
-                    report(MetadataFile::ZGroup.key_for(ancestor), Problem::MissingKey);
+    /// The `_ARRAY_DIMENSIONS` of the array at `path`: present, one valid name per dimension.
+    fn check_dimensions(&self, path: &str, ndim: usize, report: &mut impl FnMut(String, Problem)) {
+        let zattrs_key = MetadataFile::ZAttrs.key_for(path);
+        match self.zattrs(path) {
+            Ok(None) => report(zattrs_key, Problem::MissingKey),
+            Ok(Some(ZAttrs {
+                array_dimensions: None,
+                ..
+            })) => report(zattrs_key, Problem::MissingArrayDimensions),
+            Ok(Some(ZAttrs {
+                array_dimensions: Some(dims),
+                ..
+            })) => {
+                for reason in dims.iter().filter_map(|d| check_dimension_name(d).err()) {
+                    report(zattrs_key.clone(), Problem::BadDimension { reason });
+                }
+                if dims.len() != ndim {
+                    report(
+                        zattrs_key,
+                        Problem::DimensionMismatch {
+                            dims: dims.len(),
+                            ndim,
+                        },
+                    );
                 }
             }
+            Err(e) => report(zattrs_key, Problem::from_error(e)),
+        }
+    }
 
-            match metadata {
-                Some(MetadataFile::ZAttrs) => {
-                    if !node_is_known {
-                        report(key.clone(), Problem::AttrsWithoutNode);
-                    } else if !arrays.contains(parent) {
-                        if let Err(e) = self.zattrs(parent) {
-                            report(key.clone(), Problem::from_error(e));
-                        }
-                    }
-                }
-                Some(MetadataFile::ZGroup | MetadataFile::ZArray | MetadataFile::ZMetadata) => {}
-                None => self.check_chunk(key, reference, &parsed, &arrays, &mut report),
+    /// One key: every ancestor of its node is a group, a `.zattrs` belongs to a node, and any
+    /// other non-metadata key is a chunk ([`Self::check_chunk`]).
+    fn check_key_place(
+        &self,
+        key: &str,
+        reference: &Reference,
+        groups: &BTreeSet<&str>,
+        arrays: &BTreeSet<&str>,
+        parsed: &BTreeMap<&str, ZArray>,
+        report: &mut impl FnMut(String, Problem),
+    ) {
+        let (parent, _) = split_key(key);
+        // The node a key belongs to: the parent for metadata and chunks alike. Every
+        // ancestor of that node must be a group.
+        let node_is_known = groups.contains(parent) || arrays.contains(parent);
+        for ancestor in ancestors(parent) {
+            if arrays.contains(ancestor) {
+                report(key.to_owned(), Problem::NestedInArray);
+            } else if !groups.contains(ancestor) {
+                report(MetadataFile::ZGroup.key_for(ancestor), Problem::MissingKey);
             }
         }
-        problems.into_iter().collect()
+        match MetadataFile::of_key(key) {
+            Some(MetadataFile::ZAttrs) => {
+                if !node_is_known {
+                    report(key.to_owned(), Problem::AttrsWithoutNode);
+                } else if !arrays.contains(parent) {
+                    if let Err(e) = self.zattrs(parent) {
+                        report(key.to_owned(), Problem::from_error(e));
+                    }
+                }
+            }
+            Some(MetadataFile::ZGroup | MetadataFile::ZArray | MetadataFile::ZMetadata) => {}
+            None => self.check_chunk(key, reference, parsed, arrays, report),
+        }
     }
 
     /// Checks one non-metadata key: it must be a chunk of a known array, inside its grid.
@@ -503,7 +530,14 @@ impl Manifest {
             return;
         }
         match reference {
-            Reference::Range { length: 0, .. } => report(key.to_owned(), Problem::EmptyRange),
+            Reference::Range(range) if range.length == 0 => {
+                report(key.to_owned(), Problem::EmptyRange);
+            }
+            Reference::Range(range) => {
+                if let Some(reason) = range.problem() {
+                    report(key.to_owned(), Problem::BadRange { reason });
+                }
+            }
             Reference::Metadata(_) => report(key.to_owned(), Problem::MetadataInChunk),
             _ => {}
         }
@@ -521,12 +555,7 @@ impl Manifest {
         let Some(grid) = zarray.chunk_grid_shape() else {
             return;
         };
-        let in_grid = if grid.is_empty() {
-            index == [0]
-        } else {
-            index.len() == grid.len() && index.iter().zip(&grid).all(|(i, g)| i < g)
-        };
-        if !in_grid {
+        if check_chunk_index(&index, &grid).is_err() {
             report(key.to_owned(), Problem::ChunkOutOfGrid { index, grid });
         }
         // Inline chunks of plain arrays must hold exactly one chunk of raw bytes.
@@ -614,6 +643,11 @@ pub enum Problem {
         /// Dimensions in `shape`.
         ndim: usize,
     },
+    /// A name in `_ARRAY_DIMENSIONS` is empty or holds whitespace.
+    BadDimension {
+        /// Which name and why.
+        reason: String,
+    },
     /// A data key whose parent is not an array.
     OrphanChunk,
     /// A chunk key's last segment is not an index like `0.0.0`.
@@ -630,6 +664,11 @@ pub enum Problem {
     },
     /// A byte range of length 0.
     EmptyRange,
+    /// A byte range that cannot reference a message (its end overflows, its URL is empty).
+    BadRange {
+        /// Why ([`ByteRange::problem`]).
+        reason: String,
+    },
     /// A chunk key holds metadata text.
     MetadataInChunk,
     /// An inline chunk of an uncompressed, unfiltered array has the wrong number of bytes.
@@ -668,12 +707,14 @@ impl fmt::Display for Problem {
                 f,
                 "_ARRAY_DIMENSIONS has {dims} names for {ndim} dimensions"
             ),
+            Self::BadDimension { reason } => f.write_str(reason),
             Self::OrphanChunk => f.write_str("data key whose parent has no .zarray"),
             Self::BadChunkIndex { reason } => write!(f, "bad chunk index: {reason}"),
             Self::ChunkOutOfGrid { index, grid } => {
                 write!(f, "chunk index {index:?} outside chunk grid {grid:?}")
             }
             Self::EmptyRange => f.write_str("byte range of length 0"),
+            Self::BadRange { reason } => write!(f, "bad byte range: {reason}"),
             Self::MetadataInChunk => f.write_str("chunk key holds metadata"),
             Self::InlineSizeMismatch { expected, found } => {
                 write!(f, "inline chunk has {found} bytes, expected {expected}")
@@ -754,14 +795,11 @@ mod tests {
         let m = small();
         assert_eq!(m.validate_structure(), vec![]);
         m.ensure_valid().unwrap();
-        let refs: Vec<_> = m.chunk_refs().collect();
+        let refs: Vec<_> = m.chunk_ranges().collect();
         assert_eq!(refs.len(), 2);
-        assert_eq!(refs[1].array, "v/x");
-        assert_eq!(refs[1].index, vec![1, 0]);
-        assert_eq!(
-            (refs[1].url, refs[1].offset, refs[1].length),
-            ("s3://b/f", 10, Some(5))
-        );
+        assert_eq!(refs[1].0.array(), "v/x");
+        assert_eq!(refs[1].0.index(), [1, 0]);
+        assert_eq!(refs[1].1, &ByteRange::new("s3://b/f", 10, 5));
         assert_eq!(m.array_paths().collect::<Vec<_>>(), vec!["v/x"]);
         assert_eq!(m.group_paths().collect::<Vec<_>>(), vec!["", "v"]);
     }
@@ -789,7 +827,7 @@ mod tests {
             }))
             .unwrap();
             assert_eq!(m.validate_structure(), vec![], "{:?}", refs.keys());
-            ranges += m.chunk_refs().filter(|c| c.url == "{{u}}").count();
+            ranges += m.chunk_ranges().filter(|(_, r)| r.url == "{{u}}").count();
             assert!(matches!(m.get(".zgroup"), Some(Reference::Metadata(_))));
         }
         assert!(ranges > 0);
@@ -807,6 +845,8 @@ mod tests {
         m.insert("v/x/0.0.0", Reference::range("s3://b/f", 0, 1))
             .unwrap();
         m.insert("w/y/0", Reference::range("s3://b/f", 0, 1))
+            .unwrap();
+        m.insert("v/x/0.0", Reference::range("s3://b/f", u64::MAX, 2))
             .unwrap();
         m.insert("v/x/.zattrs", meta(r#"{"_ARRAY_DIMENSIONS":["lon"]}"#))
             .unwrap();
@@ -828,6 +868,7 @@ mod tests {
             Problem::ChunkOutOfGrid { .. }
         )));
         assert!(has("v/x/1.0", &|p| *p == Problem::EmptyRange));
+        assert!(has("v/x/0.0", &|p| matches!(p, Problem::BadRange { .. })));
         assert!(has("w/y/0", &|p| *p == Problem::OrphanChunk));
         assert!(has("v/x/.zattrs", &|p| matches!(
             p,
@@ -846,6 +887,17 @@ mod tests {
         assert!(problems
             .iter()
             .any(|p| p.key == "v/x/.zarray" && matches!(p.problem, Problem::Unparsable { .. })));
+
+        let mut m = small();
+        m.insert(
+            "v/x/.zattrs",
+            meta(r#"{"_ARRAY_DIMENSIONS":["step","lon x"]}"#),
+        )
+        .unwrap();
+        assert!(m
+            .validate_structure()
+            .iter()
+            .any(|p| p.key == "v/x/.zattrs" && matches!(p.problem, Problem::BadDimension { .. })));
 
         let mut m = small();
         m.insert("v/x/.zattrs", meta(r#"{"units":"m"}"#)).unwrap();

@@ -23,6 +23,61 @@ use super::ManifestError;
 /// Prefix marking base64-encoded inline data.
 pub const BASE64_PREFIX: &str = "base64:";
 
+/// `length` bytes of the file at `url`, starting at `offset`: where one GRIB2 message is.
+///
+/// The one byte-range type of gik: a manifest value ([`Reference::Range`]), a message found in
+/// an index ([`crate::member::MessageRef`]), a chunk read back from a manifest
+/// ([`super::Array::chunk`]) and a `gik validate` check all use it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ByteRange {
+    /// Remote file URL (`s3://...`, `https://...`, `/abs/path`).
+    pub url: String,
+    /// Byte offset of the first byte.
+    pub offset: u64,
+    /// Number of bytes; gik never writes 0.
+    pub length: u64,
+}
+
+impl ByteRange {
+    /// The range of `length` bytes of `url` from `offset`.
+    pub fn new(url: impl Into<String>, offset: u64, length: u64) -> Self {
+        Self {
+            url: url.into(),
+            offset,
+            length,
+        }
+    }
+
+    /// One past the last byte, or `None` when `offset + length` does not fit in 64 bits.
+    pub fn end(&self) -> Option<u64> {
+        self.offset.checked_add(self.length)
+    }
+
+    /// Why this range cannot reference a message, if it cannot: it is empty, its end does not
+    /// fit in 64 bits, or its URL is empty. The one check the builder and
+    /// [`Manifest::validate_structure`](super::Manifest::validate_structure) share.
+    pub fn problem(&self) -> Option<String> {
+        if self.url.is_empty() {
+            Some("empty URL".to_owned())
+        } else if self.length == 0 {
+            Some("byte range of length 0".to_owned())
+        } else if self.end().is_none() {
+            Some(format!(
+                "offset {} + length {} overflows",
+                self.offset, self.length
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for ByteRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes {}+{}", self.url, self.offset, self.length)
+    }
+}
+
 /// The value of one manifest key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
@@ -30,15 +85,8 @@ pub enum Reference {
     Metadata(String),
     /// Chunk bytes stored in the manifest itself (coordinates).
     Inline(Bytes),
-    /// `length` bytes of `url` starting at `offset` (one GRIB2 message).
-    Range {
-        /// Remote file URL (`s3://...`, `https://...`, `/abs/path`).
-        url: String,
-        /// Byte offset of the first byte.
-        offset: u64,
-        /// Number of bytes; gik never writes 0.
-        length: u64,
-    },
+    /// A byte range of a remote file (one GRIB2 message).
+    Range(ByteRange),
     /// The whole remote file (`["url"]`).
     WholeFile {
         /// Remote file URL.
@@ -65,11 +113,7 @@ impl Reference {
 
     /// A byte-range reference.
     pub fn range(url: impl Into<String>, offset: u64, length: u64) -> Self {
-        Self::Range {
-            url: url.into(),
-            offset,
-            length,
-        }
+        Self::Range(ByteRange::new(url, offset, length))
     }
 
     /// Parses the stored value of `key`.
@@ -116,11 +160,11 @@ impl Reference {
         };
         match list.as_slice() {
             [_] => Ok(Self::WholeFile { url }),
-            [_, offset, length] => Ok(Self::Range {
+            [_, offset, length] => Ok(Self::range(
                 url,
-                offset: non_negative(offset, "offset")?,
-                length: non_negative(length, "length")?,
-            }),
+                non_negative(offset, "offset")?,
+                non_negative(length, "length")?,
+            )),
             _ => Err(format!(
                 "reference list must have 1 or 3 elements, found {}",
                 list.len()
@@ -133,11 +177,11 @@ impl Reference {
         match self {
             Self::Metadata(text) => text.clone(),
             Self::Inline(data) => format!("{BASE64_PREFIX}{}", BASE64.encode(data)),
-            Self::Range {
+            Self::Range(ByteRange {
                 url,
                 offset,
                 length,
-            } => Value::Array(vec![
+            }) => Value::Array(vec![
                 Value::String(url.clone()),
                 Value::from(*offset),
                 Value::from(*length),
@@ -150,7 +194,7 @@ impl Reference {
     /// The remote URL, for [`Range`](Self::Range) and [`WholeFile`](Self::WholeFile).
     pub fn url(&self) -> Option<&str> {
         match self {
-            Self::Range { url, .. } | Self::WholeFile { url } => Some(url),
+            Self::Range(ByteRange { url, .. }) | Self::WholeFile { url } => Some(url),
             Self::Metadata(_) | Self::Inline(_) => None,
         }
     }

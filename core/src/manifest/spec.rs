@@ -10,6 +10,7 @@
 use serde_json::Value;
 
 use super::model::join;
+use super::reference::ByteRange;
 use super::zarr::{Attrs, DType};
 use super::ManifestError;
 
@@ -66,12 +67,8 @@ impl Dim {
 pub struct ChunkSource {
     /// Index along each stacked dimension (`[step_i]` or `[step_i, level_j]`).
     pub index: Vec<u64>,
-    /// URL of the GRIB2 file.
-    pub url: String,
-    /// Offset of the message in the file.
-    pub offset: u64,
-    /// Length of the message; must be at least 1.
-    pub length: u64,
+    /// Where the message is; its length must be at least 1.
+    pub range: ByteRange,
 }
 
 /// Values of a coordinate array, stored inline as little-endian bytes.
@@ -102,6 +99,14 @@ impl CoordValues {
         match self {
             Self::I64(_) => DType::Int64,
             Self::F64(_) => DType::Float64,
+        }
+    }
+
+    /// The values as `f64` (latitudes, longitudes; `i64` values are converted).
+    pub fn to_f64(&self) -> Vec<f64> {
+        match self {
+            Self::I64(v) => v.iter().map(|&x| x as f64).collect(),
+            Self::F64(v) => v.clone(),
         }
     }
 
@@ -263,19 +268,8 @@ impl ArraySpec {
 
     /// Adds the message for stacked index `index`.
     #[must_use]
-    pub fn with_chunk(
-        mut self,
-        index: Vec<u64>,
-        url: impl Into<String>,
-        offset: u64,
-        length: u64,
-    ) -> Self {
-        self.chunks.push(ChunkSource {
-            index,
-            url: url.into(),
-            offset,
-            length,
-        });
+    pub fn with_chunk(mut self, index: Vec<u64>, range: ByteRange) -> Self {
+        self.chunks.push(ChunkSource { index, range });
         self
     }
 

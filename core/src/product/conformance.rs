@@ -302,3 +302,21 @@ pub(crate) fn check_host_override(default: &dyn Product, mirror: &dyn Product, m
         }
     }
 }
+
+/// Checks that `product`'s default variables resolve, in order, to these cfgrib group paths,
+/// levels and units.
+pub(crate) fn check_default_variables(
+    product: &dyn Product,
+    expected: &[(&str, Option<f64>, &str)],
+) {
+    let got: Vec<(String, Option<f64>, String)> = super::select_variables(product, &[])
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.zarr_path(), s.level, s.units))
+        .collect();
+    let expected: Vec<(String, Option<f64>, String)> = expected
+        .iter()
+        .map(|&(p, l, u)| (p.to_string(), l, u.to_string()))
+        .collect();
+    assert_eq!(got, expected, "{}", product.name());
+}

@@ -145,9 +145,7 @@ impl Product for Ecmwf {
     }
 
     fn members(&self) -> Vec<Member> {
-        std::iter::once(Member::Control)
-            .chain((1..=PERTURBED).map(Member::Perturbed))
-            .collect()
+        Member::control_and_perturbed(PERTURBED)
     }
 
     fn member_name(&self, member: Member) -> String {
@@ -182,6 +180,8 @@ impl Product for Ecmwf {
         DEFAULTS
     }
 
+    /// Not split: it parses `name[:levtype][:value]` and checks each rule in the order the
+    /// text is read, each error naming one rule; the parts share the parsed pieces.
     fn variable(&self, text: &str) -> Result<VariableSpec> {
         let invalid = |reason: String| Error::InvalidArgument {
             what: "ECMWF variable",
@@ -397,31 +397,25 @@ mod tests {
     #[test]
     fn default_variables_resolve_to_cfgrib_names() {
         let e = Ecmwf::default();
-        let got: Vec<(String, Option<f64>, String)> = select_variables(&e, &[])
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.zarr_path(), s.level, s.units))
-            .collect();
-        let x = |p: &str, l: Option<f64>, u: &str| (p.to_string(), l, u.to_string());
-        assert_eq!(
-            got,
-            [
-                x("tp/accum/surface", None, "m"),
-                x("t2m/instant/heightAboveGround", Some(2.0), "K"),
-                x("u10/instant/heightAboveGround", Some(10.0), "m s**-1"),
-                x("v10/instant/heightAboveGround", Some(10.0), "m s**-1"),
-                x("msl/instant/meanSea", None, "Pa"),
-                x("sp/instant/surface", None, "Pa"),
-                x("ssr/accum/surface", None, "J m**-2"),
-                x("ssrd/accum/surface", None, "J m**-2"),
-                x("tcw/instant/entireAtmosphere", None, "kg m**-2"),
-                x("tcwv/instant/entireAtmosphere", None, "kg m**-2"),
-                x("tcc/instant/entireAtmosphere", None, "(0 - 1)"),
-                x("sf/accum/surface", None, "m of water equivalent"),
-                x("ro/accum/surface", None, "m"),
-                x("u/instant/isobaricInhPa", Some(700.0), "m s**-1"),
-                x("v/instant/isobaricInhPa", Some(700.0), "m s**-1"),
-            ]
+        conformance::check_default_variables(
+            &e,
+            &[
+                ("tp/accum/surface", None, "m"),
+                ("t2m/instant/heightAboveGround", Some(2.0), "K"),
+                ("u10/instant/heightAboveGround", Some(10.0), "m s**-1"),
+                ("v10/instant/heightAboveGround", Some(10.0), "m s**-1"),
+                ("msl/instant/meanSea", None, "Pa"),
+                ("sp/instant/surface", None, "Pa"),
+                ("ssr/accum/surface", None, "J m**-2"),
+                ("ssrd/accum/surface", None, "J m**-2"),
+                ("tcw/instant/entireAtmosphere", None, "kg m**-2"),
+                ("tcwv/instant/entireAtmosphere", None, "kg m**-2"),
+                ("tcc/instant/entireAtmosphere", None, "(0 - 1)"),
+                ("sf/accum/surface", None, "m of water equivalent"),
+                ("ro/accum/surface", None, "m"),
+                ("u/instant/isobaricInhPa", Some(700.0), "m s**-1"),
+                ("v/instant/isobaricInhPa", Some(700.0), "m s**-1"),
+            ],
         );
         let tp = e.variable("TP").unwrap();
         assert_eq!(tp.display.unit, "mm");

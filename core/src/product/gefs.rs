@@ -106,9 +106,7 @@ impl Product for Gefs {
     }
 
     fn members(&self) -> Vec<Member> {
-        std::iter::once(Member::Control)
-            .chain((1..=PERTURBED).map(Member::Perturbed))
-            .collect()
+        Member::control_and_perturbed(PERTURBED)
     }
 
     fn member_name(&self, member: Member) -> String {
@@ -293,24 +291,18 @@ mod tests {
     #[test]
     fn default_variables_resolve_to_cfgrib_names() {
         let g = Gefs::default();
-        let paths: Vec<(String, Option<f64>, String)> = select_variables(&g, &[])
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.zarr_path(), s.level, s.units))
-            .collect();
-        let expect = |p: &str, l: Option<f64>, u: &str| (p.to_string(), l, u.to_string());
-        assert_eq!(
-            paths,
-            [
-                expect("sp/instant/surface", None, "Pa"),
-                expect("t2m/instant/heightAboveGround", Some(2.0), "K"),
-                expect("u10/instant/heightAboveGround", Some(10.0), "m s**-1"),
-                expect("v10/instant/heightAboveGround", Some(10.0), "m s**-1"),
-                expect("pwat/instant/atmosphereSingleLayer", None, "kg m**-2"),
-                expect("cape/instant/surface", None, "J kg**-1"),
-                expect("mslet/instant/meanSea", None, "Pa"),
-                expect("tp/accum/surface", None, "kg m**-2"),
-            ]
+        conformance::check_default_variables(
+            &g,
+            &[
+                ("sp/instant/surface", None, "Pa"),
+                ("t2m/instant/heightAboveGround", Some(2.0), "K"),
+                ("u10/instant/heightAboveGround", Some(10.0), "m s**-1"),
+                ("v10/instant/heightAboveGround", Some(10.0), "m s**-1"),
+                ("pwat/instant/atmosphereSingleLayer", None, "kg m**-2"),
+                ("cape/instant/surface", None, "J kg**-1"),
+                ("mslet/instant/meanSea", None, "Pa"),
+                ("tp/accum/surface", None, "kg m**-2"),
+            ],
         );
         let t = g.variable("tmp: 2 m  above ground").unwrap();
         assert_eq!(t.request, "TMP:2 m above ground");

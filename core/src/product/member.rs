@@ -20,6 +20,14 @@ pub enum Member {
 }
 
 impl Member {
+    /// The control, then perturbed members 1 to `perturbed`: the members of a product
+    /// ([`Product::members`]).
+    pub fn control_and_perturbed(perturbed: u16) -> Vec<Self> {
+        std::iter::once(Self::Control)
+            .chain((1..=perturbed).map(Self::Perturbed))
+            .collect()
+    }
+
     /// The member's number: 0 for the control, `n` for perturbed member `n`.
     pub fn number(self) -> u16 {
         match self {

@@ -53,8 +53,35 @@ pub const GEFS_DEFAULT_HOST: &str = "https://noaa-gefs-pds.s3.amazonaws.com";
 /// Public bucket holding ECMWF open data (AWS, Frankfurt). The only place this URL is written.
 pub const ECMWF_DEFAULT_HOST: &str = "https://ecmwf-forecasts.s3.eu-central-1.amazonaws.com";
 
-/// Names accepted by [`product_by_name`].
-pub const PRODUCT_NAMES: [&str; 2] = [gefs::NAME, ecmwf::NAME];
+/// Builds a product on a host (`None`: its public bucket).
+type Constructor = fn(Option<&str>) -> Result<Box<dyn Product>>;
+
+/// Every product gik knows, in the order the app lists them: its name and its constructor.
+/// Adding a product is one line here (see `docs/ADDING_A_PRODUCT.md`); [`product_names`],
+/// [`product_by_name`], [`all_products`] and [`default_hosts`] follow, and a test runs the
+/// conformance suite on every entry.
+const PRODUCTS: &[(&str, Constructor)] = &[
+    (gefs::NAME, |host| Ok(Box::new(Gefs::new(host)?))),
+    (ecmwf::NAME, |host| Ok(Box::new(Ecmwf::new(host)?))),
+];
+
+/// Names accepted by [`product_by_name`], in the order the app lists them.
+pub fn product_names() -> impl Iterator<Item = &'static str> {
+    PRODUCTS.iter().map(|(name, _)| *name)
+}
+
+/// Every product, on its public bucket.
+pub fn all_products() -> Vec<Box<dyn Product>> {
+    PRODUCTS
+        .iter()
+        .filter_map(|(_, make)| make(None).ok())
+        .collect()
+}
+
+/// The public bucket of every product ([`Product::default_host`]).
+pub fn default_hosts() -> Vec<&'static str> {
+    all_products().iter().map(|p| p.default_host()).collect()
+}
 
 /// Base URLs replacing products' public buckets, keyed by product name; a product without one
 /// reads its public default bucket.
@@ -154,15 +181,18 @@ pub trait Product: Send + Sync + fmt::Debug {
     }
 }
 
-/// Builds a product by name (`gefs` or `ecmwf`, case-insensitive) with the given hosts.
+/// Builds a product by name (one of [`product_names`], case-insensitive) with the given hosts.
 pub fn product_by_name(name: &str, hosts: &Hosts) -> Result<Box<dyn Product>> {
-    match name.trim().to_ascii_lowercase().as_str() {
-        gefs::NAME => Ok(Box::new(Gefs::new(hosts.get(gefs::NAME))?)),
-        ecmwf::NAME => Ok(Box::new(Ecmwf::new(hosts.get(ecmwf::NAME))?)),
-        _ => Err(Error::InvalidArgument {
+    let wanted = name.trim().to_ascii_lowercase();
+    match PRODUCTS.iter().find(|(known, _)| *known == wanted) {
+        Some((known, make)) => make(hosts.get(known)),
+        None => Err(Error::InvalidArgument {
             what: "product",
             value: name.to_string(),
-            reason: format!("expected one of {}", PRODUCT_NAMES.join(", ")),
+            reason: format!(
+                "expected one of {}",
+                product_names().collect::<Vec<_>>().join(", ")
+            ),
         }),
     }
 }
@@ -274,6 +304,21 @@ mod tests {
         assert_eq!(product_by_name(" ECMWF ", &hosts).unwrap().name(), "ecmwf");
         let err = product_by_name("gfs", &hosts).unwrap_err().to_string();
         assert!(err.contains("gfs") && err.contains("gefs, ecmwf"), "{err}");
+    }
+
+    /// Every listed product is built under its own name, passes the conformance suite, and
+    /// gives its public bucket to [`default_hosts`].
+    #[test]
+    fn every_listed_product_conforms() {
+        let names: Vec<&str> = product_names().collect();
+        assert_eq!(names, ["gefs", "ecmwf"]);
+        let all = all_products();
+        assert_eq!(all.len(), names.len());
+        for (product, name) in all.iter().zip(&names) {
+            assert_eq!(product.name(), *name);
+            conformance::check(product.as_ref());
+        }
+        assert_eq!(default_hosts(), [GEFS_DEFAULT_HOST, ECMWF_DEFAULT_HOST]);
     }
 
     #[test]

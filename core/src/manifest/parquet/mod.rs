@@ -21,6 +21,9 @@
 //! [`ManifestError::UnsupportedVersion`] rather than misread; a file without it (written by
 //! Python) is taken as version 1.
 
+mod guard;
+mod pages;
+
 use std::sync::Arc;
 
 use ::parquet::basic::{Compression, Type as PhysicalType};
@@ -39,7 +42,6 @@ use bytes::Bytes;
 use super::model::{check_key, Manifest};
 use super::reference::Reference;
 use super::ManifestError;
-use super::{guard, pages};
 
 /// Newest manifest format version this build writes and reads.
 pub const MANIFEST_VERSION: u64 = 1;
@@ -282,7 +284,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// A small hand-made manifest covering every kind of reference. Keep in sync with
-    /// `testdata/gik_small.parquet` (see `testdata/make_fixtures.py`).
+    /// `../testdata/gik_small.parquet` (see `../testdata/make_fixtures.py`).
     fn small_manifest() -> Manifest {
         let meta = |t: &str| Reference::Metadata(t.to_owned());
         Manifest::from_refs([
@@ -532,9 +534,9 @@ mod tests {
     fn corruption_corpus() -> Vec<Vec<u8>> {
         vec![
             write_parquet(&small_manifest()).unwrap(),
-            include_bytes!("testdata/pandas_index.parquet").to_vec(),
-            include_bytes!("testdata/pyarrow_str_none.parquet").to_vec(),
-            include_bytes!("testdata/pyarrow_row_groups.parquet").to_vec(),
+            include_bytes!("../testdata/pandas_index.parquet").to_vec(),
+            include_bytes!("../testdata/pyarrow_str_none.parquet").to_vec(),
+            include_bytes!("../testdata/pyarrow_row_groups.parquet").to_vec(),
         ]
     }
 
@@ -573,11 +575,11 @@ mod tests {
     }
 
     /// Files written by pandas 3.1.1 / pyarrow 26 from `gik_small.parquet` by
-    /// `testdata/make_fixtures.py` (which also checks that pandas reads gik's own file).
+    /// `../testdata/make_fixtures.py` (which also checks that pandas reads gik's own file).
     #[test]
     fn reads_files_written_by_python() {
         let m = small_manifest();
-        let ours = include_bytes!("testdata/gik_small.parquet");
+        let ours = include_bytes!("../testdata/gik_small.parquet");
         assert_eq!(
             read_parquet(ours).unwrap(),
             m,
@@ -586,25 +588,25 @@ mod tests {
         for (name, data) in [
             (
                 "pandas_snappy",
-                &include_bytes!("testdata/pandas_snappy.parquet")[..],
+                &include_bytes!("../testdata/pandas_snappy.parquet")[..],
             ),
             (
                 "pandas_index",
-                include_bytes!("testdata/pandas_index.parquet"),
+                include_bytes!("../testdata/pandas_index.parquet"),
             ),
             (
                 "pyarrow_str_none",
-                include_bytes!("testdata/pyarrow_str_none.parquet"),
+                include_bytes!("../testdata/pyarrow_str_none.parquet"),
             ),
             (
                 "pyarrow_row_groups",
-                include_bytes!("testdata/pyarrow_row_groups.parquet"),
+                include_bytes!("../testdata/pyarrow_row_groups.parquet"),
             ),
         ] {
             assert_eq!(read_parquet(data).unwrap(), m, "{name}");
         }
         // zstd is not compiled in: a clear error, not a panic.
-        let zstd = include_bytes!("testdata/pyarrow_zstd.parquet");
+        let zstd = include_bytes!("../testdata/pyarrow_zstd.parquet");
         assert!(matches!(read_parquet(zstd), Err(ManifestError::Parquet(_))));
     }
 

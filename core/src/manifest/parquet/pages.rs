@@ -33,122 +33,165 @@ pub(super) fn read_byte_array_column(
     let def_width = bit_width(max_def).map_err(err)?;
     let mut dictionary: Option<Vec<Bytes>> = None;
     let mut out: Vec<Option<Bytes>> = Vec::new();
-
     while let Some(page) = pages.get_next_page()? {
-        let (buf, num_values, encoding, defs_and_values) = match page {
-            Page::DictionaryPage {
-                buf,
-                num_values,
-                encoding,
-                ..
-            } => {
-                if !matches!(encoding, Encoding::PLAIN | Encoding::PLAIN_DICTIONARY) {
-                    return Err(err(format!("unsupported dictionary encoding {encoding}")));
+        match page_parts(page, max_def).map_err(err)? {
+            PageParts::Dictionary(values) => dictionary = Some(values),
+            PageParts::Data(data) => {
+                let n = to_usize(data.num_values);
+                if n > max_rows.saturating_sub(out.len()) {
+                    return Err(err(format!("more than {max_rows} rows")));
                 }
-                let n = to_usize(num_values);
-                dictionary = Some(decode_plain(&buf, n).map_err(err)?);
-                continue;
+                data.decode(max_def, def_width, dictionary.as_deref(), &mut out)
+                    .map_err(err)?;
             }
-            Page::DataPage {
-                buf,
-                num_values,
-                encoding,
-                def_level_encoding,
-                ..
-            } => {
-                let split = if max_def > 0 {
-                    if def_level_encoding != Encoding::RLE {
-                        return Err(err(format!(
-                            "unsupported definition level encoding {def_level_encoding}"
-                        )));
-                    }
-                    let len = buf
-                        .get(..4)
-                        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                        .map(|b| to_usize(u32::from_le_bytes(b)))
-                        .ok_or_else(|| err("page too short for definition levels".into()))?;
-                    let end = len
-                        .checked_add(4)
-                        .filter(|&e| e <= buf.len())
-                        .ok_or_else(|| err("definition levels run past the page".into()))?;
-                    Some((4, end))
-                } else {
-                    None
-                };
-                (buf, num_values, encoding, split)
+        }
+    }
+    Ok(out)
+}
+
+/// A page, checked and taken apart.
+enum PageParts {
+    /// The values of a dictionary page.
+    Dictionary(Vec<Bytes>),
+    /// A data page (v1 or v2).
+    Data(DataPage),
+}
+
+/// A data page: its bytes, row count, value encoding and where its definition levels are.
+struct DataPage {
+    buf: Bytes,
+    num_values: u32,
+    encoding: Encoding,
+    /// Byte span of the definition levels in `buf`; the values follow it.
+    levels: Option<(usize, usize)>,
+}
+
+/// Checks a page's encodings and finds its parts.
+fn page_parts(page: Page, max_def: i16) -> Result<PageParts, String> {
+    match page {
+        Page::DictionaryPage {
+            buf,
+            num_values,
+            encoding,
+            ..
+        } => {
+            if !matches!(encoding, Encoding::PLAIN | Encoding::PLAIN_DICTIONARY) {
+                return Err(format!("unsupported dictionary encoding {encoding}"));
             }
-            Page::DataPageV2 {
-                buf,
-                num_values,
-                encoding,
-                def_levels_byte_len,
-                rep_levels_byte_len,
-                ..
-            } => {
-                let start = to_usize(rep_levels_byte_len);
-                let end = start
-                    .checked_add(to_usize(def_levels_byte_len))
+            Ok(PageParts::Dictionary(decode_plain(
+                &buf,
+                to_usize(num_values),
+            )?))
+        }
+        Page::DataPage {
+            buf,
+            num_values,
+            encoding,
+            def_level_encoding,
+            ..
+        } => {
+            let levels = if max_def > 0 {
+                if def_level_encoding != Encoding::RLE {
+                    return Err(format!(
+                        "unsupported definition level encoding {def_level_encoding}"
+                    ));
+                }
+                let len = buf
+                    .get(..4)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map(|b| to_usize(u32::from_le_bytes(b)))
+                    .ok_or("page too short for definition levels")?;
+                let end = len
+                    .checked_add(4)
                     .filter(|&e| e <= buf.len())
-                    .ok_or_else(|| err("levels run past the page".into()))?;
-                (buf, num_values, encoding, Some((start, end)))
-            }
-        };
+                    .ok_or("definition levels run past the page")?;
+                Some((4, end))
+            } else {
+                None
+            };
+            Ok(PageParts::Data(DataPage {
+                buf,
+                num_values,
+                encoding,
+                levels,
+            }))
+        }
+        Page::DataPageV2 {
+            buf,
+            num_values,
+            encoding,
+            def_levels_byte_len,
+            rep_levels_byte_len,
+            ..
+        } => {
+            let start = to_usize(rep_levels_byte_len);
+            let end = start
+                .checked_add(to_usize(def_levels_byte_len))
+                .filter(|&e| e <= buf.len())
+                .ok_or("levels run past the page")?;
+            Ok(PageParts::Data(DataPage {
+                buf,
+                num_values,
+                encoding,
+                levels: Some((start, end)),
+            }))
+        }
+    }
+}
 
-        let n = to_usize(num_values);
+impl DataPage {
+    /// Appends the page's rows to `out`: its values, and `None` where the definition levels
+    /// say null.
+    fn decode(
+        &self,
+        max_def: i16,
+        def_width: u8,
+        dictionary: Option<&[Bytes]>,
+        out: &mut Vec<Option<Bytes>>,
+    ) -> Result<(), String> {
+        let n = to_usize(self.num_values);
         if n == 0 {
-            continue;
+            return Ok(());
         }
-        if n > max_rows.saturating_sub(out.len()) {
-            return Err(err(format!("more than {max_rows} rows")));
-        }
-
         // Definition levels (only for nullable columns), and where the values start.
-        let (defs, values_start) = match (max_def, defs_and_values) {
+        let max = u32::from(max_def.unsigned_abs());
+        let (defs, values_start) = match (max_def, self.levels) {
             (0, Some((_, end))) => (None, end),
             (0, None) => (None, 0),
             (_, Some((start, end))) => {
-                let section = buf.get(start..end).unwrap_or_default();
+                let section = self.buf.get(start..end).unwrap_or_default();
                 let mut levels = Vec::with_capacity(n);
-                decode_hybrid(section, def_width, n, &mut levels).map_err(err)?;
+                decode_hybrid(section, def_width, n, &mut levels)?;
+                if levels.iter().any(|&d| d > max) {
+                    return Err("definition level above the maximum".into());
+                }
                 (Some(levels), end)
             }
-            (_, None) => return Err(err("missing definition levels".into())),
+            (_, None) => return Err("missing definition levels".into()),
         };
-        let non_null = match &defs {
-            None => n,
-            Some(levels) => {
-                let max = u32::from(max_def.unsigned_abs());
-                if levels.iter().any(|&d| d > max) {
-                    return Err(err("definition level above the maximum".into()));
-                }
-                levels.iter().filter(|&&d| d == max).count()
-            }
-        };
-
-        let values_buf = buf.slice(values_start.min(buf.len())..);
-        let values = match encoding {
-            Encoding::PLAIN => decode_plain(&values_buf, non_null).map_err(err)?,
+        let non_null = defs
+            .as_ref()
+            .map_or(n, |levels| levels.iter().filter(|&&d| d == max).count());
+        let values_buf = self.buf.slice(values_start.min(self.buf.len())..);
+        let values = match self.encoding {
+            Encoding::PLAIN => decode_plain(&values_buf, non_null)?,
             Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY => {
-                let dict = dictionary
-                    .as_ref()
-                    .ok_or_else(|| err("dictionary-encoded page without dictionary".into()))?;
-                decode_dictionary(&values_buf, non_null, dict).map_err(err)?
+                let dict = dictionary.ok_or("dictionary-encoded page without dictionary")?;
+                decode_dictionary(&values_buf, non_null, dict)?
             }
-            other => return Err(err(format!("unsupported value encoding {other}"))),
+            other => return Err(format!("unsupported value encoding {other}")),
         };
-
         let mut values = values.into_iter();
         match defs {
             None => out.extend(values.map(Some)),
             Some(levels) => {
-                let max = u32::from(max_def.unsigned_abs());
                 for d in levels {
                     out.push(if d == max { values.next() } else { None });
                 }
             }
         }
+        Ok(())
     }
-    Ok(out)
 }
 
 fn to_usize(v: u32) -> usize {

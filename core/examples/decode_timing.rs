@@ -1,0 +1,17 @@
+//! Native twin of the wasm decode benchmark (`tests/wasm_bench.rs`): the same messages, rounds
+//! and timing loop, printed in the same form, for `scripts/bench-wasm-native.sh`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../tests/bench_messages/mod.rs"]
+mod bench_messages;
+
+fn main() {
+    let origin = std::time::Instant::now();
+    for (name, bytes) in bench_messages::MESSAGES {
+        let per = bench_messages::time_decode(bytes, || origin.elapsed().as_secs_f64() * 1e3);
+        println!(
+            "native decode {name}: {per:.2} ms per message ({} rounds)",
+            bench_messages::ROUNDS
+        );
+    }
+}
