@@ -4,27 +4,37 @@
 # wall time until the finished map is printed (Chromium start-up included). Then the wasm
 # decode time per 0.25° message, next to `cargo bench -p gik-core --bench decode` natively.
 # Then bytes per map (scripts/bench_app_network.py): four views with a cold cache, at loopback
-# speed and at 10 Mbit/s + 30 ms (`gik-mirror --bandwidth-mbps 10 --latency-ms 30`).
+# speed and at 10 Mbit/s + 30 ms (`gik-mirror --bandwidth-mbps 10 --latency-ms 30`), with the
+# share of the messages' bytes read (prefix reads) and the longest main-thread task. Then the
+# decode pool: the ECMWF 2 m temperature view (51 real-size CCSDS messages) at loopback with
+# 0 (main thread), 1 and 2 decode workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 port="${GIK_BENCH_PORT:-18790}"
 base="http://127.0.0.1:$port"
 site="$(mktemp -d)"
-cargo build --release --locked -q -p gik-builder -p gik-tests --bin gik --bin gik-mirror
+# GIK_BENCH_BIN_DIR: a folder holding release `gik` and `gik-mirror` already built (skips
+# building them); GIK_BENCH_SKIP_WASM_DECODE=1 skips the wasm decode timing at the end.
+bin="${GIK_BENCH_BIN_DIR:-$CARGO_TARGET_DIR/release}"
+if [ -z "${GIK_BENCH_BIN_DIR:-}" ]; then
+  cargo build --release --locked -q -p gik-builder -p gik-tests --bin gik --bin gik-mirror
+fi
 scripts/build-app.sh >/dev/null
 cp -r dist/. "$site/"
-"$CARGO_TARGET_DIR/release/gik-mirror" --port "$port" --static "$site" --date 20250801 --run 00 --latency-ms 30 >/dev/null 2>&1 &
+"$bin/gik-mirror" --port "$port" --static "$site" --date 20250801 --run 00 --latency-ms 30 >/dev/null 2>&1 &
 mirror=$!
 trap 'kill $mirror 2>/dev/null || true; rm -rf "$site"' EXIT
 for _ in $(seq 50); do curl -sf -o /dev/null "$base/index.html" && break; sleep 0.2; done
 printf '{"catalog": "catalog.json", "mirror": "%s", "allowed_hosts": ["%s"]}\n' "$base" "$base" > "$site/config.json"
-gik="$CARGO_TARGET_DIR/release/gik"
+gik="$bin/gik"
 "$gik" build -q --product gefs --date 20250801 --run 00 --steps 0-48 --vars "APCP:surface,TMP:2 m above ground" --source "$base/noaa-gefs-pds" --out "$site" >/dev/null
 "$gik" build -q --product ecmwf --date 20250801 --run 00 --steps 0-48 --vars tp,2t --source "$base/ecmwf-forecasts" --out "$site" >/dev/null
 
+# Virtual time does not wait for Web Workers or the Cache API: this first part decodes on the
+# main thread and keeps nothing (workers=0&store=0); the bytes-per-map part runs in real time.
 for product in gefs ecmwf; do
-  url="$base/?product=$product&view=prob&threshold=10&step=24"
+  url="$base/?product=$product&view=prob&threshold=10&step=24&workers=0&store=0"
   profile="$(mktemp -d)"
   start=$(date +%s.%N)
   dom=$(chromium --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \
@@ -52,12 +62,12 @@ views=(
   "ECMWF mean 2 m temperature|?product=ecmwf&view=mean&var=2t&step=24"
   "ECMWF postage stamps|?product=ecmwf&view=stamps&threshold=10&step=24"
 )
-printf '%-28s %-16s %9s %9s %8s %9s %9s %8s\n' view line data_MB requests first_s finish_s floor_s shell_MB
+printf '%-28s %-16s %9s %9s %8s %9s %9s %8s %7s %9s\n' view line data_MB requests first_s finish_s floor_s shell_MB msg_MB longest_ms
 for line in "loopback|0|0" "10 Mbit/s + 30 ms|10|30"; do
   IFS='|' read -r label mbps latency <<<"$line"
   bw=()
   [ "$mbps" != 0 ] && bw=(--bandwidth-mbps "$mbps")
-  "$CARGO_TARGET_DIR/release/gik-mirror" --port "$port" --static "$site" --date 20250801 --run 00 \
+  "$bin/gik-mirror" --port "$port" --static "$site" --date 20250801 --run 00 \
     --latency-ms "$latency" "${bw[@]}" >/dev/null 2>&1 &
   mirror=$!
   for _ in $(seq 50); do curl -sf -o /dev/null "$base/index.html" && break; sleep 0.2; done
@@ -72,7 +82,8 @@ r = json.loads(raw) if raw.strip() else {}
 f = lambda v: "-" if v is None else f"{v:.2f}"
 print(f"{name:<28} {label:<16} {r.get('data_bytes', 0) / 1e6:9.2f} {r.get('data_requests', 0):9d} "
       f"{f(r.get('first_member_s')):>8} {f(r.get('finished_s')):>9} {f(r.get('floor_s')):>9} "
-      f"{r.get('shell_bytes', 0) / 1e6:8.2f}"
+      f"{r.get('shell_bytes', 0) / 1e6:8.2f} {r.get('message_bytes', 0) / 1e6:7.2f} "
+      f"{r.get('longest_task_loading_ms', 0):9.0f}"
       + ("" if r.get("finished_s") is not None else f"   NOT FINISHED: {r.get('status')}"))
 PY
   done
@@ -81,4 +92,31 @@ PY
 done
 echo
 
+# Decode pool: the same view with 0 (main thread), 1 and 2 workers, at loopback speed (bytes
+# are free there, so the time after the first member is mostly decoding).
+echo "decode workers (ECMWF mean 2 m temperature, loopback, cold cache):"
+"$bin/gik-mirror" --port "$port" --static "$site" --date 20250801 --run 00 --latency-ms 0 >/dev/null 2>&1 &
+mirror=$!
+for _ in $(seq 50); do curl -sf -o /dev/null "$base/index.html" && break; sleep 0.2; done
+printf '%-8s %9s %9s %11s %11s\n' workers first_s finish_s decode_s longest_ms
+for workers in 0 1 2; do
+  for round in 1 2; do
+    json=$("$GIK_VENV/bin/python" scripts/bench_app_network.py --chromedriver-port "$((port + 1))" \
+      --bandwidth-mbps 0 "$base/?product=ecmwf&view=mean&var=2t&step=24&workers=$workers" || true)
+    "$GIK_VENV/bin/python" - "$workers" "$json" <<'PY'
+import json, sys
+workers, raw = sys.argv[1], sys.argv[2]
+r = json.loads(raw) if raw.strip() else {}
+first, done = r.get("first_member_s"), r.get("finished_s")
+phase = "-" if first is None or done is None else f"{done - first:.2f}"
+f = lambda v: "-" if v is None else f"{v:.2f}"
+print(f"{workers:<8} {f(first):>9} {f(done):>9} {phase:>11} {r.get('longest_task_loading_ms', 0):11.0f}")
+PY
+  done
+done
+kill $mirror 2>/dev/null || true
+wait $mirror 2>/dev/null || true
+echo
+
+[ "${GIK_BENCH_SKIP_WASM_DECODE:-0}" = 1 ] && exit 0
 cargo test --release --locked -p gik-core --target wasm32-unknown-unknown --test wasm_bench -- --nocapture 2>&1 | grep "wasm decode"

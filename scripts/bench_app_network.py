@@ -7,7 +7,10 @@ extra packages) and measures, for one app view URL, what a user waits for:
 - bytes transferred and requests, split into data (member manifests, catalog, GRIB2 messages)
   and the app shell (html, js, wasm, css, borders), from the browser's Resource Timing entries
   (everything is same-origin on the mirror, so transfer sizes are visible);
-- the floor: data bytes divided by the bandwidth (what no design can beat on that line).
+- the floor: data bytes divided by the bandwidth (what no design can beat on that line);
+- the longest main-thread task (Long Tasks API), overall and while the view loads (from the
+  first manifest request on). Resources fetched by the decode workers (their wasm) are in the
+  workers' own timelines, not counted in the shell bytes.
 
 Used by scripts/bench-app.sh, which starts the mirror (latency and bandwidth) and builds the
 manifests; this file only measures. Prints one JSON object per view on stdout.
@@ -35,9 +38,19 @@ return {text: p ? p.textContent : '', done: !!(p && p.classList.contains('done')
         error: err ? err.textContent : null};
 """
 
+# Main-thread tasks over 50 ms (the Long Tasks API), recorded from the page's first script.
+LONGTASKS_JS = """
+window.__gikLongTasks = [];
+try {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.__gikLongTasks.push([e.startTime, e.duration]);
+  }).observe({type: 'longtask', buffered: true});
+} catch (e) {}
+"""
+
 RESOURCES_JS = """
 return performance.getEntriesByType('resource').map(e => ({
-  name: e.name, transfer: e.transferSize, body: e.encodedBodySize}));
+  name: e.name, transfer: e.transferSize, body: e.encodedBodySize, start: e.startTime}));
 """
 
 
@@ -104,7 +117,7 @@ def measure(driver_port, url, bandwidth_mbps):
     try:
         # Room for every entry: the default buffer (250) is smaller than a 51-member view.
         wd.cdp("Page.addScriptToEvaluateOnNewDocument",
-               {"source": "performance.setResourceTimingBufferSize(100000);"})
+               {"source": "performance.setResourceTimingBufferSize(100000);" + LONGTASKS_JS})
         wd.cdp("Network.enable", {})
         wd.cdp("Network.setCacheDisabled", {"cacheDisabled": True})
         start = time.monotonic()
@@ -124,6 +137,7 @@ def measure(driver_port, url, bandwidth_mbps):
                 break
             time.sleep(POLL_S)
         resources = wd.script(RESOURCES_JS) or []
+        long_tasks = wd.script("return window.__gikLongTasks || [];") or []
     finally:
         wd.quit()
     data = [r for r in resources if any(m in r["name"] for m in DATA_MARKERS)]
@@ -143,6 +157,12 @@ def measure(driver_port, url, bandwidth_mbps):
         "shell_requests": len(shell),
         "shell_bytes": sum(r["transfer"] or r["body"] for r in shell),
     }
+    # "While the view loads": from the first manifest request on (start-up, wasm compilation
+    # and the first render come before).
+    loading = min((r["start"] for r in data if ".parquet" in r["name"]), default=None)
+    result["longest_task_ms"] = max((d for _, d in long_tasks), default=0)
+    result["longest_task_loading_ms"] = max(
+        (d for t, d in long_tasks if loading is not None and t >= loading), default=0)
     if bandwidth_mbps:
         result["floor_s"] = data_bytes * 8 / (bandwidth_mbps * 1e6)
     return result

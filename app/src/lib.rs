@@ -11,7 +11,11 @@
 //! - [`render`] — colour scales, layout and drawing to a canvas;
 //! - [`data`] — `config.json`, the catalog, and the Range-request fetch layer;
 //! - [`sources`] — which mirror of a product each message is read from (pure);
+//! - [`coalesce`] — neighbouring ranges of one file fetched with one request;
+//! - [`prefix`] — prefix range reads: only the rows a box needs, with a safe retry;
+//! - [`store`] — manifests and cropped fields kept in the browser (Cache API, bounded);
 //! - [`loader`] — runs a view: concurrency, caching, cancellation, progress, failures;
+//! - [`worker`] — the Web Worker pool that decodes off the main thread;
 //! - [`tasks`] — small single-threaded async helpers;
 //! - [`components`] — the Leptos components; [`App`] wires them.
 //!
@@ -19,15 +23,19 @@
 //! job → frame signal → canvas. The page writes the resolved state back to the URL, so the
 //! address bar always reproduces the view.
 
+pub mod coalesce;
 pub mod components;
 pub mod compute;
 pub mod data;
 pub mod loader;
+pub mod prefix;
 pub mod render;
 pub mod source;
 pub mod sources;
+pub mod store;
 pub mod tasks;
 pub mod view_state;
+pub mod worker;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -39,6 +47,7 @@ use leptos::prelude::*;
 use crate::compute::{plan_view, Frame, Planned, ViewPlan};
 use crate::loader::{Failure, Loader, Outputs, Progress};
 use crate::render::Borders;
+use crate::store::{Store, StoreUsage};
 use crate::view_state::ViewState;
 
 /// Where the page is in its start-up.
@@ -75,6 +84,10 @@ pub struct AppState {
     pub borders: RwSignal<Option<Arc<Borders>>>,
     /// Whether the forecast time is animating.
     pub playing: RwSignal<bool>,
+    /// What the persistent store holds.
+    pub stored: RwSignal<StoreUsage>,
+    /// Bumped by the user to clear the persistent store.
+    pub clear_requests: RwSignal<u32>,
 }
 
 impl AppState {
@@ -82,6 +95,33 @@ impl AppState {
     pub fn edit(&self, f: impl FnOnce(&mut ViewState)) {
         self.notes.set(Vec::new());
         self.state.update(f);
+    }
+}
+
+/// The value of `name` in the page's URL query, if present (settings that are not part of the
+/// view: `workers=N`, `store=0`).
+pub fn page_param(name: &str) -> Option<String> {
+    let query = web_sys::window()?.location().search().ok()?;
+    query.trim_start_matches('?').split('&').find_map(|kv| {
+        kv.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+            .map(str::to_string)
+    })
+}
+
+/// Registers the service worker (`sw.js`, beside the page) that keeps the app shell for offline
+/// visits. Called once the first map is finished, so that it never competes with the page's
+/// own start-up requests.
+fn register_service_worker() {
+    if let Some(w) = web_sys::window() {
+        // Without a service worker (an old browser, a non-secure origin: `serviceWorker` is
+        // then absent) the page simply needs the network.
+        let navigator = w.navigator();
+        let present = js_sys::Reflect::get(&navigator, &"serviceWorker".into())
+            .is_ok_and(|v| !v.is_undefined() && !v.is_null());
+        if present {
+            let _ = navigator.service_worker().register("sw.js");
+        }
     }
 }
 
@@ -97,6 +137,9 @@ pub fn App() -> impl IntoView {
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
     let (initial, url_notes) = ViewState::from_query(&query);
+    // Settings outside the view, read before the page rewrites its URL from the view state.
+    let workers = worker::pool_size();
+    let keep = page_param("store").as_deref() != Some("0");
     let embed = initial.embed;
     let state = RwSignal::new(initial);
     let notes = RwSignal::new(url_notes);
@@ -122,11 +165,14 @@ pub fn App() -> impl IntoView {
         failures: RwSignal::new(Vec::new()),
         borders: RwSignal::new(None),
         playing: RwSignal::new(false),
+        stored: RwSignal::new(StoreUsage::default()),
+        clear_requests: RwSignal::new(0),
     };
     let outputs = Outputs {
         frame: app.frame,
         progress: app.progress,
         failures: app.failures,
+        stored: app.stored,
     };
 
     // Start-up: config, catalog, then the loader; borders in parallel.
@@ -144,7 +190,15 @@ pub fn App() -> impl IntoView {
             }
             match data::load_catalog(&site).await {
                 Ok((catalog, url)) => {
-                    *loader.borrow_mut() = Some(Rc::new(Loader::new(site.policy, url, outputs)));
+                    let l = Rc::new(Loader::new(site.policy, url, outputs, workers));
+                    // Before the first view starts, so that it reads what earlier visits kept
+                    // (`store=0` in the URL: no persistent store).
+                    if keep {
+                        if let Some(store) = Store::open().await {
+                            l.set_store(Rc::new(store));
+                        }
+                    }
+                    *loader.borrow_mut() = Some(l);
                     boot.set(Boot::Ready(Arc::new(catalog)));
                 }
                 Err(e) => boot.set(Boot::Failed(e)),
@@ -200,6 +254,30 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // The service worker, once the first map is finished.
+    {
+        let registered = std::cell::Cell::new(false);
+        Effect::new(move |_| {
+            if app.progress.with(|p| p.complete) && !registered.get() {
+                registered.set(true);
+                register_service_worker();
+            }
+        });
+    }
+
+    // Clear the persistent store when asked.
+    {
+        let loader = Rc::clone(&loader);
+        Effect::new(move |_| {
+            if app.clear_requests.get() == 0 {
+                return;
+            }
+            if let Some(l) = loader.borrow().clone() {
+                leptos::task::spawn_local(async move { l.clear_store().await });
+            }
+        });
+    }
+
     // Load each new view.
     Effect::new(move |_| {
         let plan = app.plan.get();
@@ -237,6 +315,7 @@ pub fn App() -> impl IntoView {
                 <components::time::TimeSlider app=app />
                 <components::status::Status app=app />
                 <components::map::MapView app=app />
+                <components::storage::Storage app=app />
                 <components::attribution::Attribution />
             </main>
         }

@@ -15,11 +15,12 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
 use std::hash::Hash;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use gik_core::grib::{Grid, MessageMetadata};
+use gik_core::grib::{Grid, MessageInfo, MessageMetadata};
 use gik_core::identity;
 use gik_core::manifest::ByteRange;
 use gik_core::member::MemberManifest;
@@ -27,10 +28,14 @@ use gik_core::origin::{AllowedUrl, UrlPolicy};
 use gik_core::product::{product_by_name, Hosts, Member};
 use leptos::prelude::{RwSignal, Set};
 
+use crate::coalesce::Coalescer;
 use crate::compute::{convert, Crop, Ensemble, Frame, MemberSource, ViewPlan};
 use crate::data::{self, FetchFailure, Want, MAX_MANIFEST_BYTES};
-use crate::tasks::{join_all, Limiter};
+use crate::prefix::{read_rows, Hints, ReadRowsError};
+use crate::store::{self, Store, StoreUsage};
+use crate::tasks::{join_all, Gate, Limiter, OpenOnDrop};
 use crate::view_state::BBox;
+use crate::worker::{decode_cropped, Pool, WorkerError};
 
 /// Most HTTP requests in flight at once.
 pub const MAX_IN_FLIGHT: usize = 6;
@@ -40,6 +45,9 @@ const MANIFEST_CACHE: usize = 256;
 
 /// Most cropped field values kept in the message cache (floats; 4 bytes each).
 const FIELD_CACHE_FLOATS: usize = 12_000_000;
+
+/// Longest wait of a view's messages for its first one to size their reads, in ms.
+const PROBE_WAIT_MS: i32 = 1000;
 
 /// Shortest time between two map updates while members arrive, in ms.
 const PUBLISH_EVERY_MS: f64 = 250.0;
@@ -63,6 +71,12 @@ pub struct Progress {
     pub from_cache: usize,
     /// Bytes downloaded (GRIB2 messages and manifests).
     pub bytes: u64,
+    /// HTTP requests made (manifests and message ranges).
+    pub requests: usize,
+    /// Bytes of GRIB2 messages downloaded (prefixes of the messages).
+    pub message_bytes: u64,
+    /// Whole lengths of the messages fetched (what reading them whole would have cost).
+    pub message_lengths: u64,
     /// Whether every member has been tried.
     pub complete: bool,
 }
@@ -96,6 +110,8 @@ pub struct Outputs {
     pub progress: RwSignal<Progress>,
     /// Failures.
     pub failures: RwSignal<Vec<Failure>>,
+    /// What the persistent store holds.
+    pub stored: RwSignal<StoreUsage>,
 }
 
 /// A map from key to value that forgets the oldest entries beyond a budget.
@@ -177,6 +193,9 @@ pub struct Loader {
     manifests: RefCell<BoundedCache<AllowedUrl, Rc<MemberManifest>>>,
     fields: RefCell<BoundedCache<FieldKey, CachedField>>,
     crops: RefCell<Vec<CropEntry>>,
+    hints: RefCell<Hints>,
+    store: RefCell<Option<Rc<Store>>>,
+    pool: Pool,
     current: RefCell<Option<Rc<Job>>>,
 }
 
@@ -186,6 +205,9 @@ struct Job {
     cancelled: Cell<bool>,
     abort: Option<web_sys::AbortController>,
     limiter: Limiter,
+    coalescer: Coalescer<FetchFailure>,
+    /// Opened when the view's first message has taught the hints (see `message`).
+    probe: RefCell<Option<Rc<Gate>>>,
     crop: RefCell<Option<Arc<Crop>>>,
     ensemble: RefCell<Option<Ensemble>>,
     progress: RefCell<Progress>,
@@ -208,8 +230,14 @@ impl Job {
 
 impl Loader {
     /// A loader reading manifests (relative to `catalog_url`) and chunk references that
-    /// `policy` allows, writing to `outputs`.
-    pub fn new(policy: UrlPolicy, catalog_url: AllowedUrl, outputs: Outputs) -> Self {
+    /// `policy` allows, writing to `outputs`, decoding in `workers` Web Workers (0: on the main
+    /// thread).
+    pub fn new(
+        policy: UrlPolicy,
+        catalog_url: AllowedUrl,
+        outputs: Outputs,
+        workers: usize,
+    ) -> Self {
         Self {
             policy,
             catalog_url,
@@ -217,7 +245,42 @@ impl Loader {
             manifests: RefCell::new(BoundedCache::new(MANIFEST_CACHE)),
             fields: RefCell::new(BoundedCache::new(FIELD_CACHE_FLOATS)),
             crops: RefCell::new(Vec::new()),
+            hints: RefCell::new(Hints::new()),
+            store: RefCell::new(None),
+            pool: Pool::new(workers),
             current: RefCell::new(None),
+        }
+    }
+
+    /// Keeps manifests and fields in `store` too (and reads them from it).
+    pub fn set_store(&self, store: Rc<Store>) {
+        self.outputs.stored.set(store.usage());
+        *self.store.borrow_mut() = Some(store);
+    }
+
+    /// Empties the persistent store and the in-memory caches.
+    pub async fn clear_store(&self) {
+        self.manifests.replace(BoundedCache::new(MANIFEST_CACHE));
+        self.fields.replace(BoundedCache::new(FIELD_CACHE_FLOATS));
+        let store = self.store.borrow().clone();
+        if let Some(store) = store {
+            store.clear().await;
+            self.outputs.stored.set(store.usage());
+        }
+    }
+
+    fn store(&self) -> Option<Rc<Store>> {
+        self.store.borrow().clone()
+    }
+
+    /// Stores `bytes` under `key` in the background: the view never waits for storage.
+    fn store_put(&self, key: String, bytes: Vec<u8>) {
+        if let Some(store) = self.store() {
+            let stored = self.outputs.stored;
+            wasm_bindgen_futures::spawn_local(async move {
+                store.put(&key, &bytes).await;
+                stored.set(store.usage());
+            });
         }
     }
 
@@ -236,6 +299,8 @@ impl Loader {
             cancelled: Cell::new(false),
             abort: web_sys::AbortController::new().ok(),
             limiter: Limiter::new(MAX_IN_FLIGHT),
+            coalescer: Coalescer::new(),
+            probe: RefCell::new(None),
             crop: RefCell::new(None),
             ensemble: RefCell::new(None),
             progress: RefCell::new(Progress {
@@ -419,6 +484,16 @@ impl Loader {
         if let Some(m) = cached {
             return Ok(m);
         }
+        let store_key = format!("manifest {url}");
+        if let Some(store) = self.store() {
+            if let Some(bytes) = store.get(&store_key).await {
+                if let Ok(m) = MemberManifest::from_parquet(&bytes) {
+                    let m = Rc::new(m);
+                    self.manifests.borrow_mut().insert(url, Rc::clone(&m), 1);
+                    return Ok(m);
+                }
+            }
+        }
         let bytes = {
             let _permit = job.limiter.acquire().await;
             if job.cancelled.get() {
@@ -429,7 +504,10 @@ impl Loader {
             };
             data::fetch_bytes(&url, want, job.signal().as_ref()).await?
         };
-        self.progress(job, |p| p.bytes += bytes.len() as u64);
+        self.progress(job, |p| {
+            p.bytes += bytes.len() as u64;
+            p.requests += 1;
+        });
         data::yield_now().await;
         if job.cancelled.get() {
             return Err(MessageError::Aborted);
@@ -437,6 +515,7 @@ impl Loader {
         let manifest = MemberManifest::from_parquet(&bytes)
             .map_err(|e| MessageError::Failed(format!("{url}: {e}")))?;
         let manifest = Rc::new(manifest);
+        self.store_put(store_key, bytes);
         self.manifests
             .borrow_mut()
             .insert(url, Rc::clone(&manifest), 1);
@@ -479,8 +558,8 @@ impl Loader {
         }
     }
 
-    /// One message, cropped to the box: from the cache, or fetched with a Range request and
-    /// decoded.
+    /// One message, cropped to the box: from the cache, or the prefix its rows need fetched
+    /// with Range requests ([`read_rows`]) and decoded.
     async fn message(
         &self,
         job: &Job,
@@ -506,24 +585,12 @@ impl Loader {
             });
             return Ok(field);
         }
-        let bytes = {
-            let _permit = job.limiter.acquire().await;
-            if job.cancelled.get() {
-                return Err(MessageError::Aborted);
-            }
-            let want = Want::Range {
-                offset: loc.offset,
-                length: loc.length,
-            };
-            data::fetch_message(&self.policy, &url, want, job.signal().as_ref()).await?
-        };
-        self.progress(job, |p| {
-            p.messages_fetched += 1;
-            p.bytes += bytes.len() as u64;
-        });
-        data::yield_now().await;
-        if job.cancelled.get() {
-            return Err(MessageError::Aborted);
+        let store_key = format!(
+            "field {} {}+{} {} {}",
+            key.url, key.offset, key.length, key.bbox, key.max_points
+        );
+        if let Some(field) = self.stored_field(job, &store_key, &key).await? {
+            return Ok(field);
         }
         let where_ = || {
             format!(
@@ -532,33 +599,210 @@ impl Loader {
                 loc.offset + loc.length.saturating_sub(1)
             )
         };
-        // Sections 0–4 first (cheap): the message must be the one asked for.
-        let info = gik_core::grib::describe(&bytes)
-            .map_err(|e| MessageError::Failed(format!("decode error in {}: {e}", where_())))?;
-        check_identity(
-            &job.plan.product,
-            &job.plan.variable,
-            &asked,
-            &info.metadata,
-        )
-        .map_err(|e| MessageError::Failed(format!("{e} ({})", where_())))?;
-        let crop = self
-            .crop_for(&info.grid, &job.plan.bbox, job.plan.max_points())
-            .map_err(MessageError::Failed)?;
-        self.check_raster(job, &crop)?;
-        // Rows run north to south: decoding stops after the box's last row.
-        let decoded = gik_core::grib::decode_rows(&bytes, crop.rows_needed().max(1))
-            .map_err(|e| MessageError::Failed(format!("decode error in {}: {e}", where_())))?;
-        let field = Rc::new(
-            crop.apply(&decoded.values)
-                .map_err(|e| MessageError::Failed(e.to_string()))?,
-        );
+        // Only the prefix the box's rows need (rows run north to south): sized from what the
+        // view's earlier messages needed, completed by a second request if it falls short.
+        let hint_key = format!("{}|{}|{}", asked.array, key.bbox, key.max_points);
+        // Every message of a view starts at once: while nothing is known about the array's
+        // messages, the first one goes alone (a small head, then what its rows need) and the
+        // others wait for it to teach the hints, so they take one request each.
+        let mut _probe = None;
+        if !self.hints.borrow().knows(&hint_key) {
+            let running = job.probe.borrow().clone();
+            match running {
+                // At most PROBE_WAIT_MS: a slow first message must not stall the view.
+                Some(gate) => {
+                    let mut opened = std::pin::pin!(gate.wait());
+                    let mut timer = std::pin::pin!(sleep_ms(PROBE_WAIT_MS));
+                    std::future::poll_fn(|cx| {
+                        if opened.as_mut().poll(cx).is_ready() || timer.as_mut().poll(cx).is_ready()
+                        {
+                            std::task::Poll::Ready(())
+                        } else {
+                            std::task::Poll::Pending
+                        }
+                    })
+                    .await;
+                }
+                None => {
+                    let gate = Rc::new(Gate::default());
+                    *job.probe.borrow_mut() = Some(Rc::clone(&gate));
+                    _probe = Some(OpenOnDrop(gate));
+                }
+            }
+            if job.cancelled.get() {
+                return Err(MessageError::Aborted);
+            }
+        }
+        let first = self.hints.borrow().first_read(&hint_key, loc.length);
+        let crop_found: RefCell<Option<Arc<Crop>>> = RefCell::new(None);
+        let signal = job.signal();
+        // One Range request (the coalescer may serve several reads with one).
+        let fetch = |a: u64, b: u64| {
+            let (url, signal) = (&url, signal.as_ref());
+            async move {
+                if job.cancelled.get() {
+                    return Err(FetchFailure::Aborted);
+                }
+                let want = Want::Range {
+                    offset: a,
+                    length: b - a,
+                };
+                // Through the product's mirrors (the first whose host has not failed).
+                let bytes = data::fetch_message(&self.policy, url, want, signal).await?;
+                self.progress(job, |p| {
+                    p.requests += 1;
+                    p.bytes += bytes.len() as u64;
+                });
+                Ok(bytes)
+            }
+        };
+        let (url_ref, fetch_ref) = (&url, &fetch);
+        let read = |from: u64, to: u64| async move {
+            let (url, fetch) = (url_ref, fetch_ref);
+            let (a, b) = (loc.offset + from, loc.offset + to);
+            let bytes = if from == 0 {
+                // A message's first read may share a request with its waiting neighbours.
+                job.coalescer
+                    .read(&job.limiter, url.as_str(), a, b, fetch)
+                    .await?
+            } else {
+                let _permit = job.limiter.acquire().await;
+                fetch(a, b).await?
+            };
+            self.progress(job, |p| p.message_bytes += bytes.len() as u64);
+            data::yield_now().await;
+            if job.cancelled.get() {
+                return Err(MessageError::Aborted);
+            }
+            Ok(bytes)
+        };
+        let rows_of = |info: &MessageInfo| {
+            // Sections 0–4 (cheap): the message must be the one asked for.
+            check_identity(
+                &job.plan.product,
+                &job.plan.variable,
+                &asked,
+                &info.metadata,
+            )
+            .map_err(|e| MessageError::Failed(format!("{e} ({})", where_())))?;
+            let crop = self
+                .crop_for(&info.grid, &job.plan.bbox, job.plan.max_points())
+                .map_err(MessageError::Failed)?;
+            self.check_raster(job, &crop)?;
+            let rows = crop.rows_needed().max(1);
+            *crop_found.borrow_mut() = Some(crop);
+            Ok(rows)
+        };
+        // Decoding stops after the box's last row and crops at once, in a worker of the pool
+        // when one is ready (the main thread only draws), else here.
+        let decode = |prefix: &[u8], rows: usize| {
+            let crop = crop_found.borrow().clone();
+            let sent = self
+                .pool
+                .decode(prefix, rows, &job.plan.bbox, job.plan.max_points());
+            let copy = prefix.to_vec();
+            async move {
+                let crop = crop.ok_or_else(|| "no header".to_string())?;
+                let values = match sent {
+                    Some(decoding) => match decoding.await {
+                        Ok(v) => Ok(v),
+                        Err(WorkerError::Decode(e)) => Err(e),
+                        Err(WorkerError::Gone) => decode_cropped(&copy, rows, &crop),
+                    },
+                    None => {
+                        data::yield_now().await;
+                        decode_cropped(&copy, rows, &crop)
+                    }
+                }?;
+                if values.len() != crop.len() {
+                    return Err(format!(
+                        "{} values decoded for a crop of {}",
+                        values.len(),
+                        crop.len()
+                    ));
+                }
+                Ok(values)
+            }
+        };
+        let got = read_rows(loc.length, first, read, rows_of, decode)
+            .await
+            .map_err(|e| match e {
+                ReadRowsError::Other(e) => e,
+                ReadRowsError::Decode(e) => {
+                    MessageError::Failed(format!("decode error in {}: {e}", where_()))
+                }
+            })?;
+        self.hints
+            .borrow_mut()
+            .learn(&hint_key, loc.length, got.need);
+        self.progress(job, |p| {
+            p.messages_fetched += 1;
+            p.message_lengths += loc.length;
+        });
+        let crop = crop_found
+            .into_inner()
+            .ok_or_else(|| MessageError::Failed(format!("no header in {}", where_())))?;
+        let field = Rc::new(got.decoded);
         self.fields
             .borrow_mut()
             .insert(key, (crop, Rc::clone(&field)), field.len());
         self.progress(job, |p| p.messages_decoded += 1);
+        self.store_put(store_key, store::encode_field(&got.head, &field));
         Ok(field)
     }
+
+    /// A field from the persistent store, if it holds it (and its header still describes a
+    /// grid this job can crop).
+    async fn stored_field(
+        &self,
+        job: &Job,
+        store_key: &str,
+        key: &FieldKey,
+    ) -> Result<Option<Rc<Vec<f32>>>, MessageError> {
+        let Some(store) = self.store() else {
+            return Ok(None);
+        };
+        let Some(bytes) = store.get(store_key).await else {
+            return Ok(None);
+        };
+        let Some((head, values)) = store::decode_field(&bytes) else {
+            return Ok(None);
+        };
+        let Ok(info) = gik_core::grib::describe_header(head) else {
+            return Ok(None);
+        };
+        let Ok(crop) = self.crop_for(&info.grid, &job.plan.bbox, job.plan.max_points()) else {
+            return Ok(None);
+        };
+        if values.len() != crop.len() {
+            return Ok(None);
+        }
+        self.check_raster(job, &crop)?;
+        let field = Rc::new(values);
+        self.fields
+            .borrow_mut()
+            .insert(key.clone(), (crop, Rc::clone(&field)), field.len());
+        self.progress(job, |p| {
+            p.messages_fetched += 1;
+            p.messages_decoded += 1;
+            p.from_cache += 1;
+        });
+        Ok(Some(field))
+    }
+}
+
+/// Resolves after `ms` milliseconds (a browser timer; at once without a window).
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set = web_sys::window().map(|w| {
+            w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+                .is_ok()
+        });
+        if set != Some(true) {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// What a message was fetched as: the manifest array, step and member of the view.

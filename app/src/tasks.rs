@@ -1,5 +1,5 @@
-//! Two small async helpers for the browser's single thread: a concurrency [`Limiter`] and
-//! [`join_all`].
+//! Small async helpers for the browser's single thread: a concurrency [`Limiter`], a one-shot
+//! [`Gate`] and [`join_all`].
 //!
 //! Why not a crate: the browser runs every future on one thread through
 //! `wasm_bindgen_futures::spawn_local`, so neither needs locks or `Send`, and together they are
@@ -93,6 +93,63 @@ impl Drop for Permit {
     }
 }
 
+/// A gate that opens once: [`Gate::wait`] resolves when it is open (e.g. the other messages
+/// of a view wait for the first one to size their reads).
+#[derive(Debug, Default)]
+pub struct Gate {
+    open: std::cell::Cell<bool>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Gate {
+    /// Opens the gate and wakes every waiter.
+    pub fn open(&self) {
+        self.open.set(true);
+        for w in self.waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    /// Whether it is open.
+    pub fn is_open(&self) -> bool {
+        self.open.get()
+    }
+
+    /// Resolves once the gate is open.
+    pub fn wait(&self) -> GateWait<'_> {
+        GateWait { gate: self }
+    }
+}
+
+/// The future returned by [`Gate::wait`].
+#[derive(Debug)]
+pub struct GateWait<'a> {
+    gate: &'a Gate,
+}
+
+impl Future for GateWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.gate.is_open() {
+            Poll::Ready(())
+        } else {
+            self.gate.waiters.borrow_mut().push(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// Opens its gate when dropped (whatever way the holder's work ended).
+#[derive(Debug)]
+pub struct OpenOnDrop(pub Rc<Gate>);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
 /// Runs futures concurrently and returns their outputs in order.
 pub fn join_all<F: Future>(futures: Vec<F>) -> JoinAll<F> {
     let len = futures.len();
@@ -159,6 +216,19 @@ mod tests {
         };
         assert_eq!(limiter.free(), 0);
         assert_eq!(Limiter::new(0).free(), 1);
+    }
+
+    #[test]
+    fn a_gate_holds_waiters_until_opened() {
+        let gate = Rc::new(Gate::default());
+        let mut w = gate.wait();
+        assert!(poll(&mut w).is_pending());
+        let guard = OpenOnDrop(Rc::clone(&gate));
+        assert!(!gate.is_open());
+        drop(guard);
+        assert!(gate.is_open());
+        assert!(poll(&mut w).is_ready());
+        assert!(poll(&mut gate.wait()).is_ready());
     }
 
     #[test]

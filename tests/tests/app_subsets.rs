@@ -12,7 +12,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use gik_builder::subset::SubsetPlan;
 use gik_core::grib;
@@ -44,35 +43,6 @@ fn serve_site() -> (MirrorServer, tempfile::TempDir) {
     (server, site)
 }
 
-/// Chromium's DOM of `url` once the page has settled.
-fn chromium_dom(url: &str) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--window-size=1200,1000",
-            "--virtual-time-budget=90000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(url)
-        .output()
-        .expect("chromium (apt: chromium) must be installed: run scripts/setup.sh");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// The readout's text (`1.25°S, 36.75°E · 24.3 °C`) after its `·`.
 fn readout(dom: &str) -> String {
     let start =
@@ -85,32 +55,20 @@ fn readout(dom: &str) -> String {
         .to_string()
 }
 
-/// Loads `query` and returns the DOM and the paths the page requested. On this shared 2-core
-/// machine Chromium's virtual-time budget has run out before a page finished (the fetch done,
-/// the decode not yet run, one view in three under a load of 13): a page that did not finish
-/// is loaded again, at most twice more; what it shows is checked either way.
+/// Loads `query` (in real time, until the map is finished or the page shows an error) and
+/// returns the DOM and the paths the page requested.
 fn visit(server: &MirrorServer, query: &str) -> (String, Vec<String>) {
-    let mut attempts = Vec::new();
-    for _ in 0..3 {
-        assert!(server.wait_idle(std::time::Duration::from_secs(5)));
-        server.reset_stats();
-        let dom = chromium_dom(&format!("{}/?{query}", server.base_url()));
-        let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
-        if dom.contains(r#"class="progress done""#) {
-            assert!(!dom.contains(r#"class="error""#), "{dom}");
-            return (dom, paths);
-        }
-        let status = dom
-            .find(r#"<section class="status">"#)
-            .map_or(String::new(), |i| {
-                dom[i..(i + 600).min(dom.len())].to_string()
-            });
-        attempts.push(format!("requests {paths:?}:\n{status}"));
-    }
-    panic!(
-        "{query}: map did not finish in 3 loads:\n{}",
-        attempts.join("\n\n")
+    assert!(server.wait_idle(std::time::Duration::from_secs(5)));
+    server.reset_stats();
+    let url = format!("{}/?{query}", server.base_url());
+    let dom = String::from_utf8(common::browser::chromium(&url, &["--dump-dom"])).unwrap();
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        dom.contains(r#"class="progress done""#),
+        "{query}: map did not finish; requests {paths:?}:\n{dom}"
     );
+    assert!(!dom.contains(r#"class="error""#), "{dom}");
+    (dom, paths)
 }
 
 /// 2 m temperature of member `ens01` at step 12 at the grid point of (`lat`, `lon`), decoded

@@ -7,4 +7,5 @@ pub mod attribution;
 pub mod controls;
 pub mod map;
 pub mod status;
+pub mod storage;
 pub mod time;

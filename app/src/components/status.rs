@@ -78,7 +78,7 @@ pub fn Status(
             }
         );
         let messages = format!(
-            "messages: {} of {} fetched, {} decoded{} · {} downloaded · {source}",
+            "messages: {} of {} fetched, {} decoded{} · {} downloaded in {} requests{} · {source}",
             p.messages_fetched,
             p.messages_total,
             p.messages_decoded,
@@ -87,7 +87,16 @@ pub fn Status(
             } else {
                 String::new()
             },
-            megabytes(p.bytes)
+            megabytes(p.bytes),
+            p.requests,
+            if p.message_lengths > 0 {
+                format!(
+                    " ({:.0} % of the messages' bytes)",
+                    100.0 * p.message_bytes as f64 / p.message_lengths as f64
+                )
+            } else {
+                String::new()
+            }
         );
         let class = if p.complete {
             "progress done"

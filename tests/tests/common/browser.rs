@@ -33,39 +33,161 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// One Chromium at a time: five pages decoding at once on a 2-core machine made a page run out
 /// of its virtual-time budget before its last members were drawn (seen once in three runs).
-static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Loads `url` in headless Chromium with a 90 s virtual-time budget and returns its standard
-/// output (`--dump-dom`: the DOM; `--screenshot=FILE`: nothing).
+/// Opens `url` in headless Chromium (through chromedriver, in real time) and waits until the map
+/// is finished or the page shows an error (at most 120 s); then, for `--dump-dom`, returns the
+/// page's HTML, or for `--screenshot=PATH`, writes a PNG of the window there.
 pub fn chromium(url: &str, output: &[&str]) -> Vec<u8> {
     let _one = ONE_BROWSER
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--window-size=1200,1000",
-            "--virtual-time-budget=90000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(output)
-        .arg(url)
-        .output()
-        .expect("chromium (apt: chromium) must be installed: run scripts/setup.sh");
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    let driver = Driver::start();
+    driver.post("/url", serde_json::json!({"url": url}));
+    let settled = "return !!document.querySelector('p.progress.done') \
+        || !!document.querySelector('p.error');";
+    let start = std::time::Instant::now();
+    while start.elapsed().as_secs() < 120 && driver.script(settled) != serde_json::Value::Bool(true)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Let a last render (or the failure list after an error) land.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    match output {
+        ["--dump-dom"] => driver
+            .script("return document.documentElement.outerHTML;")
+            .as_str()
+            .unwrap()
+            .as_bytes()
+            .to_vec(),
+        [shot] if shot.starts_with("--screenshot=") => {
+            let path = &shot["--screenshot=".len()..];
+            let session = format!("/session/{}/screenshot", driver.session);
+            let png = Driver::call(driver.addr, "GET", &session, "");
+            std::fs::write(path, base64_decode(png.as_str().unwrap())).unwrap();
+            Vec::new()
+        }
+        other => panic!("unknown output {other:?}"),
+    }
+}
+
+/// Standard base64 (WebDriver screenshots).
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|&c| c != b'=' && !c.is_ascii_whitespace())
+        .map(value)
+        .collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &d)| n | u32::from(d) << (18 - 6 * i));
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
+}
+
+/// A minimal W3C WebDriver client over the test HTTP client (real time, unlike
+/// `--virtual-time-budget`, under which a task's duration is not measured).
+pub struct Driver {
+    /// chromedriver's address.
+    pub addr: std::net::SocketAddr,
+    /// The WebDriver session.
+    pub session: String,
+    process: std::process::Child,
+}
+
+impl Driver {
+    /// See the W3C WebDriver protocol.
+    pub fn call(
+        addr: std::net::SocketAddr,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> serde_json::Value {
+        let mut c = gik_tests::client::Connection::open(addr).unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        c.send_raw(head.as_bytes()).unwrap();
+        let response = c.read_response(false).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&response.text()).unwrap();
+        value["value"].clone()
+    }
+
+    /// See the W3C WebDriver protocol.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new(std::env::var("CHROMEDRIVER").unwrap_or("chromedriver".into()))
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver (apt: chromium-driver) must be installed: run scripts/setup.sh");
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(addr).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "pageLoadStrategy": "none",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1200,900"]}}}});
+        let session = Self::call(addr, "POST", "/session", &caps.to_string())["sessionId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        Self {
+            addr,
+            session,
+            process,
+        }
+    }
+
+    /// See the W3C WebDriver protocol.
+    pub fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let path = format!("/session/{}{path}", self.session);
+        Self::call(self.addr, "POST", &path, &body.to_string())
+    }
+
+    /// See the W3C WebDriver protocol.
+    pub fn script(&self, js: &str) -> serde_json::Value {
+        self.post(
+            "/execute/sync",
+            serde_json::json!({"script": js, "args": []}),
+        )
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let path = format!("/session/{}", self.session);
+        let _ = std::panic::catch_unwind(|| Self::call(self.addr, "DELETE", &path, ""));
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
 }
 
 /// `$GIK_CACHE/artifacts/` (screenshots; not in git), created.
