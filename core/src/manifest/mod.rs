@@ -16,6 +16,8 @@
 //! * [`model`]: the [`Manifest`] itself (an ordered map key → reference), key rules
 //!   ([`ChunkKey`]) and [`Manifest::validate_structure`], which checks what Python needs;
 //! * [`spec`]: [`ArraySpec`], the generic description of one data array and its coordinates;
+//! * [`ensemble`]: [`combine_members`], the member manifests of a run as one manifest with a
+//!   leading `number` dimension;
 //! * [`layout`]: [`ManifestBuilder`], which turns [`ArraySpec`]s into the `grib_tree` layout
 //!   without any I/O and without knowing any product;
 //! * [`parquet`]: the file format, [`write_parquet`] / [`read_parquet`], pure in-memory so it
@@ -37,6 +39,7 @@
 //!
 //! This module must not import the product, index or GRIB modules: the caller decides names.
 
+pub mod ensemble;
 mod guard;
 pub mod layout;
 pub mod model;
@@ -46,6 +49,7 @@ pub mod reference;
 pub mod spec;
 pub mod zarr;
 
+pub use ensemble::{combine_members, NUMBER_DIM};
 pub use layout::ManifestBuilder;
 pub use model::{check_key, ChunkKey, ChunkRef, Manifest, MetadataFile, Problem, StructureProblem};
 pub use parquet::{
