@@ -31,6 +31,10 @@ scripts/build-app.sh
 step "native tests (including the app end to end in headless Chromium)"
 cargo test --workspace --locked
 
+step "gik build --icechunk (cargo feature icechunk): clippy and the end-to-end test"
+cargo clippy -p gik-builder -p gik-tests --features gik-tests/icechunk --all-targets --locked -- -D warnings
+cargo test -p gik-tests --features icechunk --test icechunk --locked
+
 step "fuzz (FUZZING.md)" && "$CARGO_TARGET_DIR/debug/gik-fuzz"  # built by the native tests above; GIK_FUZZ_SECONDS per target
 
 step "wasm tests in headless Chromium"

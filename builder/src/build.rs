@@ -82,6 +82,9 @@ pub struct BuildReport {
     pub beyond_keep: bool,
     /// Runs dropped from the catalog (and their manifests deleted) to respect `keep_runs`.
     pub dropped_runs: Vec<String>,
+    /// What the manifests reference, per member number, for other outputs of the run
+    /// (`--icechunk`).
+    pub messages: Vec<(u16, Vec<VariableMessages>)>,
 }
 
 /// Relative path of a member's manifest at the destination.
@@ -306,6 +309,7 @@ pub async fn build_run(
         };
         let manifest = build_member_manifest(&who, &vars)
             .with_context(|| format!("building the manifest of {member_name}"))?;
+        report.messages.push((member.number(), vars));
         let bytes = gik_core::manifest::write_parquet(&manifest)?;
         let slot = Slot::Member(member_name.clone());
         let path = put_unpublished(dest, published.as_ref(), plan, slot, bytes, &mut moved).await?;

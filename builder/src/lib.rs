@@ -21,6 +21,8 @@ pub mod clock;
 pub mod destination;
 pub mod fetch_limits;
 pub mod http;
+#[cfg(feature = "icechunk")]
+pub mod icechunk;
 pub mod inspect;
 pub mod latest;
 pub mod progress;

@@ -46,7 +46,7 @@ enum Command {
         json: bool,
     },
     /// Build one run's member manifests (or a backfill) and publish them with the catalog.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Print the newest run whose index files are all published.
     Latest {
         #[command(flatten)]
@@ -134,6 +134,11 @@ struct BuildArgs {
     /// rebuild that would lose members, steps or variables leaves the published run in place).
     #[arg(long)]
     force: bool,
+    /// Also append each run to the virtual Icechunk repository in this folder (one commit per
+    /// run, along `init_time`; chunks reference the source buckets).
+    #[cfg(feature = "icechunk")]
+    #[arg(long)]
+    icechunk: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -141,7 +146,7 @@ fn main() -> ExitCode {
     init_logging(cli.log_json, cli.quiet);
     let result = match cli.command {
         Command::Inspect { file, json } => inspect::run(&file, json),
-        Command::Build(args) => runtime().and_then(|rt| rt.block_on(run_build(args, cli.quiet))),
+        Command::Build(args) => runtime().and_then(|rt| rt.block_on(run_build(*args, cli.quiet))),
         Command::Latest {
             source,
             now,
@@ -283,6 +288,23 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
             stats.retries.load(std::sync::atomic::Ordering::Relaxed),
             report.elapsed
         );
+        #[cfg(feature = "icechunk")]
+        if let (Some(repo), None) = (&args.icechunk, &report.kept_published) {
+            let ice = gik_builder::icechunk::write_run(
+                repo,
+                plan.product.as_ref(),
+                run,
+                &report.messages,
+            )
+            .await
+            .with_context(|| {
+                format!("{} {run}: Icechunk repository {repo}", plan.product.name())
+            })?;
+            println!(
+                "  icechunk {repo}: {} virtual references, commit {} ({} attempt(s))",
+                ice.references, ice.snapshot, ice.attempts
+            );
+        }
         if let Some(lost) = &report.kept_published {
             println!(
                 "  not published: {lost}; the published run was kept and this build's \

@@ -18,23 +18,16 @@ EXPECTED.json::
                  "points": [[j, i, value], ...]}]}
 """
 
-import json
 import sys
 
 import numpy as np
 
-from check_manifest import close, open_manifest, step_hours
+from check_manifest import compare_field, start_check, open_manifest, report, step_hours
 
 
 def main(parquet, expected_path):
-    with open(expected_path) as f:
-        expected = json.load(f)
+    expected, problems, expect = start_check(expected_path)
     protocol = expected["remote_protocol"]
-    problems = []
-
-    def expect(ok, message):
-        if not ok:
-            problems.append(message)
 
     tree = open_manifest(parquet, protocol)
     for key, want in expected["root_attrs"].items():
@@ -77,27 +70,10 @@ def main(parquet, expected_path):
         )
 
         # And gik-core's decode of the message.
-        wide = values.astype(np.float64)
-        count = int(np.count_nonzero(~np.isnan(wide)))
-        expect(count == check["count"], f"{where}: {count} values, expected {check['count']}")
-        for stat, got in [
-            ("min", np.nanmin(wide)),
-            ("max", np.nanmax(wide)),
-            ("mean", np.nanmean(wide)),
-        ]:
-            expect(close(got, check[stat]), f"{where}: {stat} {got!r}, expected {check[stat]!r}")
-        for j, i, want in check["points"]:
-            got = values[j, i]
-            expect(close(got, want), f"{where}: value at [{j}, {i}] {got!r}, expected {want!r}")
+        compare_field(expect, where, values, check)
 
-    if problems:
-        print(f"{parquet}: {len(problems)} problem(s)")
-        for p in problems:
-            print("  " + p)
-        return 1
-    print(f"ok: {parquet}: {len(expected['checks'])} member fields match their manifests and gik-core")
-    return 0
-
+    summary = f"{len(expected['checks'])} member fields match their manifests and gik-core"
+    return report(parquet, problems, summary)
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
