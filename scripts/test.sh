@@ -31,6 +31,9 @@ scripts/build-app.sh
 step "native tests (including the app end to end in headless Chromium)"
 cargo test --workspace --locked
 
+# The `icechunk` feature (gik build --icechunk) is tested by scripts/test-icechunk.sh, not here:
+# its cold build (~27 CPU-minutes, BENCHMARKS.md) does not fit CI's budget on a fresh machine.
+
 step "fuzz (FUZZING.md)" && "$CARGO_TARGET_DIR/debug/gik-fuzz"  # built by the native tests above; GIK_FUZZ_SECONDS per target
 
 step "wasm tests in headless Chromium"

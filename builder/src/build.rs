@@ -10,8 +10,9 @@
 //!    ending past it means a stale index, reported and skipped). What is not published yet is
 //!    reported per member and step. Records a byte range cannot reference (NOAA sub-fields
 //!    after the first) are reported too (see [`crate::fetch_limits`]).
-//! 3. **Manifests** — one parquet per member is written, then the catalog (last, so it never
-//!    points at a manifest that is not there).
+//! 3. **Manifests** — one parquet per member is written, then the ensemble manifest (every
+//!    member in one, with a leading `number` dimension, for notebooks), then the catalog
+//!    (last, so it never points at a manifest that is not there).
 //!
 //! Publishing never loses a run: the catalog is merged with a conditional write
 //! ([`Destination::update`]), so builds of other runs into the same destination at the same
@@ -86,6 +87,9 @@ pub struct BuildReport {
     pub dropped_runs: Vec<String>,
     /// Subsets published with the run: name, bytes read, bytes written, members.
     pub subsets: Vec<(String, u64, u64, usize)>,
+    /// What the manifests reference, per member number, for other outputs of the run
+    /// (`--icechunk`).
+    pub messages: Vec<(u16, Vec<VariableMessages>)>,
 }
 
 /// Relative path of a member's manifest at the destination.
@@ -287,6 +291,7 @@ pub async fn build_run(
     );
     let published = published_run(dest, name, plan.run).await?;
     let mut manifests = BTreeMap::new();
+    let mut built: Vec<(u32, gik_core::manifest::Manifest)> = Vec::new();
     let mut moved = Vec::new();
     let mut variables_entry: BTreeMap<String, VariableEntry> = BTreeMap::new();
     for (member, refs) in &per_member {
@@ -317,33 +322,24 @@ pub async fn build_run(
         };
         let manifest = build_member_manifest(&who, &vars)
             .with_context(|| format!("building the manifest of {member_name}"))?;
+        report.messages.push((member.number(), vars));
         let bytes = gik_core::manifest::write_parquet(&manifest)?;
-        let path = unpublished_path(
-            dest,
-            published.as_ref(),
-            name,
-            plan.run,
-            &member_name,
-            &bytes,
-        )
-        .await?;
-        let stable = manifest_path(name, plan.run, &member_name);
-        if path == stable {
-            dest.put(&path, bytes).await?;
-        } else {
-            dest.put(&path, bytes.clone()).await?;
-            moved.push(Moved {
-                member: member_name.clone(),
-                beside: path.clone(),
-                stable,
-                bytes,
-            });
-        }
+        let slot = Slot::Member(member_name.clone());
+        let path = put_unpublished(dest, published.as_ref(), plan, slot, bytes, &mut moved).await?;
         manifests.insert(member_name, path);
+        built.push((u32::from(member.number()), manifest));
         progress.inc(1);
     }
     progress.finish_stage();
     report.members_written = manifests.len();
+    let ensemble = if built.is_empty() {
+        None
+    } else {
+        let bytes = ensemble_manifest(product, &built)?;
+        let slot = Slot::Ensemble;
+        Some(put_unpublished(dest, published.as_ref(), plan, slot, bytes, &mut moved).await?)
+    };
+    drop(built);
 
     if manifests.is_empty() {
         // Nothing to publish: an error, so a scheduled job fails loudly instead of leaving an
@@ -395,6 +391,7 @@ pub async fn build_run(
         missing: report.missing.clone(),
         bytes_referenced: report.bytes_referenced,
         subsets,
+        ensemble,
     };
     let publication = publish_catalog(plan, dest, entry, moved).await?;
     report.kept_published = publication.kept;
@@ -430,7 +427,60 @@ async fn published_run(
     Ok(catalog.run(product, Some(run)).cloned())
 }
 
-/// Where a member's new manifest is written: at [`manifest_path`], unless the published run
+/// Name of the ensemble manifest in [`manifest_path`]'s member position
+/// (`{YYYYMMDD}{HH}z-ensemble.parquet`); no product has a member of that name.
+pub const ENSEMBLE_FILE_TAG: &str = "ensemble";
+
+/// The ensemble manifest of a run (every member's manifest with a leading `number` dimension,
+/// see [`gik_core::manifest::ensemble`]) as parquet bytes.
+fn ensemble_manifest(
+    product: &dyn Product,
+    members: &[(u32, gik_core::manifest::Manifest)],
+) -> Result<Vec<u8>> {
+    let mut sorted: Vec<(u32, &gik_core::manifest::Manifest)> =
+        members.iter().map(|(n, m)| (*n, m)).collect();
+    sorted.sort_by_key(|(n, _)| *n);
+    let names: Vec<String> = product
+        .members()
+        .into_iter()
+        .filter(|m| sorted.iter().any(|(n, _)| *n == u32::from(m.number())))
+        .map(|m| product.member_name(m))
+        .collect();
+    let mut attrs = gik_core::manifest::Attrs::new();
+    attrs.insert("members".to_string(), names.into());
+    let manifest = gik_core::manifest::combine_members(&sorted, &attrs)
+        .context("building the ensemble manifest")?;
+    Ok(gik_core::manifest::write_parquet(&manifest)?)
+}
+
+/// Writes a new manifest at [`unpublished_path`], recording it in `moved` when it had to go
+/// beside its usual path; returns where it was written.
+async fn put_unpublished(
+    dest: &Destination,
+    published: Option<&RunEntry>,
+    plan: &BuildPlan,
+    slot: Slot,
+    bytes: Vec<u8>,
+    moved: &mut Vec<Moved>,
+) -> Result<String> {
+    let (name, run) = (plan.product.name(), plan.run);
+    let path = unpublished_path(dest, published, name, run, slot.file_tag(), &bytes).await?;
+    let stable = manifest_path(name, run, slot.file_tag());
+    if path == stable {
+        dest.put(&path, bytes).await?;
+    } else {
+        dest.put(&path, bytes.clone()).await?;
+        moved.push(Moved {
+            slot,
+            beside: path.clone(),
+            stable,
+            bytes,
+        });
+    }
+    Ok(path)
+}
+
+/// Where a new manifest is written: at [`manifest_path`], unless the published run
 /// names that path and the bytes there differ from `bytes`; then beside it, under a name
 /// carrying a hash of `bytes`. So a manifest the catalog names is never overwritten with other
 /// content, and a build that fails half-way leaves the published run intact.
@@ -443,7 +493,7 @@ async fn unpublished_path(
     bytes: &[u8],
 ) -> Result<String> {
     let stable = manifest_path(product, run, member);
-    let in_use = published.is_some_and(|p| p.manifests.values().any(|m| *m == stable));
+    let in_use = published.is_some_and(|p| p.owned_paths().any(|m| m == stable));
     if !in_use || dest.get(&stable).await?.as_deref() == Some(bytes) {
         return Ok(stable);
     }
@@ -459,10 +509,34 @@ async fn unpublished_path(
     ))
 }
 
-/// A member manifest written beside its usual path because the published run names that path
+/// Which manifest of a run: a member's, or the ensemble manifest.
+enum Slot {
+    Member(String),
+    Ensemble,
+}
+
+impl Slot {
+    /// The name in the manifest's file name.
+    fn file_tag(&self) -> &str {
+        match self {
+            Self::Member(name) => name,
+            Self::Ensemble => ENSEMBLE_FILE_TAG,
+        }
+    }
+
+    /// The catalog's path for this manifest in `entry`.
+    fn path_in<'a>(&self, entry: &'a mut RunEntry) -> Option<&'a mut String> {
+        match self {
+            Self::Member(name) => entry.manifests.get_mut(name),
+            Self::Ensemble => entry.ensemble.as_mut(),
+        }
+    }
+}
+
+/// A manifest written beside its usual path because the published run names that path
 /// with other content.
 struct Moved {
-    member: String,
+    slot: Slot,
     beside: String,
     stable: String,
     bytes: Vec<u8>,
@@ -518,7 +592,7 @@ async fn publish_catalog(
                 let mut changed = false;
                 if let Some(entry) = catalog.run_mut(product, run) {
                     for m in &moved {
-                        if let Some(path) = entry.manifests.get_mut(&m.member) {
+                        if let Some(path) = m.slot.path_in(entry) {
                             if *path == m.beside {
                                 path.clone_from(&m.stable);
                                 changed = true;

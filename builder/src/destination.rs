@@ -270,7 +270,7 @@ impl Destination {
 /// An exclusive lock on the folder holding `relative` in `root`, held while the returned handle
 /// is open: an advisory `flock` on the directory itself, so nothing is added to the published
 /// tree. Waits for another process's lock; the OS releases it if that process dies.
-async fn lock_folder(root: &std::path::Path, relative: &str) -> Result<std::fs::File> {
+pub(crate) async fn lock_folder(root: &std::path::Path, relative: &str) -> Result<std::fs::File> {
     let dir = match relative.rsplit_once('/') {
         Some((dir, _)) => root.join(dir),
         None => root.to_path_buf(),
@@ -290,7 +290,7 @@ async fn lock_folder(root: &std::path::Path, relative: &str) -> Result<std::fs::
 
 /// Wait before conditional-write attempt `attempt + 1`: the HTTP client's jittered exponential
 /// backoff from 10 ms to 1 s, so that writers that collided do not collide again.
-fn update_backoff(attempt: u32) -> Duration {
+pub(crate) fn update_backoff(attempt: u32) -> Duration {
     let config = crate::http::RetryConfig {
         max_retries: MAX_UPDATE_ATTEMPTS,
         initial_backoff: Duration::from_millis(10),

@@ -25,6 +25,8 @@ pub mod destination;
 pub mod doctor;
 pub mod fetch_limits;
 pub mod http;
+#[cfg(feature = "icechunk")]
+pub mod icechunk;
 pub mod inspect;
 pub mod latest;
 pub mod progress;

@@ -161,6 +161,11 @@ struct BuildArgs {
     /// precipitation and 2 m temperature for `east-africa`).
     #[arg(long, value_delimiter = ',')]
     subset_vars: Vec<String>,
+    /// Also append each run to the virtual Icechunk repository in this folder (one commit per
+    /// run, along `init_time`; chunks reference the source buckets).
+    #[cfg(feature = "icechunk")]
+    #[arg(long)]
+    icechunk: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -440,6 +445,23 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
                 "  subset {name}: {members} members; read {:.1} MB, wrote {:.2} MB",
                 *read as f64 / 1e6,
                 *written as f64 / 1e6
+            );
+        }
+        #[cfg(feature = "icechunk")]
+        if let (Some(repo), None) = (&args.icechunk, &report.kept_published) {
+            let ice = gik_builder::icechunk::write_run(
+                repo,
+                plan.product.as_ref(),
+                run,
+                &report.messages,
+            )
+            .await
+            .with_context(|| {
+                format!("{} {run}: Icechunk repository {repo}", plan.product.name())
+            })?;
+            println!(
+                "  icechunk {repo}: {} virtual references, commit {} ({} attempt(s))",
+                ice.references, ice.snapshot, ice.attempts
             );
         }
         if let Some(lost) = &report.kept_published {

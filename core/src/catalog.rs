@@ -78,6 +78,11 @@ pub struct RunEntry {
     /// Total bytes of GRIB2 messages referenced by the run's manifests.
     #[serde(default)]
     pub bytes_referenced: u64,
+    /// Path of the ensemble manifest (every member in one, with a leading `number`
+    /// dimension), relative to the catalog. Optional: catalogs from before it still parse,
+    /// and readers that do not know it ignore it, so the catalog version is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<String>,
     /// Regional subsets published for this run, by subset name (`east-africa`); absent in
     /// catalogs without subsets, ignored by readers that predate them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -85,10 +90,12 @@ pub struct RunEntry {
 }
 
 impl RunEntry {
-    /// Every path at the destination this run owns: its manifests and its subsets' files.
+    /// Every path at the destination this run owns: its member manifests, its ensemble
+    /// manifest and its subsets' files.
     pub fn owned_paths(&self) -> impl Iterator<Item = &str> + '_ {
         self.manifests
             .values()
+            .chain(&self.ensemble)
             .map(String::as_str)
             .chain(self.subsets.values().flat_map(|s| s.paths()))
     }
@@ -368,6 +375,29 @@ mod tests {
             step,
             reason: "503 Slow Down".into(),
         }
+    }
+
+    #[test]
+    fn the_ensemble_manifest_is_optional_and_counted_as_a_manifest() {
+        // A catalog from before the field: parses, with no ensemble.
+        let old = br#"{"version":1,"products":{"gefs":{"runs":[{"run":"2025080100",
+            "members":["gec00"],"steps":[0],"variables":[],
+            "manifests":{"gec00":"gefs/a.parquet"}}]}}}"#;
+        let catalog = Catalog::from_json(old).unwrap();
+        let entry = catalog.run("gefs", None).unwrap();
+        assert_eq!(entry.ensemble, None);
+        assert!(!String::from_utf8(catalog.to_json().unwrap())
+            .unwrap()
+            .contains("ensemble"));
+        // With one: round-trips, and is among the paths the catalog owns.
+        let mut with = run("2025080100");
+        with.ensemble = Some("gefs/e.parquet".into());
+        let mut catalog = Catalog::new();
+        catalog.publish("gefs", &gefs(), with.clone(), 0, false);
+        let back = Catalog::from_json(&catalog.to_json().unwrap()).unwrap();
+        assert_eq!(back.run("gefs", None), Some(&with));
+        assert!(back.manifest_paths().contains("gefs/e.parquet"));
+        assert_eq!(with.owned_paths().count(), 2);
     }
 
     #[test]

@@ -254,6 +254,9 @@ fn made_catalogs() -> Result<Vec<Seed>, String> {
                 reason: "not published (404)".into(),
             }],
             bytes_referenced: 123_456_789,
+            ensemble: Some(format!(
+                "{product}/20250801/00z/2025080100z-ensemble.parquet"
+            )),
             ..RunEntry::default()
         };
         let credit = gik_core::product::product_by_name(product, &Default::default())

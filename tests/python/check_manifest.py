@@ -68,6 +68,48 @@ def close(a, b, rtol=1e-5, atol=1e-9):
     return abs(a - b) <= atol + rtol * max(abs(a), abs(b))
 
 
+def compare_field(expect, where, values, check):
+    """Checks a decoded 2-D field against gik-core's figures in `check`: count of values,
+    min, max, mean, and the `points` ([j, i, value]) when given."""
+    wide = values.astype(np.float64)
+    count = int(np.count_nonzero(~np.isnan(wide)))
+    expect(count == check["count"], f"{where}: {count} values, expected {check['count']}")
+    for stat, got in [
+        ("min", np.nanmin(wide)),
+        ("max", np.nanmax(wide)),
+        ("mean", np.nanmean(wide)),
+    ]:
+        expect(close(got, check[stat]), f"{where}: {stat} {got!r}, expected {check[stat]!r}")
+    for j, i, want in check.get("points", []):
+        got = values[j, i]
+        expect(close(got, want), f"{where}: value at [{j}, {i}] {got!r}, expected {want!r}")
+
+
+def start_check(expected_path):
+    """The expectations in `expected_path`, an empty problem list and `expect(ok, message)`,
+    which records `message` as a problem when `ok` is false."""
+    with open(expected_path) as f:
+        expected = json.load(f)
+    problems = []
+
+    def expect(ok, message):
+        if not ok:
+            problems.append(message)
+
+    return expected, problems, expect
+
+
+def report(path, problems, summary):
+    """Prints the problems found in `path` (exit status 1), or `ok: path: summary` (0)."""
+    if problems:
+        print(f"{path}: {len(problems)} problem(s)")
+        for p in problems:
+            print("  " + p)
+        return 1
+    print(f"ok: {path}: {summary}")
+    return 0
+
+
 def step_hours(ds):
     """The step coordinate in hours, whether xarray decoded it as timedelta64 or not."""
     values = ds["step"].values
@@ -77,13 +119,7 @@ def step_hours(ds):
 
 
 def main(parquet, expected_path):
-    with open(expected_path) as f:
-        expected = json.load(f)
-    problems = []
-
-    def expect(ok, message):
-        if not ok:
-            problems.append(message)
+    expected, problems, expect = start_check(expected_path)
 
     # 1. pandas: two columns, key (str) and value (bytes), one row per reference.
     df, refs = load_refs(parquet)
@@ -135,18 +171,7 @@ def main(parquet, expected_path):
                 f"{where}: open_dataset(group=) differs from open_datatree",
             )
 
-        wide = values.astype(np.float64)
-        count = int(np.count_nonzero(~np.isnan(wide)))
-        expect(count == check["count"], f"{where}: {count} values, expected {check['count']}")
-        for stat, got in [
-            ("min", np.nanmin(wide)),
-            ("max", np.nanmax(wide)),
-            ("mean", np.nanmean(wide)),
-        ]:
-            expect(close(got, check[stat]), f"{where}: {stat} {got!r}, expected {check[stat]!r}")
-        for j, i, want in check["points"]:
-            got = values[j, i]
-            expect(close(got, want), f"{where}: value at [{j}, {i}] {got!r}, expected {want!r}")
+        compare_field(expect, where, values, check)
 
         # Coordinates.
         lat = ds["latitude"].values
@@ -166,13 +191,7 @@ def main(parquet, expected_path):
         want_valid = run + np.timedelta64(check["step"], "h")
         expect(valid == want_valid, f"{where}: valid_time {valid}, expected {want_valid}")
 
-    if problems:
-        print(f"{parquet}: {len(problems)} problem(s)")
-        for p in problems:
-            print("  " + p)
-        return 1
-    print(f"ok: {parquet}: {len(df)} keys, {len(expected['checks'])} chunks match gik-core")
-    return 0
+    return report(parquet, problems, f"{len(df)} keys, {len(expected['checks'])} chunks match gik-core")
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ fn transient_faults_are_retried_and_change_nothing() {
     assert_eq!(report.members_written, 3);
     assert!(report.missing.is_empty(), "{:?}", report.missing);
     let want = manifests_in(clean.path());
-    assert_eq!(want.len(), 3);
+    assert_eq!(want.len(), 4, "3 members and the ensemble");
     let want_catalog = catalog_without_time(clean.path());
 
     // Each fault on index files (GET), on GRIB2 files (HEAD for the size, range GET for the

@@ -10,6 +10,11 @@
 //! users do and must find the same. Python fetching chunks must cost one `206` range request
 //! per chunk, never a whole file.
 //!
+//! The run's ensemble manifest (`…-ensemble.parquet`, every member with a leading `number`
+//! dimension) is opened with the README's snippet too (`tests/python/check_ensemble.py`): for
+//! each member built, its field must equal the one its own manifest gives in Python (ecCodes)
+//! and gik-core's decode of the same message.
+//!
 //! Needs the virtualenv of `scripts/setup.sh` (`$GIK_VENV`); without it the test fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -142,16 +147,18 @@ fn expected(
     (json!(out), ranges)
 }
 
-/// Runs the Python check of `parquet` against `expected`, asserting it exits 0, and that the
-/// chunks it read were single `206` range requests for exactly `ranges`.
+/// Runs the Python check `script` (in `tests/python/`) of `parquet` against `expected`,
+/// asserting it exits 0, and that the chunks it read were single `206` range requests for
+/// exactly `ranges`.
 fn python_check(
     server: &gik_tests::mirror::MirrorServer,
+    script: &str,
     parquet: &Path,
     expected: &Value,
     ranges: &[String],
 ) {
     let python = venv_program("python");
-    let script = workspace_root().join("tests/python/check_manifest.py");
+    let script = workspace_root().join("tests/python").join(script);
     let json_path = parquet.with_extension("expected.json");
     std::fs::write(&json_path, serde_json::to_vec_pretty(expected).unwrap()).unwrap();
 
@@ -167,7 +174,8 @@ fn python_check(
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "check_manifest.py {} failed ({}):\n{stdout}\n{stderr}",
+        "{} {} failed ({}):\n{stdout}\n{stderr}",
+        script.display(),
         parquet.display(),
         output.status
     );
@@ -227,7 +235,73 @@ fn check_product(
         "run": "2025-08-01T00:00:00",
         "checks": checks_json,
     });
-    python_check(&server, &parquet, &expected, &ranges);
+    python_check(&server, "check_manifest.py", &parquet, &expected, &ranges);
+    check_ensemble(&server, &plan, out.path(), model, checks);
+}
+
+/// The run's ensemble manifest at `dir` against every member's own manifest and gik-core.
+fn check_ensemble(
+    server: &gik_tests::mirror::MirrorServer,
+    plan: &gik_builder::build::BuildPlan,
+    dir: &Path,
+    model: Model,
+    checks: &[Check],
+) {
+    let name = plan.product.name();
+    let catalog = read_catalog(dir).expect("catalog.json");
+    let run = &catalog.products[name].runs[0];
+    let relative = run
+        .ensemble
+        .clone()
+        .expect("the catalog names the ensemble manifest");
+    assert!(
+        relative.ends_with("2025080100z-ensemble.parquet"),
+        "{relative}"
+    );
+    let mut numbers: Vec<u16> = plan.members.iter().map(|m| m.number()).collect();
+    numbers.sort_unstable();
+    let mut all_checks = Vec::new();
+    let mut all_ranges = Vec::new();
+    let mut member_files = serde_json::Map::new();
+    for &number in &numbers {
+        let member =
+            gik_core::product::Member::from_number(plan.product.as_ref(), number.into()).unwrap();
+        let own = run.manifests[&plan.product.member_name(member)].clone();
+        let manifest = read_member(dir, &own);
+        let (found, ranges) = expected(server, &manifest, model, number, checks);
+        for mut check in found.as_array().unwrap().clone() {
+            check["number"] = json!(number);
+            all_checks.push(check);
+        }
+        all_ranges.extend(ranges);
+        member_files.insert(number.to_string(), json!(dir.join(&own).to_str().unwrap()));
+    }
+    // Members' precipitation differs, or reading the wrong member would pass.
+    for (a, x) in all_checks.iter().enumerate() {
+        for y in &all_checks[a + 1..] {
+            if x["var"] == "tp" && x["group"] == y["group"] && x["step"] == y["step"] {
+                assert_ne!(
+                    x["mean"], y["mean"],
+                    "members {} and {}",
+                    x["number"], y["number"]
+                );
+            }
+        }
+    }
+    let expected = json!({
+        "remote_protocol": "http",
+        "numbers": numbers,
+        "root_attrs": {"product": name},
+        "members": member_files,
+        "checks": all_checks,
+    });
+    python_check(
+        server,
+        "check_ensemble.py",
+        &dir.join(&relative),
+        &expected,
+        &all_ranges,
+    );
 }
 
 #[test]

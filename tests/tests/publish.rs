@@ -213,8 +213,9 @@ fn destination(moto: &Moto) -> Destination {
     Destination::open_with_options(&format!("s3://{BUCKET}/{PREFIX}"), &options).unwrap()
 }
 
-/// Builds `plan` to moto and checks the order of its writes: every manifest, then the
-/// catalog, last. Returns the number of manifests written.
+/// Builds `plan` to moto and checks the order of its writes: every manifest (the members',
+/// then the ensemble manifest), then the catalog, last. Returns the number of member
+/// manifests written.
 fn build_and_check_order(moto: &Moto, plan: &BuildPlan) -> usize {
     let dest = destination(moto);
     moto.take_puts();
@@ -234,7 +235,13 @@ fn build_and_check_order(moto: &Moto, plan: &BuildPlan) -> usize {
         "{puts:#?}"
     );
     let manifests: Vec<&String> = puts.iter().filter(|p| p.ends_with(".parquet")).collect();
-    assert_eq!(manifests.len(), report.members_written, "{puts:#?}");
+    assert_eq!(manifests.len(), report.members_written + 1, "{puts:#?}");
+    assert!(
+        manifests
+            .last()
+            .is_some_and(|p| p.ends_with("z-ensemble.parquet")),
+        "{puts:#?}"
+    );
     assert_eq!(
         manifests.len() + 1,
         puts.len(),
@@ -269,6 +276,13 @@ fn check_published(moto: &Moto) -> (BTreeMap<String, String>, Catalog) {
             );
             expected.push(key);
         }
+        let ensemble = product.runs[0]
+            .ensemble
+            .as_ref()
+            .expect("an ensemble manifest");
+        let manifest = MemberManifest::from_parquet(&moto.get(ensemble)).unwrap();
+        assert!(!manifest.data_arrays().is_empty(), "{ensemble}");
+        expected.push(format!("{PREFIX}/{ensemble}"));
     }
     expected.sort();
     let keys: Vec<String> = listed.keys().cloned().collect();
@@ -293,7 +307,7 @@ fn builds_publish_to_s3_catalog_last_and_idempotently() {
     assert_eq!(build_and_check_order(&moto, &gefs), 3);
     assert_eq!(build_and_check_order(&moto, &ecmwf), 2);
     let (first_keys, first_catalog) = check_published(&moto);
-    assert_eq!(first_keys.len(), 3 + 2 + 1);
+    assert_eq!(first_keys.len(), (3 + 1) + (2 + 1) + 1);
     assert_eq!(
         first_catalog.products.keys().collect::<Vec<_>>(),
         ["ecmwf", "gefs"]
@@ -425,8 +439,9 @@ fn concurrent_builds_of_different_runs_all_land_in_one_catalog() {
             MemberManifest::from_parquet(&moto.get(path)).unwrap();
         }
     }
-    // The bucket holds the catalog and the manifests it names, nothing else.
-    assert_eq!(moto.list(PREFIX).len(), 1 + expected.len() * 2);
+    // The bucket holds the catalog and the manifests it names (2 members + the ensemble),
+    // nothing else.
+    assert_eq!(moto.list(PREFIX).len(), 1 + expected.len() * 3);
 }
 
 /// Every file under `dir` (relative paths, sorted) with its bytes.
@@ -481,7 +496,8 @@ fn an_incomplete_rebuild_keeps_the_complete_published_run_unless_forced() {
     let run = catalog.run("gefs", None).unwrap();
     assert_eq!(run.members, ["gec00", "gep02"]);
     let left: Vec<String> = parquets(&files(dir.path())).into_keys().collect();
-    let named: Vec<String> = run.manifests.values().cloned().collect();
+    let mut named: Vec<String> = run.owned_paths().map(str::to_string).collect();
+    named.sort();
     assert_eq!(left, named);
 }
 
@@ -527,7 +543,7 @@ fn keep_runs_never_drops_the_run_just_built() {
     assert!(!again.beyond_keep);
     let catalog = read_catalog(dir.path()).unwrap();
     assert_eq!(gefs_runs(&catalog), ["2025073100", "2025080100"]);
-    for path in oldest.manifests.values() {
+    for path in oldest.owned_paths() {
         assert!(!dir.path().join(path).exists(), "{path}");
     }
 }
@@ -545,11 +561,11 @@ fn a_build_dying_before_the_catalog_leaves_the_published_run_intact() {
     );
     build_to_dir(&both, dir.path());
     let before = files(dir.path());
-    assert_eq!(parquets(&before).len(), 2);
+    assert_eq!(parquets(&before).len(), 3);
 
     // A rebuild with other content (one variable less) dies after writing its manifests: this
     // test holds the folder's lock, so the gik process waits before the catalog, and is killed
-    // once both new manifests are there.
+    // once the new manifests (two members, the ensemble) are there.
     let lock = std::fs::File::open(dir.path()).unwrap();
     lock.lock().unwrap();
     let mut gik = Command::new(gik_binary())
@@ -580,7 +596,7 @@ fn a_build_dying_before_the_catalog_leaves_the_published_run_intact() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while parquets(&files(dir.path())).len() < 4 {
+    while parquets(&files(dir.path())).len() < 6 {
         assert!(gik.try_wait().unwrap().is_none(), "gik exited early");
         assert!(
             Instant::now() < deadline,
@@ -596,7 +612,7 @@ fn a_build_dying_before_the_catalog_leaves_the_published_run_intact() {
     let after = files(dir.path());
     assert_eq!(after.get(CATALOG_FILE), before.get(CATALOG_FILE));
     let catalog = read_catalog(dir.path()).unwrap();
-    for path in catalog.run("gefs", None).unwrap().manifests.values() {
+    for path in catalog.run("gefs", None).unwrap().owned_paths() {
         assert_eq!(
             after.get(path),
             before.get(path),
@@ -611,7 +627,8 @@ fn a_build_dying_before_the_catalog_leaves_the_published_run_intact() {
     let run = catalog.run("gefs", None).unwrap();
     assert_eq!(run.variables.len(), 1);
     let left: Vec<String> = parquets(&files(dir.path())).into_keys().collect();
-    let named: Vec<String> = run.manifests.values().cloned().collect();
+    let mut named: Vec<String> = run.owned_paths().map(str::to_string).collect();
+    named.sort();
     assert_eq!(left, named);
     let usual: Vec<String> = parquets(&before).into_keys().collect();
     assert_eq!(named, usual);

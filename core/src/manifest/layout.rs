@@ -352,7 +352,7 @@ fn data_array_entries(
 }
 
 /// `.zarray`, `.zattrs` and the single inline chunk of a coordinate array.
-fn coord_entries(
+pub(super) fn coord_entries(
     coord: &CoordSpec,
     path: &str,
     dims: &BTreeMap<&str, u64>,

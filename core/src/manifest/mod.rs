@@ -21,6 +21,8 @@
 //! * `array`: the read side, like zarrs' `Array`: [`Manifest::array`] opens one array, gives
 //!   its metadata, the [`ByteRange`] of a chunk ([`Array::chunk`]) and the values of an inline
 //!   coordinate ([`Array::values`]), so readers never assemble keys by hand;
+//! * `ensemble`: [`combine_members`], the member manifests of a run as one manifest with a
+//!   leading `number` dimension;
 //! * `spec`: [`ArraySpec`], the generic description of one data array and its coordinates;
 //! * `layout`: [`ManifestBuilder`], which turns [`ArraySpec`]s into the `grib_tree` layout
 //!   without any I/O and without knowing any product;
@@ -48,6 +50,7 @@
 //! This module must not import the product, index or GRIB modules: the caller decides names.
 
 mod array;
+mod ensemble;
 mod layout;
 mod model;
 mod parquet;
@@ -56,6 +59,7 @@ mod spec;
 mod zarr;
 
 pub use array::{Array, MAX_INLINE_VALUES};
+pub use ensemble::{combine_members, NUMBER_DIM};
 pub use layout::ManifestBuilder;
 pub use model::{check_key, ChunkKey, Manifest, MetadataFile, Problem, StructureProblem};
 pub use parquet::{
