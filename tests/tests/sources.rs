@@ -83,7 +83,11 @@ fn a_failing_first_source_is_left_for_the_second_and_manifests_stay_canonical() 
     assert!(report.missing.is_empty(), "{:?}", report.missing);
     assert_eq!(summary[1].served, 0, "a healthy first source serves all");
     let want = manifests(clean.path());
-    assert_eq!(want.len(), 3, "two member manifests and the ensemble manifest");
+    assert_eq!(
+        want.len(),
+        3,
+        "two member manifests and the ensemble manifest"
+    );
 
     let scenarios: [Scenario; 4] = [
         ("503 SlowDown", FaultRule::slow_down),
