@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::browser::{artifacts, chromium, copy_dir, dist, Driver, ONE_BROWSER};
+use common::browser::{artifacts, chromium, Driver, ONE_BROWSER};
 use std::path::Path;
 
 use gik_core::grib;
@@ -81,21 +81,7 @@ fn readout_value(dom: &str) -> f32 {
 
 /// The site (app + config + catalog + manifests) and the synthetic buckets on one server.
 fn serve_site() -> (MirrorServer, tempfile::TempDir) {
-    let site = tempfile::tempdir().unwrap();
-    copy_dir(&dist(), site.path());
-    let synthetic = Synthetic::load(SyntheticConfig::new([common::run()])).unwrap();
-    let mount = synthetic
-        .mount()
-        .at("", DirContent::new(site.path().to_path_buf()));
-    let server = MirrorServer::start(MirrorConfig::new(mount)).unwrap();
-    let base = server.base_url();
-    std::fs::write(
-        site.path().join("config.json"),
-        format!(
-            r#"{{"catalog": "catalog.json", "mirror": "{base}", "allowed_hosts": ["{base}"]}}"#
-        ),
-    )
-    .unwrap();
+    let (server, site) = common::browser::site_on_mirror();
     let plan = common::plan(&server, "gefs", "all", "0-48", &["APCP:surface"]);
     let report = common::build_to_dir(&plan, site.path());
     assert_eq!(report.members_written, 31);

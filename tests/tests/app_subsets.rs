@@ -16,26 +16,12 @@ use std::path::Path;
 use gik_builder::subset::SubsetPlan;
 use gik_core::grib;
 use gik_core::member::MemberManifest;
-use gik_tests::mirror::{DirContent, MirrorConfig, MirrorServer};
-use gik_tests::synthetic::{Synthetic, SyntheticConfig, ECMWF_BUCKET};
+use gik_tests::mirror::MirrorServer;
+use gik_tests::synthetic::ECMWF_BUCKET;
 
 /// The site with an ECMWF run (5 members, 0–24 h, `tp` and `2t`) and its East Africa subset.
 fn serve_site() -> (MirrorServer, tempfile::TempDir) {
-    let site = tempfile::tempdir().unwrap();
-    common::browser::copy_dir(&common::browser::dist(), site.path());
-    let synthetic = Synthetic::load(SyntheticConfig::new([common::run()])).unwrap();
-    let mount = synthetic
-        .mount()
-        .at("", DirContent::new(site.path().to_path_buf()));
-    let server = MirrorServer::start(MirrorConfig::new(mount)).unwrap();
-    let base = server.base_url();
-    std::fs::write(
-        site.path().join("config.json"),
-        format!(
-            r#"{{"catalog": "catalog.json", "mirror": "{base}", "allowed_hosts": ["{base}"]}}"#
-        ),
-    )
-    .unwrap();
+    let (server, site) = common::browser::site_on_mirror();
     let mut plan = common::plan(&server, "ecmwf", "0-4", "0-24", &["tp", "2t"]);
     plan.subsets = vec![SubsetPlan::new("east-africa", plan.product.as_ref(), &[]).unwrap()];
     let report = common::build_to_dir(&plan, site.path());

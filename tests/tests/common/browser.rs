@@ -190,6 +190,30 @@ impl Drop for Driver {
     }
 }
 
+/// The Trunk-built app copied into a fresh folder and served, with the synthetic buckets, by
+/// one mirror on 127.0.0.1; `config.json` reads `catalog.json` beside the page and allows only
+/// that mirror. The caller builds the catalog and manifests into the folder.
+pub fn site_on_mirror() -> (gik_tests::mirror::MirrorServer, tempfile::TempDir) {
+    use gik_tests::mirror::{DirContent, MirrorConfig, MirrorServer};
+    use gik_tests::synthetic::{Synthetic, SyntheticConfig};
+    let site = tempfile::tempdir().unwrap();
+    copy_dir(&dist(), site.path());
+    let synthetic = Synthetic::load(SyntheticConfig::new([super::run()])).unwrap();
+    let mount = synthetic
+        .mount()
+        .at("", DirContent::new(site.path().to_path_buf()));
+    let server = MirrorServer::start(MirrorConfig::new(mount)).unwrap();
+    let base = server.base_url();
+    std::fs::write(
+        site.path().join("config.json"),
+        format!(
+            r#"{{"catalog": "catalog.json", "mirror": "{base}", "allowed_hosts": ["{base}"]}}"#
+        ),
+    )
+    .unwrap();
+    (server, site)
+}
+
 /// `$GIK_CACHE/artifacts/` (screenshots; not in git), created.
 pub fn artifacts() -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
