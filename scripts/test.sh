@@ -16,8 +16,12 @@ step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 step "format"
 cargo fmt --all --check
 
+# The `icechunk` feature (gik build --icechunk) is built and tested with everything else: one
+# build of the workspace with it on (BENCHMARKS.md: "Cost of the icechunk cargo feature").
+features=(--features gik-tests/icechunk)
+
 step "clippy (native)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked "${features[@]}" -- -D warnings
 
 step "clippy (wasm32: gik-core)"
 cargo clippy -p gik-core --target wasm32-unknown-unknown --lib --test wasm --test wasm_bench --locked -- -D warnings
@@ -29,10 +33,9 @@ step "build the web app (dist/, used by the browser end-to-end tests)"
 scripts/build-app.sh
 
 step "native tests (including the app end to end in headless Chromium)"
-cargo test --workspace --locked
-
-# The `icechunk` feature (gik build --icechunk) is tested by scripts/test-icechunk.sh, not here:
-# its cold build (~27 CPU-minutes, BENCHMARKS.md) does not fit CI's budget on a fresh machine.
+# The tests run the `gik` binary this build makes (not a second build of it by the tests).
+export GIK_BIN="$CARGO_TARGET_DIR/debug/gik"
+cargo test --workspace --locked "${features[@]}"
 
 step "fuzz (FUZZING.md)" && "$CARGO_TARGET_DIR/debug/gik-fuzz"  # built by the native tests above; GIK_FUZZ_SECONDS per target
 

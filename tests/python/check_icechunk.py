@@ -2,6 +2,8 @@
 
     check_icechunk.py REPOSITORY EXPECTED.json
 
+REPOSITORY is a folder or ``s3://bucket/prefix`` (then the ``AWS_*`` variables name the server).
+
 Run by ``tests/tests/icechunk.rs``. The repository is opened offline: its product's named
 virtual chunk container (``s3://`` public bucket) is re-pointed at the local HTTP mirror, as a
 user of a mirror would. For every check, the field at (init_time, number, step) read through
@@ -19,6 +21,7 @@ EXPECTED.json::
                  "count": n, "min": x, "max": x, "mean": x}]}
 """
 
+import os
 import sys
 import urllib.request
 
@@ -30,6 +33,24 @@ import xarray as xr
 from check_manifest import compare_field, start_check, report, step_hours
 
 
+def storage_of(path):
+    """A folder, or ``s3://bucket/prefix`` on the S3-compatible server the ``AWS_*`` variables
+    name (the test's moto), as ``gik build --icechunk`` reads them."""
+    if not path.startswith("s3://"):
+        return icechunk.local_filesystem_storage(path)
+    bucket, _, prefix = path[len("s3://"):].partition("/")
+    return icechunk.s3_storage(
+        bucket=bucket,
+        prefix=prefix,
+        region=os.environ.get("AWS_REGION", "us-east-1"),
+        endpoint_url=os.environ.get("AWS_ENDPOINT"),
+        allow_http=os.environ.get("AWS_ALLOW_HTTP") in ("true", "1"),
+        access_key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
+        secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        force_path_style=True,
+    )
+
+
 def open_repository(path, product, prefix):
     """The README's way in, with the product's container re-pointed at a mirror."""
     config = icechunk.RepositoryConfig.default()
@@ -37,7 +58,7 @@ def open_repository(path, product, prefix):
         icechunk.VirtualChunkContainer(prefix, icechunk.http_store({"allow_http": "true"}), name=product)
     )
     return icechunk.Repository.open(
-        icechunk.local_filesystem_storage(path),
+        storage_of(path),
         config=config,
         authorize_virtual_chunk_access={prefix: None},
     )

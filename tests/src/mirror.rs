@@ -647,6 +647,7 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
 
     let mut truncate_at = None;
     let mut ignore_range = false;
+    let mut pace = None;
     if let Some(fault) = shared.faults.pick(&req.path, ordinal) {
         record.fault = Some(fault.clone());
         lock(&shared.stats).faults += 1;
@@ -684,6 +685,10 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
             FaultKind::Truncate { keep } => truncate_at = Some(keep),
             FaultKind::Delay(delay) => thread::sleep(delay),
             FaultKind::IgnoreRange => ignore_range = true,
+            FaultKind::IgnoreRangeSlowly { bytes_per_second } => {
+                ignore_range = true;
+                pace = Some(bytes_per_second);
+            }
             FaultKind::Redirect(base) => {
                 let extra = [(
                     "Location",
@@ -750,11 +755,14 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
             break;
         }
         let bandwidth = shared.bandwidth.load(Ordering::SeqCst);
-        let step = if bandwidth == 0 {
+        let mut step = if bandwidth == 0 {
             CHUNK
         } else {
             (bandwidth / 50).clamp(1024, CHUNK)
         };
+        if let Some(rate) = pace {
+            step = step.min((rate / 20).max(512));
+        }
         let next = (pos + step).min(end);
         let Some(bytes) = content.read(&req.path, pos..next) else {
             complete = false;
@@ -772,6 +780,9 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
         }
         record.body_bytes += bytes.len() as u64;
         pos = next;
+        if let Some(rate) = pace {
+            thread::sleep(Duration::from_secs_f64(bytes.len() as f64 / rate as f64));
+        }
     }
     let _ = stream.flush();
     finish(shared, record);

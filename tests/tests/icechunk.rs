@@ -14,22 +14,38 @@
 
 mod common;
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
-use common::{build_to_dir, plan, range_read, read_member, runtime, venv_program, workspace_root};
+use common::moto::{s3_settings, Moto, BUCKET};
+use common::{
+    build_to_dir, gik_binary, plan, range_read, read_member, runtime, venv_program, workspace_root,
+};
 use gik_builder::build::BuildReport;
 use gik_builder::icechunk::write_run;
 use gik_core::member::MemberManifest;
 use gik_core::time::RunTime;
+use gik_tests::mirror::MirrorServer;
 use gik_tests::synthetic::{Synthetic, SyntheticConfig, ECMWF_BUCKET, GEFS_BUCKET};
 use serde_json::json;
 
-fn check_product(name: &str, bucket: &str, vars: &[&str], groups: &[(&str, u32)]) {
-    let runs = [common::run(), common::run().days_before(1)];
-    let server = Synthetic::load(SyntheticConfig::new(runs))
+/// The two runs every test writes: one day apart, into one repository.
+fn runs() -> [RunTime; 2] {
+    [common::run(), common::run().days_before(1)]
+}
+
+fn serve_runs() -> MirrorServer {
+    Synthetic::load(SyntheticConfig::new(runs()))
         .unwrap()
         .serve()
-        .unwrap();
+        .unwrap()
+}
+
+/// Both runs of `name` written at once (in this process) into a repository in a folder, then
+/// checked from Python.
+fn check_product(name: &str, bucket: &str, vars: &[&str], groups: &[(&str, u32)]) {
+    let runs = runs();
+    let server = serve_runs();
     let repo = tempfile::tempdir().unwrap();
     let repo_path = repo.path().to_str().unwrap().to_string();
 
@@ -59,14 +75,43 @@ fn check_product(name: &str, bucket: &str, vars: &[&str], groups: &[(&str, u32)]
             .collect()
     });
     eprintln!("commit attempts: {attempts:?}");
+    let outs: Vec<(RunTime, &Path)> = built.iter().map(|(r, _, o)| (*r, o.path())).collect();
+    let scratch = tempfile::tempdir().unwrap();
+    check_in_python(
+        &server,
+        &repo_path,
+        &[],
+        scratch.path(),
+        (name, bucket),
+        product.credits().licence,
+        &outs,
+        groups,
+    );
+}
 
+/// Runs `tests/python/check_icechunk.py` on the repository at `repo` (a folder or `s3://…`,
+/// with `env` for Python's S3 client): for each run (its manifests in the folder beside it),
+/// member and group/step, the values read through Icechunk must be gik-core's decode of the
+/// message the member's manifest names, and ecCodes'.
+#[allow(clippy::too_many_arguments)]
+fn check_in_python(
+    server: &MirrorServer,
+    repo: &str,
+    env: &[(&'static str, String)],
+    scratch: &Path,
+    (name, bucket): (&str, &str),
+    licence: &str,
+    built: &[(RunTime, &Path)],
+    groups: &[(&str, u32)],
+) {
+    let runs = runs();
     // What Python must find: for each run, member and checked group/step, gik-core's decode.
     let mut checks = Vec::new();
-    for (run, _, out) in &built {
-        let catalog = common::read_catalog(out.path()).unwrap();
+    for (run, out) in built {
+        let catalog = common::read_catalog(out).unwrap();
         let entry = &catalog.products[name].runs[0];
         for (member, path) in &entry.manifests {
-            let manifest = read_member(out.path(), path);
+            let manifest = read_member(out, path);
             let number = match member.trim_start_matches(|c: char| c.is_ascii_alphabetic()) {
                 "" => 0,
                 n => n.parse::<u16>().unwrap(),
@@ -104,10 +149,10 @@ fn check_product(name: &str, bucket: &str, vars: &[&str], groups: &[(&str, u32)]
         "container_prefix": format!("{}/", server.url(bucket)),
         "init_times": init_times,
         "numbers": [0, 1, 5],
-        "attrs": {"licence": product.credits().licence, "Conventions": "CF-1.8"},
+        "attrs": {"licence": licence, "Conventions": "CF-1.8"},
         "checks": checks,
     });
-    let expected_path = repo.path().with_extension("expected.json");
+    let expected_path = scratch.join("expected.json");
     std::fs::write(
         &expected_path,
         serde_json::to_vec_pretty(&expected).unwrap(),
@@ -115,8 +160,9 @@ fn check_product(name: &str, bucket: &str, vars: &[&str], groups: &[(&str, u32)]
     .unwrap();
     let output = Command::new(venv_program("python"))
         .arg(workspace_root().join("tests/python/check_icechunk.py"))
-        .arg(repo.path())
+        .arg(repo)
         .arg(&expected_path)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -151,5 +197,75 @@ fn ecmwf_runs_appended_concurrently_open_in_xarray_and_equal_eccodes() {
             ("tp/accum/surface", 6),
             ("t2m/instant/heightAboveGround", 12),
         ],
+    );
+}
+
+/// The command line into a bucket: two `gik build --icechunk s3://…` processes, one per run,
+/// started together against an S3-compatible server (moto), append to one repository there
+/// (Icechunk's conditional writes: a commit that lost the race is redone, none is lost), and
+/// Python opens the repository from the bucket.
+#[test]
+fn two_gik_processes_append_runs_to_one_repository_in_a_bucket() {
+    let server = serve_runs();
+    let moto = Moto::with_bucket();
+    let repo = format!("s3://{BUCKET}/icechunk/gefs");
+    let outs: Vec<tempfile::TempDir> = runs().iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    gik_binary(); // built before the processes start, so they start together
+    let children: Vec<_> = runs()
+        .iter()
+        .zip(&outs)
+        .map(|(run, out)| {
+            Command::new(gik_binary())
+                .args(["--quiet", "build", "--product", "gefs", "--date"])
+                .arg(run.date_string())
+                .args(["--run", &run.hour_string(), "--members", "0,1,5", "--steps", "0-12"])
+                .args(["--vars", "APCP:surface", "--concurrency", "16", "--source"])
+                .arg(server.url(GEFS_BUCKET))
+                .arg("--out")
+                .arg(out.path())
+                .args(["--icechunk", &repo])
+                .env_remove("GIK_SOURCE")
+                .envs(s3_settings(&moto).iter().map(|(k, v)| (*k, v.as_str())))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut attempts = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "gik build --icechunk failed ({}):\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        attempts.push(stdout);
+    }
+    eprintln!("gik output: {attempts:?}");
+    // The repository is in the bucket, not on the local disk.
+    let keys = moto.list("icechunk/gefs");
+    assert!(
+        keys.keys().any(|k| k.contains("/snapshots/")) && keys.keys().any(|k| k.contains("/refs/")),
+        "no Icechunk repository under icechunk/gefs: {keys:?}"
+    );
+    let built: Vec<(RunTime, &Path)> = runs()
+        .into_iter()
+        .zip(outs.iter().map(|o| o.path()))
+        .collect();
+    let product = plan(&server, "gefs", "0", "0", &["APCP:surface"]).product;
+    let scratch = tempfile::tempdir().unwrap();
+    check_in_python(
+        &server,
+        &repo,
+        &s3_settings(&moto),
+        scratch.path(),
+        ("gefs", GEFS_BUCKET),
+        product.credits().licence,
+        &built,
+        &[("tp/accum/surface", 6)],
     );
 }

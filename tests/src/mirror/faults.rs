@@ -32,6 +32,13 @@ pub enum FaultKind {
     /// The `Range` header is ignored: `200` with the whole object, as a proxy that drops
     /// `Range` answers.
     IgnoreRange,
+    /// As [`FaultKind::IgnoreRange`], with the whole object sent at this pace: a client that
+    /// does not stop the download is still downloading long after it had what it needed, and
+    /// the request's log record (written when the connection ends) shows how far it got.
+    IgnoreRangeSlowly {
+        /// Body bytes per second.
+        bytes_per_second: u64,
+    },
     /// `302 Found` to this URL (the path of the request appended), as a bucket or proxy that
     /// redirects.
     Redirect(String),
@@ -99,6 +106,13 @@ impl FaultRule {
     /// Whole-object `200` answers to Range requests.
     pub fn ignore_range() -> Self {
         Self::new(FaultKind::IgnoreRange)
+    }
+
+    /// Whole-object `200` answers to Range requests, sent at `bytes_per_second`.
+    pub fn ignore_range_slowly(bytes_per_second: u64) -> Self {
+        Self::new(FaultKind::IgnoreRangeSlowly {
+            bytes_per_second: bytes_per_second.max(1),
+        })
     }
 
     /// `302` redirects to `base` followed by the request's path.

@@ -6,6 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod browser;
+pub mod moto;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -186,6 +187,11 @@ pub fn gik_binary() -> PathBuf {
             .current_dir(workspace_root());
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             build.arg("--release");
+        }
+        // The same features as this test binary's gik-builder, so that cargo reuses the
+        // workspace build instead of building gik-builder (and its dependencies) a second time.
+        if cfg!(feature = "icechunk") {
+            build.args(["--features", "icechunk"]);
         }
         let status = build.status().unwrap();
         assert!(status.success(), "building gik: {status}");
