@@ -21,6 +21,10 @@
 //! a build that dies half-way leaves the published run as it was; a rebuild that would lose
 //! what the published run has is not published without `force`
 //! ([`Catalog::publish`](gik_core::catalog::Catalog::publish)).
+//!
+//! [`build_run`] reads as the stages; stage 2 (fetching index files and matching their
+//! records) is in `index`, where manifests are written and how the catalog is merged in
+//! `publish`.
 
 mod index;
 mod publish;
