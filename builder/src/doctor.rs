@@ -205,100 +205,165 @@ async fn probe(
 ) -> Result<()> {
     let run = latest_complete_run(product, client, options.now, options.max_runs).await?;
     check.latest_run = Some(format!("{}{}", run.date_string(), run.hour_string()));
-    let step = product
-        .steps(run)
-        .get(1)
-        .copied()
-        .ok_or_else(|| anyhow!("{}: the {run} run has one step only", product.name()))?;
-    let (index_url, grib_url) = (
-        product.index_url(run, Member::Control, step)?,
-        product.grib_url(run, Member::Control, step)?,
-    );
-
-    let head = client.probe(&grib_url, None, &options.origin).await?;
-    check.head_status = Some(head.status);
-    check.head_ms = Some(millis(head.elapsed));
-    if head.status != 200 {
-        bail!("HEAD {grib_url}: HTTP {}", head.status);
-    }
-    let size = head
-        .content_length
-        .ok_or_else(|| anyhow!("HEAD {grib_url}: no Content-Length"))?;
-    let index = client.get_object(&index_url, ObjectKind::Index).await?;
-    let text = String::from_utf8(index.to_vec()).map_err(|_| anyhow!("{index_url}: not UTF-8"))?;
-    let records = product
-        .index_format()
-        .parse(&text, &index_url, Some(size))
-        .with_context(|| format!("{grib_url} is {size} bytes"))?;
-    let record = first_referenceable(product, &records, step)
-        .ok_or_else(|| anyhow!("{index_url}: no record of a default variable at step {step}"))?;
-    let length = record
-        .length
-        .ok_or_else(|| anyhow!("{index_url}: the record has no length"))?;
-
-    let answer = client
-        .probe(&grib_url, Some((record.offset, length)), &options.origin)
+    let target = Target::of(product, run)?;
+    let size = target.head(client, &options.origin, check).await?;
+    let message = target.message(product, client, size).await?;
+    let body = target
+        .read(client, &message, &options.origin, check)
         .await?;
-    check.range_status = Some(answer.status);
-    check.allow_origin = answer.allow_origin.clone();
-    check.expose_headers = answer.expose_headers.clone();
-    check.range_ms = Some(millis(answer.elapsed));
-    if answer.status != 206 {
-        bail!(
-            "GET {grib_url} bytes {}+{length}: HTTP {} instead of 206 (Range ignored?)",
-            record.offset,
-            answer.status
-        );
-    }
-    check.range_bytes = Some(answer.body.len() as u64);
-    check.throughput_mb_s =
-        Some(answer.body.len() as f64 / 1e6 / answer.elapsed.as_secs_f64().max(1e-6));
-    if answer.body.len() as u64 != length {
-        bail!(
-            "GET {grib_url} bytes {}+{length}: {} bytes came back",
-            record.offset,
-            answer.body.len()
-        );
-    }
-    let message = grib::decode(&answer.body).with_context(|| {
-        format!(
-            "{grib_url} bytes {}+{length} (from {index_url}, line {})",
-            record.offset, record.line
-        )
-    })?;
-    let meta = &message.info.metadata;
-    let mut differs = Vec::new();
-    if meta.time.end_whole_hours() != record.time.end_whole_hours() {
-        differs.push(format!("step {:?} h", meta.time.end_whole_hours()));
-    }
-    if let (Some(m), Some(r)) = (meta.reference_time, record.reference_time) {
-        if m != r {
-            differs.push(format!("run {m}"));
-        }
-    }
-    if let (Some(m), Some(r)) = (&meta.member, &record.member) {
-        if m != r {
-            differs.push(format!("member {m}"));
-        }
-    }
-    if !differs.is_empty() {
-        bail!(
-            "{grib_url} bytes {}+{length}: the message is not what {index_url} line {} says \
-             (it has {})",
-            record.offset,
-            record.line,
-            differs.join(", ")
-        );
-    }
-    check.decoded = Some(format!(
-        "{} {} at {} h, {} points",
-        meta.short_name,
-        meta.level.type_of_level,
-        step,
-        message.values.len()
-    ));
+    check.decoded = Some(target.decode(&message, &body)?);
     check.builder_ok = true;
     Ok(())
+}
+
+/// The files the doctor reads: the control's at the run's first step after 0.
+struct Target {
+    step: u32,
+    index_url: String,
+    grib_url: String,
+}
+
+/// The message the doctor reads, as the index describes it.
+struct Message {
+    record: IndexRecord,
+    length: u64,
+}
+
+impl Target {
+    /// The control's files at the first step after 0 of `run`.
+    fn of(product: &dyn Product, run: RunTime) -> Result<Self> {
+        let step = product
+            .steps(run)
+            .get(1)
+            .copied()
+            .ok_or_else(|| anyhow!("{}: the {run} run has one step only", product.name()))?;
+        Ok(Self {
+            step,
+            index_url: product.index_url(run, Member::Control, step)?,
+            grib_url: product.grib_url(run, Member::Control, step)?,
+        })
+    }
+
+    /// Step 2, the `HEAD` of the GRIB2 file: its size.
+    async fn head(
+        &self,
+        client: &HttpClient,
+        origin: &str,
+        check: &mut SourceCheck,
+    ) -> Result<u64> {
+        let grib_url = &self.grib_url;
+        let head = client.probe(grib_url, None, origin).await?;
+        check.head_status = Some(head.status);
+        check.head_ms = Some(millis(head.elapsed));
+        if head.status != 200 {
+            bail!("HEAD {grib_url}: HTTP {}", head.status);
+        }
+        head.content_length
+            .ok_or_else(|| anyhow!("HEAD {grib_url}: no Content-Length"))
+    }
+
+    /// Step 2, the index (its records checked against the GRIB2 file's `size`): the first
+    /// message of a default variable at the step.
+    async fn message(
+        &self,
+        product: &dyn Product,
+        client: &HttpClient,
+        size: u64,
+    ) -> Result<Message> {
+        let (index_url, step) = (&self.index_url, self.step);
+        let index = client.get_object(index_url, ObjectKind::Index).await?;
+        let text =
+            String::from_utf8(index.to_vec()).map_err(|_| anyhow!("{index_url}: not UTF-8"))?;
+        let records = product
+            .index_format()
+            .parse(&text, index_url, Some(size))
+            .with_context(|| format!("{} is {size} bytes", self.grib_url))?;
+        let record = first_referenceable(product, &records, step).ok_or_else(|| {
+            anyhow!("{index_url}: no record of a default variable at step {step}")
+        })?;
+        let length = record
+            .length
+            .ok_or_else(|| anyhow!("{index_url}: the record has no length"))?;
+        Ok(Message {
+            record: record.clone(),
+            length,
+        })
+    }
+
+    /// Step 3, the message read with a Range GET from a browser's origin: its bytes.
+    async fn read(
+        &self,
+        client: &HttpClient,
+        message: &Message,
+        origin: &str,
+        check: &mut SourceCheck,
+    ) -> Result<bytes::Bytes> {
+        let (grib_url, offset, length) = (&self.grib_url, message.record.offset, message.length);
+        let answer = client
+            .probe(grib_url, Some((offset, length)), origin)
+            .await?;
+        check.range_status = Some(answer.status);
+        check.allow_origin = answer.allow_origin.clone();
+        check.expose_headers = answer.expose_headers.clone();
+        check.range_ms = Some(millis(answer.elapsed));
+        if answer.status != 206 {
+            bail!(
+                "GET {grib_url} bytes {offset}+{length}: HTTP {} instead of 206 (Range ignored?)",
+                answer.status
+            );
+        }
+        let got = answer.body.len() as u64;
+        check.range_bytes = Some(got);
+        check.throughput_mb_s = Some(got as f64 / 1e6 / answer.elapsed.as_secs_f64().max(1e-6));
+        if got != length {
+            bail!("GET {grib_url} bytes {offset}+{length}: {got} bytes came back");
+        }
+        Ok(answer.body)
+    }
+
+    /// Step 4, the message decoded and checked against its index record (step, run,
+    /// member): what it holds, in words.
+    fn decode(&self, message: &Message, body: &[u8]) -> Result<String> {
+        let (grib_url, index_url) = (&self.grib_url, &self.index_url);
+        let (record, length) = (&message.record, message.length);
+        let decoded = grib::decode(body).with_context(|| {
+            format!(
+                "{grib_url} bytes {}+{length} (from {index_url}, line {})",
+                record.offset, record.line
+            )
+        })?;
+        let meta = &decoded.info.metadata;
+        let mut differs = Vec::new();
+        if meta.time.end_whole_hours() != record.time.end_whole_hours() {
+            differs.push(format!("step {:?} h", meta.time.end_whole_hours()));
+        }
+        if let (Some(m), Some(r)) = (meta.reference_time, record.reference_time) {
+            if m != r {
+                differs.push(format!("run {m}"));
+            }
+        }
+        if let (Some(m), Some(r)) = (&meta.member, &record.member) {
+            if m != r {
+                differs.push(format!("member {m}"));
+            }
+        }
+        if !differs.is_empty() {
+            bail!(
+                "{grib_url} bytes {}+{length}: the message is not what {index_url} line {} \
+                 says (it has {})",
+                record.offset,
+                record.line,
+                differs.join(", ")
+            );
+        }
+        Ok(format!(
+            "{} {} at {} h, {} points",
+            meta.short_name,
+            meta.level.type_of_level,
+            self.step,
+            decoded.values.len()
+        ))
+    }
 }
 
 /// The first record of `records` (one index) holding one of the product's default variables

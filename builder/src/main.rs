@@ -17,7 +17,7 @@ use gik_core::product::{
 };
 use gik_core::time::RunTime;
 
-use gik_builder::build::{build_run, BuildPlan};
+use gik_builder::build::{build_run, BuildPlan, BuildReport};
 use gik_builder::destination::Destination;
 use gik_builder::http::{HttpClient, RetryConfig};
 use gik_builder::progress::Progress;
@@ -381,117 +381,26 @@ async fn run_validate(location: &str, deep: bool, concurrency: usize) -> Result<
 
 async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
     let sources = open_sources(&args.source)?;
-    let product = open_product(&args.source, &sources)?;
     let client = open_client(&args.source, &sources)?;
-    let first = if args.latest {
-        let now = now_or_clock(args.now.as_deref())?;
-        latest::latest_complete_run(product.as_ref(), &client, now, 8).await?
-    } else {
-        let date = args.date.as_deref().context("--date is required")?;
-        RunTime::parse(date, &args.run)?
-    };
-    let runs: Vec<RunTime> = (0..=i64::from(args.days_back))
-        .map(|d| first.days_before(d))
-        .collect();
-    let share = tasks::TaskShare::from_args_or_env(args.task_index, args.task_count)?;
-    let runs = share.select(&runs);
+    let runs = runs_to_build(&args, &sources, &client).await?;
     if runs.is_empty() {
-        println!("task {share}: nothing to do");
         return Ok(());
     }
     let dest = Destination::open(&args.out)?;
     let progress = Progress::new(quiet);
-    let var_refs: Vec<&str> = args.vars.iter().map(String::as_str).collect();
     let mut failed = Vec::new();
     for run in runs {
-        // Each run is re-planned: ECMWF's steps and members depend on the run.
-        let product = open_product(&args.source, &sources)?;
-        let plan = BuildPlan {
-            members: parse_members(product.as_ref(), &args.members)?,
-            variables: select_variables(product.as_ref(), &var_refs)?,
-            steps: parse_steps(product.as_ref(), run, &args.steps)?,
-            run,
-            keep_runs: args.keep_runs,
-            force: args.force,
-            subsets: args
-                .subsets
-                .iter()
-                .map(|name| {
-                    let vars: Vec<&str> = args.subset_vars.iter().map(String::as_str).collect();
-                    gik_builder::subset::SubsetPlan::new(name, product.as_ref(), &vars)
-                })
-                .collect::<Result<_>>()?,
-            product,
-        };
+        let plan = build_plan(&args, &sources, run)?;
         let report = build_run(&plan, &client, &dest, &progress)
             .await
             .with_context(|| format!("{} {run}", plan.product.name()))?;
-        let stats = client.stats();
-        let requested = plan.members.len() * plan.steps.len();
-        println!(
-            "{} {run}: {} members written; {}/{requested} member-steps found, {} missing; \
-             {:.1} MB referenced; {} requests ({} retries); {:.1?}",
-            plan.product.name(),
-            report.members_written,
-            report.found,
-            report.missing.len(),
-            report.bytes_referenced as f64 / 1e6,
-            stats.requests.load(std::sync::atomic::Ordering::Relaxed),
-            stats.retries.load(std::sync::atomic::Ordering::Relaxed),
-            report.elapsed
-        );
-        for (name, read, written, members) in &report.subsets {
-            println!(
-                "  subset {name}: {members} members; read {:.1} MB, wrote {:.2} MB",
-                *read as f64 / 1e6,
-                *written as f64 / 1e6
-            );
-        }
+        print_build(&plan, &report, &client);
         #[cfg(feature = "icechunk")]
         if let (Some(repo), None) = (&args.icechunk, &report.kept_published) {
-            let ice = gik_builder::icechunk::write_run(
-                repo,
-                plan.product.as_ref(),
-                run,
-                &report.messages,
-            )
-            .await
-            .with_context(|| {
-                format!("{} {run}: Icechunk repository {repo}", plan.product.name())
-            })?;
-            println!(
-                "  icechunk {repo}: {} virtual references, commit {} ({} attempt(s))",
-                ice.references, ice.snapshot, ice.attempts
-            );
+            append_icechunk(repo, &plan, &report).await?;
         }
-        if let Some(lost) = &report.kept_published {
-            println!(
-                "  not published: {lost}; the published run was kept and this build's \
-                 manifests removed (--force replaces it)"
-            );
-        }
-        if report.beyond_keep {
-            println!(
-                "  kept although older than the newest {} runs (--keep-runs): it was just \
-                 built; the next build drops it",
-                plan.keep_runs
-            );
-        }
-        if !report.dropped_runs.is_empty() {
-            println!(
-                "  dropped (--keep-runs {}): {}",
-                plan.keep_runs,
-                report.dropped_runs.join(", ")
-            );
-        }
+        print_publication(&plan, &report);
         if !report.missing.is_empty() {
-            for m in report.missing.iter().take(50) {
-                let step = m.step.map_or(String::new(), |s| format!(" f{s:03}"));
-                println!("  missing: {}{step}: {}", m.member, m.reason);
-            }
-            if report.missing.len() > 50 {
-                println!("  ... and {} more", report.missing.len() - 50);
-            }
             failed.push(run);
         }
     }
@@ -505,6 +414,126 @@ async fn run_build(args: BuildArgs, quiet: bool) -> Result<()> {
             failed.iter().map(ToString::to_string).collect::<Vec<_>>()
         );
     }
-    let _ = product;
     Ok(())
+}
+
+/// The runs this task builds: `--date`/`--run` (or the newest complete run with `--latest`)
+/// and the `--days-back` days before it, this task's share of them. Says so when the share is
+/// empty.
+async fn runs_to_build(
+    args: &BuildArgs,
+    sources: &SourceSet,
+    client: &HttpClient,
+) -> Result<Vec<RunTime>> {
+    let first = if args.latest {
+        let product = open_product(&args.source, sources)?;
+        let now = now_or_clock(args.now.as_deref())?;
+        latest::latest_complete_run(product.as_ref(), client, now, 8).await?
+    } else {
+        let date = args.date.as_deref().context("--date is required")?;
+        RunTime::parse(date, &args.run)?
+    };
+    let runs: Vec<RunTime> = (0..=i64::from(args.days_back))
+        .map(|d| first.days_before(d))
+        .collect();
+    let share = tasks::TaskShare::from_args_or_env(args.task_index, args.task_count)?;
+    let runs = share.select(&runs);
+    if runs.is_empty() {
+        println!("task {share}: nothing to do");
+    }
+    Ok(runs)
+}
+
+/// The plan of one run. Each run is planned on its own: ECMWF's steps and members depend on
+/// the run.
+fn build_plan(args: &BuildArgs, sources: &SourceSet, run: RunTime) -> Result<BuildPlan> {
+    let product = open_product(&args.source, sources)?;
+    let var_refs: Vec<&str> = args.vars.iter().map(String::as_str).collect();
+    let subset_vars: Vec<&str> = args.subset_vars.iter().map(String::as_str).collect();
+    Ok(BuildPlan {
+        members: parse_members(product.as_ref(), &args.members)?,
+        variables: select_variables(product.as_ref(), &var_refs)?,
+        steps: parse_steps(product.as_ref(), run, &args.steps)?,
+        run,
+        keep_runs: args.keep_runs,
+        force: args.force,
+        subsets: args
+            .subsets
+            .iter()
+            .map(|name| gik_builder::subset::SubsetPlan::new(name, product.as_ref(), &subset_vars))
+            .collect::<Result<_>>()?,
+        product,
+    })
+}
+
+/// What a run's build found and wrote: one line, then one per subset.
+fn print_build(plan: &BuildPlan, report: &BuildReport, client: &HttpClient) {
+    let stats = client.stats();
+    let requested = plan.members.len() * plan.steps.len();
+    println!(
+        "{} {}: {} members written; {}/{requested} member-steps found, {} missing; \
+         {:.1} MB referenced; {} requests ({} retries); {:.1?}",
+        plan.product.name(),
+        plan.run,
+        report.members_written,
+        report.found,
+        report.missing.len(),
+        report.bytes_referenced as f64 / 1e6,
+        stats.requests.load(std::sync::atomic::Ordering::Relaxed),
+        stats.retries.load(std::sync::atomic::Ordering::Relaxed),
+        report.elapsed
+    );
+    for (name, read, written, members) in &report.subsets {
+        println!(
+            "  subset {name}: {members} members; read {:.1} MB, wrote {:.2} MB",
+            *read as f64 / 1e6,
+            *written as f64 / 1e6
+        );
+    }
+}
+
+/// `--icechunk`: appends the run's references to the repository.
+#[cfg(feature = "icechunk")]
+async fn append_icechunk(repo: &str, plan: &BuildPlan, report: &BuildReport) -> Result<()> {
+    let (product, run) = (plan.product.as_ref(), plan.run);
+    let ice = gik_builder::icechunk::write_run(repo, product, run, &report.messages)
+        .await
+        .with_context(|| format!("{} {run}: Icechunk repository {repo}", product.name()))?;
+    println!(
+        "  icechunk {repo}: {} virtual references, commit {} ({} attempt(s))",
+        ice.references, ice.snapshot, ice.attempts
+    );
+    Ok(())
+}
+
+/// What the catalog did with the run (kept the published one, dropped old runs) and the first
+/// 50 missing messages.
+fn print_publication(plan: &BuildPlan, report: &BuildReport) {
+    if let Some(lost) = &report.kept_published {
+        println!(
+            "  not published: {lost}; the published run was kept and this build's \
+             manifests removed (--force replaces it)"
+        );
+    }
+    if report.beyond_keep {
+        println!(
+            "  kept although older than the newest {} runs (--keep-runs): it was just \
+             built; the next build drops it",
+            plan.keep_runs
+        );
+    }
+    if !report.dropped_runs.is_empty() {
+        println!(
+            "  dropped (--keep-runs {}): {}",
+            plan.keep_runs,
+            report.dropped_runs.join(", ")
+        );
+    }
+    for m in report.missing.iter().take(50) {
+        let step = m.step.map_or(String::new(), |s| format!(" f{s:03}"));
+        println!("  missing: {}{step}: {}", m.member, m.reason);
+    }
+    if report.missing.len() > 50 {
+        println!("  ... and {} more", report.missing.len() - 50);
+    }
 }

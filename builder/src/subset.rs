@@ -21,7 +21,8 @@ use std::hash::{Hash, Hasher};
 use anyhow::{Context, Result};
 use futures::stream::{self, StreamExt};
 use gik_core::catalog::{MissingEntry, RunEntry, VariableEntry};
-use gik_core::grib::encode::{crop_message, DataPacking};
+use gik_core::grib::encode::{crop_message, Cropped, DataPacking};
+use gik_core::grib::Grid;
 use gik_core::manifest::ByteRange;
 use gik_core::member::{
     build_member_manifest_with, variable_steps, MemberIdentity, MessageRef, VariableMessages,
@@ -30,6 +31,7 @@ use gik_core::product::{Member, Product, VariableSpec};
 use gik_core::subset::{run_folder, SubsetDefinition, SubsetEntry};
 use gik_core::time::RunTime;
 
+use crate::build::member_variables;
 use crate::destination::Destination;
 use crate::http::HttpClient;
 use crate::progress::Progress;
@@ -76,171 +78,18 @@ pub async fn build_subset(
     dest: &Destination,
     progress: &Progress,
 ) -> Result<SubsetEntry> {
-    let def = plan.definition;
-    let steps = def.steps_of(steps);
-    let folder = run_folder(def.name, product.name(), run);
-    // Every (member, variable, message) to cut, in file order per member.
-    let mut jobs = Vec::new();
-    let mut missing = Vec::new();
-    for (&member, refs) in members {
-        let member_name = product.member_name(member);
-        for spec in &plan.variables {
-            let wanted = variable_steps(spec, &steps);
-            let messages = refs.get(&spec.request).map(Vec::as_slice).unwrap_or(&[]);
-            for &step in &wanted {
-                match messages.iter().find(|m| m.step == step) {
-                    Some(m) => jobs.push((member, spec.request.clone(), m.clone())),
-                    None => missing.push(MissingEntry {
-                        member: member_name.clone(),
-                        step: Some(step),
-                        reason: format!("{}: not in the run's manifest", spec.request),
-                    }),
-                }
-            }
-        }
-    }
-    progress.stage(
-        &format!("{} {run}: subset {}", product.name(), def.name),
-        jobs.len() as u64,
-    );
-    let bbox = def.bbox;
-    let cut: Vec<_> = stream::iter(jobs)
-        .map(|(member, request, message)| async move {
-            let result = async {
-                let bytes = client
-                    .get_range(
-                        &message.range.url,
-                        message.range.offset,
-                        message.range.length,
-                    )
-                    .await?;
-                let cropped = crop_message(&bytes, &bbox, DataPacking::ComplexSpatial)?;
-                anyhow::Ok((bytes.len() as u64, cropped))
-            }
-            .await
-            .with_context(|| {
-                format!(
-                    "{request} f{:03} of {} at {}+{}",
-                    message.step,
-                    product.member_name(member),
-                    message.range.url,
-                    message.range.offset
-                )
-            });
-            progress.inc(1);
-            (member, request, message.step, result)
-        })
-        .buffered(CONCURRENT_MESSAGES)
-        .collect()
-        .await;
-    progress.finish_stage();
-
-    // Per member: its messages in job order, concatenated.
-    let mut per_member: BTreeMap<Member, Vec<(String, u32, Vec<u8>)>> = BTreeMap::new();
-    let mut grids = BTreeMap::new();
-    let mut bytes_read = 0u64;
-    for (member, request, step, result) in cut {
-        match result {
-            Ok((read, cropped)) => {
-                bytes_read += read;
-                if !grids.contains_key(&request) {
-                    let grid = gik_core::grib::describe(&cropped.bytes)?.grid;
-                    grids.insert(request.clone(), grid);
-                }
-                per_member
-                    .entry(member)
-                    .or_default()
-                    .push((request, step, cropped.bytes));
-            }
-            Err(e) => missing.push(MissingEntry {
-                member: product.member_name(member),
-                step: Some(step),
-                reason: format!("{e:#}"),
-            }),
-        }
-    }
-
-    let credits = product.credits();
-    let attribution = credits.attribution.to_string();
-    let licence = credits.licence.to_string();
-    let bbox_text = bbox.to_string();
-    let mut entry = SubsetEntry {
-        bbox: bbox_text.clone(),
-        attribution: attribution.clone(),
-        licence: licence.clone(),
-        bytes_read,
-        ..SubsetEntry::default()
+    let cutter = Cutter {
+        plan,
+        product,
+        run,
+        steps: plan.definition.steps_of(steps),
     };
-    let mut variables_entry: BTreeMap<String, VariableEntry> = BTreeMap::new();
-    for (member, messages) in per_member {
-        let member_name = product.member_name(member);
-        let mut file = Vec::new();
-        let mut refs: BTreeMap<String, Vec<MessageRef>> = BTreeMap::new();
-        let stem = format!(
-            "{folder}/{}{}z-{member_name}",
-            run.date_string(),
-            run.hour_string()
-        );
-        let tag = content_tag(&messages);
-        let file_path = format!("{stem}.{tag}.grib2");
-        for (request, step, bytes) in &messages {
-            refs.entry(request.clone()).or_default().push(MessageRef {
-                step: *step,
-                range: ByteRange {
-                    url: file_path.clone(),
-                    offset: file.len() as u64,
-                    length: bytes.len() as u64,
-                },
-            });
-            file.extend_from_slice(bytes);
-        }
-        let vars: Vec<VariableMessages> = plan
-            .variables
-            .iter()
-            .filter_map(|spec| {
-                let (grid, messages) = (grids.get(&spec.request)?, refs.remove(&spec.request)?);
-                variables_entry
-                    .entry(spec.request.clone())
-                    .or_insert_with(|| VariableEntry::of_spec(spec));
-                Some(VariableMessages {
-                    spec: spec.clone(),
-                    grid: grid.clone(),
-                    steps: variable_steps(spec, &steps),
-                    messages,
-                })
-            })
-            .collect();
-        let who = MemberIdentity {
-            product: product.name().to_string(),
-            run,
-            member: member_name.clone(),
-        };
-        let manifest = build_member_manifest_with(
-            &who,
-            &vars,
-            &[
-                ("gik_subset", def.name),
-                ("gik_subset_bbox", &bbox_text),
-                ("attribution", &attribution),
-                ("licence", &licence),
-            ],
-        )
-        .with_context(|| format!("subset {}: manifest of {member_name}", def.name))?;
-        let manifest_bytes = gik_core::manifest::write_parquet(&manifest)?;
-        let manifest_path = format!("{stem}.{tag}.parquet");
-        entry.bytes_written += file.len() as u64;
-        // The GRIB2 file first: a manifest never names a file that is not there.
-        dest.put(&file_path, file).await?;
-        dest.put(&manifest_path, manifest_bytes).await?;
-        entry.files.insert(member_name.clone(), file_path);
-        entry.run.manifests.insert(member_name, manifest_path);
-    }
-    entry.run.run = run;
-    entry.run.members = entry.run.manifests.keys().cloned().collect();
-    entry.run.steps = steps;
-    entry.run.variables = variables_entry.into_values().collect();
+    let (jobs, mut missing) = cutter.jobs(members);
+    let cut = cutter.cut(jobs, client, progress).await;
+    let cut = cutter.collect(cut, &mut missing)?;
+    let mut entry = cutter.write(cut, dest).await?;
     entry.run.missing = missing;
-    entry.run.bytes_referenced = entry.bytes_written;
+    let def = plan.definition;
     tracing::info!(
         subset = def.name,
         product = product.name(),
@@ -252,6 +101,232 @@ pub async fn build_subset(
         "subset cut"
     );
     Ok(entry)
+}
+
+/// One message to cut: the member, the variable request and where the message is.
+type CutJob = (Member, String, MessageRef);
+
+/// A message read and cropped (bytes read, the cropped message), or why not.
+type CutResult = (Member, String, u32, Result<(u64, Cropped)>);
+
+/// What the cropped messages make: each member's messages in job order (variable request,
+/// step, bytes), each variable's cropped grid, and the bytes read.
+struct Cut {
+    per_member: BTreeMap<Member, Vec<(String, u32, Vec<u8>)>>,
+    grids: BTreeMap<String, Grid>,
+    bytes_read: u64,
+}
+
+/// One subset of one run being cut.
+struct Cutter<'a> {
+    plan: &'a SubsetPlan,
+    product: &'a dyn Product,
+    run: RunTime,
+    /// The subset's steps among the build's.
+    steps: Vec<u32>,
+}
+
+impl Cutter<'_> {
+    /// Every (member, variable, message) to cut, in file order per member, and the messages
+    /// the run's manifests lack.
+    fn jobs(&self, members: &BTreeMap<Member, MemberMessages>) -> (Vec<CutJob>, Vec<MissingEntry>) {
+        let mut jobs = Vec::new();
+        let mut missing = Vec::new();
+        for (&member, refs) in members {
+            let member_name = self.product.member_name(member);
+            for spec in &self.plan.variables {
+                let wanted = variable_steps(spec, &self.steps);
+                let messages = refs.get(&spec.request).map(Vec::as_slice).unwrap_or(&[]);
+                for &step in &wanted {
+                    match messages.iter().find(|m| m.step == step) {
+                        Some(m) => jobs.push((member, spec.request.clone(), m.clone())),
+                        None => missing.push(MissingEntry {
+                            member: member_name.clone(),
+                            step: Some(step),
+                            reason: format!("{}: not in the run's manifest", spec.request),
+                        }),
+                    }
+                }
+            }
+        }
+        (jobs, missing)
+    }
+
+    /// Range-reads and crops every job's message, [`CONCURRENT_MESSAGES`] at a time, in job
+    /// order.
+    async fn cut(
+        &self,
+        jobs: Vec<CutJob>,
+        client: &HttpClient,
+        progress: &Progress,
+    ) -> Vec<CutResult> {
+        let (product, def) = (self.product, self.plan.definition);
+        progress.stage(
+            &format!("{} {}: subset {}", product.name(), self.run, def.name),
+            jobs.len() as u64,
+        );
+        let bbox = def.bbox;
+        let cut = stream::iter(jobs)
+            .map(|(member, request, message)| async move {
+                let result = async {
+                    let range = &message.range;
+                    let bytes = client
+                        .get_range(&range.url, range.offset, range.length)
+                        .await?;
+                    let cropped = crop_message(&bytes, &bbox, DataPacking::ComplexSpatial)?;
+                    anyhow::Ok((bytes.len() as u64, cropped))
+                }
+                .await
+                .with_context(|| {
+                    format!(
+                        "{request} f{:03} of {} at {}+{}",
+                        message.step,
+                        product.member_name(member),
+                        message.range.url,
+                        message.range.offset
+                    )
+                });
+                progress.inc(1);
+                (member, request, message.step, result)
+            })
+            .buffered(CONCURRENT_MESSAGES)
+            .collect()
+            .await;
+        progress.finish_stage();
+        cut
+    }
+
+    /// The cropped messages per member, in job order; a message that could not be cut is
+    /// added to `missing`.
+    fn collect(&self, cut: Vec<CutResult>, missing: &mut Vec<MissingEntry>) -> Result<Cut> {
+        let mut out = Cut {
+            per_member: BTreeMap::new(),
+            grids: BTreeMap::new(),
+            bytes_read: 0,
+        };
+        for (member, request, step, result) in cut {
+            match result {
+                Ok((read, cropped)) => {
+                    out.bytes_read += read;
+                    if !out.grids.contains_key(&request) {
+                        let grid = gik_core::grib::describe(&cropped.bytes)?.grid;
+                        out.grids.insert(request.clone(), grid);
+                    }
+                    out.per_member
+                        .entry(member)
+                        .or_default()
+                        .push((request, step, cropped.bytes));
+                }
+                Err(e) => missing.push(MissingEntry {
+                    member: self.product.member_name(member),
+                    step: Some(step),
+                    reason: format!("{e:#}"),
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes each member's GRIB2 file and manifest; returns the subset's catalog entry
+    /// (without the missing messages).
+    async fn write(&self, cut: Cut, dest: &Destination) -> Result<SubsetEntry> {
+        let credits = self.product.credits();
+        let mut entry = SubsetEntry {
+            bbox: self.plan.definition.bbox.to_string(),
+            attribution: credits.attribution.to_string(),
+            licence: credits.licence.to_string(),
+            bytes_read: cut.bytes_read,
+            ..SubsetEntry::default()
+        };
+        let mut variables_entry: BTreeMap<String, VariableEntry> = BTreeMap::new();
+        for (member, messages) in cut.per_member {
+            let member_name = self.product.member_name(member);
+            let (file_path, file, mut refs) = self.member_file(&member_name, &messages);
+            let vars = member_variables(
+                &self.plan.variables,
+                &self.steps,
+                &cut.grids,
+                |request| refs.remove(request),
+                &mut variables_entry,
+            );
+            let manifest_bytes = self.member_manifest(&entry, &member_name, &vars)?;
+            let manifest_path = format!("{}.parquet", file_path.trim_end_matches(".grib2"));
+            entry.bytes_written += file.len() as u64;
+            // The GRIB2 file first: a manifest never names a file that is not there.
+            dest.put(&file_path, file).await?;
+            dest.put(&manifest_path, manifest_bytes).await?;
+            entry.files.insert(member_name.clone(), file_path);
+            entry.run.manifests.insert(member_name, manifest_path);
+        }
+        entry.run.run = self.run;
+        entry.run.members = entry.run.manifests.keys().cloned().collect();
+        entry.run.steps = self.steps.clone();
+        entry.run.variables = variables_entry.into_values().collect();
+        entry.run.bytes_referenced = entry.bytes_written;
+        Ok(entry)
+    }
+
+    /// A member's GRIB2 file (its messages concatenated, named by a hash of their content):
+    /// its path, its bytes, and each message's reference into it by variable request.
+    fn member_file(
+        &self,
+        member_name: &str,
+        messages: &[(String, u32, Vec<u8>)],
+    ) -> (String, Vec<u8>, MemberMessages) {
+        let (run, folder) = (self.run, self.folder());
+        let (date, hour) = (run.date_string(), run.hour_string());
+        let file_path = format!(
+            "{folder}/{date}{hour}z-{member_name}.{}.grib2",
+            content_tag(messages)
+        );
+        let mut file = Vec::new();
+        let mut refs = MemberMessages::new();
+        for (request, step, bytes) in messages {
+            refs.entry(request.clone()).or_default().push(MessageRef {
+                step: *step,
+                range: ByteRange {
+                    url: file_path.clone(),
+                    offset: file.len() as u64,
+                    length: bytes.len() as u64,
+                },
+            });
+            file.extend_from_slice(bytes);
+        }
+        (file_path, file, refs)
+    }
+
+    /// A member's subset manifest as parquet bytes; its attributes name the subset, its box and
+    /// the credits of `entry`.
+    fn member_manifest(
+        &self,
+        entry: &SubsetEntry,
+        member_name: &str,
+        vars: &[VariableMessages],
+    ) -> Result<Vec<u8>> {
+        let name = self.plan.definition.name;
+        let who = MemberIdentity {
+            product: self.product.name().to_string(),
+            run: self.run,
+            member: member_name.to_string(),
+        };
+        let manifest = build_member_manifest_with(
+            &who,
+            vars,
+            &[
+                ("gik_subset", name),
+                ("gik_subset_bbox", &entry.bbox),
+                ("attribution", &entry.attribution),
+                ("licence", &entry.licence),
+            ],
+        )
+        .with_context(|| format!("subset {name}: manifest of {member_name}"))?;
+        Ok(gik_core::manifest::write_parquet(&manifest)?)
+    }
+
+    /// The folder of the subset's files for this run.
+    fn folder(&self) -> String {
+        run_folder(self.plan.definition.name, self.product.name(), self.run)
+    }
 }
 
 /// A short hash of a member's cropped messages, for content-addressed file names.

@@ -12,7 +12,7 @@ use futures::stream::{self, StreamExt};
 use gik_core::manifest::{ByteRange, ChunkKey};
 use gik_core::member::MemberManifest;
 
-use crate::http::{HttpClient, ObjectKind};
+use crate::http::{FetchError, HttpClient, ObjectKind};
 
 /// Outcome of a validation.
 #[derive(Debug, Default)]
@@ -65,8 +65,8 @@ pub async fn validate(client: &HttpClient, location: &str, deep: bool) -> Result
     for r in &refs {
         by_url.entry(r.1.url.as_str()).or_default().push(r);
     }
-    let sizes: BTreeMap<&str, Result<u64, String>> = stream::iter(by_url.keys().copied())
-        .map(|url| async move { (url, client.head_size(url).await.map_err(|e| e.to_string())) })
+    let sizes: BTreeMap<&str, Result<u64, FetchError>> = stream::iter(by_url.keys().copied())
+        .map(|url| async move { (url, client.head_size(url).await) })
         .buffer_unordered(64)
         .collect()
         .await;

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gik_core::geo::OutputGrid;
-use gik_core::product::{AccumulationKind, StepType};
+use gik_core::product::{AccumulationKind, Product, StepType, VariableSpec};
 use gik_core::time::RunTime;
 
 use super::args::StreamArgs;
 use super::netcdf_out::{Attrs, VarDef, VarDims};
-use super::plan::{Mode, Plan};
+use super::plan::{Mode, Plan, SourceVar};
 use super::report::{group_missing, MissingMessage};
 use super::source::CatalogLocation;
 
@@ -46,10 +46,8 @@ pub(super) fn missing_attrs(missing: &[&MissingMessage]) -> Attrs {
     attrs
 }
 
-/// The file's global attributes: CF conventions, product, run, where the data came from and the
-/// attribution its licence requires.
-///
-/// Not split: it is the list of attributes in the order they appear in the file.
+/// The file's global attributes, in the order they appear in the file: CF conventions,
+/// product, run, where the data came from and the attribution its licence requires.
 pub(super) fn global_attrs(
     args: &StreamArgs,
     plan: &Plan,
@@ -91,17 +89,7 @@ pub(super) fn global_attrs(
         ),
         ("attribution".into(), credits.attribution.into()),
         ("license".into(), credits.licence.into()),
-        (
-            "history".into(),
-            format!(
-                "{} gik {} stream{}",
-                now_iso(),
-                env!("CARGO_PKG_VERSION"),
-                args.preset
-                    .map_or(String::new(), |p| format!(" --preset {p}"))
-            )
-            .into(),
-        ),
+        ("history".into(), history(args).into()),
         ("gik_version".into(), env!("CARGO_PKG_VERSION").into()),
         ("gik_bbox".into(), plan.bbox.to_string().into()),
         (
@@ -132,102 +120,123 @@ pub(super) fn global_attrs(
     global
 }
 
-/// The data variables and their attributes (units, names, what the values mean).
-///
-/// Not split: it is the list of variables and attributes in the order they appear in the file.
+/// `history`: when and how the file was made.
+fn history(args: &StreamArgs) -> String {
+    format!(
+        "{} gik {} stream{}",
+        now_iso(),
+        env!("CARGO_PKG_VERSION"),
+        args.preset
+            .map_or(String::new(), |p| format!(" --preset {p}"))
+    )
+}
+
+/// The data variables and their attributes (units, names, what the values mean), in the order
+/// they appear in the file.
 pub(super) fn variable_defs(
     plan: &Plan,
     not_applicable: &BTreeMap<usize, Vec<u32>>,
 ) -> Vec<VarDef> {
     let product = plan.product.as_ref();
-    let accumulation_note = match product.precipitation().kind {
-        AccumulationKind::FromRunStart => "accumulated from the start of the run to the step",
-        AccumulationKind::ResettingBuckets { .. } => {
-            "accumulated over the product's window ending at the step (GEFS: restarts every 6 h)"
-        }
-    };
     match &plan.mode {
         Mode::Fields { vars, .. } => vars
             .iter()
             .enumerate()
-            .map(|(v, var)| {
-                let spec = &var.spec;
-                let mut attrs: Attrs = vec![
-                    ("units".into(), spec.units.clone().into()),
-                    ("long_name".into(), spec.long_name.clone().into()),
-                ];
-                if let Some(sn) = product.standard_name(spec) {
-                    attrs.push(("standard_name".into(), sn.into()));
-                }
-                attrs.push(("GRIB_stepType".into(), spec.step_type.as_str().into()));
-                attrs.push(("GRIB_typeOfLevel".into(), spec.type_of_level.clone().into()));
-                if let Some(level) = spec.level {
-                    attrs.push(("level".into(), level.into()));
-                }
-                attrs.push(("gik_variable".into(), spec.request.clone().into()));
-                if spec.step_type == StepType::Accum {
-                    attrs.push(("comment".into(), accumulation_note.into()));
-                }
-                if let Some(steps) = not_applicable.get(&v) {
-                    attrs.push((
-                        "gik_not_applicable".into(),
-                        format!(
-                            "steps {steps:?}: nothing has accumulated at the start of the run (NaN)"
-                        )
-                        .into(),
-                    ));
-                }
-                VarDef {
-                    name: var.name.clone(),
-                    dims: VarDims::MemberStep,
-                    attrs,
-                }
-            })
-            .collect(),
-        Mode::Rain { var, .. } => vec![
-            VarDef {
+            .map(|(v, var)| VarDef {
                 name: var.name.clone(),
                 dims: VarDims::MemberStep,
-                attrs: vec![
-                    ("units".into(), "mm".into()),
-                    (
-                        "long_name".into(),
-                        "total precipitation over the window ending at the step".into(),
-                    ),
-                    (
-                        "standard_name".into(),
-                        "lwe_thickness_of_precipitation_amount".into(),
-                    ),
-                    ("cell_methods".into(), "step: sum".into()),
-                    ("gik_variable".into(), var.spec.request.clone().into()),
-                    (
-                        "comment".into(),
-                        "window bounds in step_bnds; combined from the product's accumulated \
-                         messages by gik-core precipitation_plan"
-                            .into(),
-                    ),
-                ],
-            },
-            VarDef {
-                name: "exceedance_probability".into(),
-                dims: VarDims::ThresholdStep,
-                attrs: vec![
-                    ("units".into(), "%".into()),
-                    (
-                        "long_name".into(),
-                        "percentage of members whose window precipitation exceeds the threshold"
-                            .into(),
-                    ),
-                    (
-                        "comment".into(),
-                        "strictly greater than the threshold; members whose total is missing \
-                         (NaN) are left out of the percentage"
-                            .into(),
-                    ),
-                ],
-            },
-        ],
+                attrs: field_attrs(product, &var.spec, not_applicable.get(&v)),
+            })
+            .collect(),
+        Mode::Rain { var, .. } => rain_variables(var),
     }
+}
+
+/// The attributes of a field variable of `spec`; `not_applicable`: the steps where nothing
+/// has accumulated yet.
+fn field_attrs(
+    product: &dyn Product,
+    spec: &VariableSpec,
+    not_applicable: Option<&Vec<u32>>,
+) -> Attrs {
+    let mut attrs: Attrs = vec![
+        ("units".into(), spec.units.clone().into()),
+        ("long_name".into(), spec.long_name.clone().into()),
+    ];
+    if let Some(sn) = product.standard_name(spec) {
+        attrs.push(("standard_name".into(), sn.into()));
+    }
+    attrs.push(("GRIB_stepType".into(), spec.step_type.as_str().into()));
+    attrs.push(("GRIB_typeOfLevel".into(), spec.type_of_level.clone().into()));
+    if let Some(level) = spec.level {
+        attrs.push(("level".into(), level.into()));
+    }
+    attrs.push(("gik_variable".into(), spec.request.clone().into()));
+    if spec.step_type == StepType::Accum {
+        let note = match product.precipitation().kind {
+            AccumulationKind::FromRunStart => "accumulated from the start of the run to the step",
+            AccumulationKind::ResettingBuckets { .. } => {
+                "accumulated over the product's window ending at the step (GEFS: restarts \
+                 every 6 h)"
+            }
+        };
+        attrs.push(("comment".into(), note.into()));
+    }
+    if let Some(steps) = not_applicable {
+        attrs.push((
+            "gik_not_applicable".into(),
+            format!("steps {steps:?}: nothing has accumulated at the start of the run (NaN)")
+                .into(),
+        ));
+    }
+    attrs
+}
+
+/// The two variables of the rain-probability preset: window totals of `var` per member, and
+/// exceedance probabilities per threshold.
+fn rain_variables(var: &SourceVar) -> Vec<VarDef> {
+    vec![
+        VarDef {
+            name: var.name.clone(),
+            dims: VarDims::MemberStep,
+            attrs: vec![
+                ("units".into(), "mm".into()),
+                (
+                    "long_name".into(),
+                    "total precipitation over the window ending at the step".into(),
+                ),
+                (
+                    "standard_name".into(),
+                    "lwe_thickness_of_precipitation_amount".into(),
+                ),
+                ("cell_methods".into(), "step: sum".into()),
+                ("gik_variable".into(), var.spec.request.clone().into()),
+                (
+                    "comment".into(),
+                    "window bounds in step_bnds; combined from the product's accumulated \
+                     messages by gik-core precipitation_plan"
+                        .into(),
+                ),
+            ],
+        },
+        VarDef {
+            name: "exceedance_probability".into(),
+            dims: VarDims::ThresholdStep,
+            attrs: vec![
+                ("units".into(), "%".into()),
+                (
+                    "long_name".into(),
+                    "percentage of members whose window precipitation exceeds the threshold".into(),
+                ),
+                (
+                    "comment".into(),
+                    "strictly greater than the threshold; members whose total is missing \
+                     (NaN) are left out of the percentage"
+                        .into(),
+                ),
+            ],
+        },
+    ]
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use gik_core::geo::{CropMap, OutputGrid};
 use gik_core::grib;
 use gik_core::identity;
 use gik_core::manifest::ByteRange;
-use gik_core::member::MemberManifest;
 use gik_core::product::{
     reroot_url, url_base, AccumulationPlan, Member, Product, StepType, VariableSpec,
 };
@@ -21,15 +20,16 @@ use tokio::sync::oneshot;
 
 use super::plan::{Mode, Plan, SourceVar};
 use super::rain::RainState;
+use super::source::{ManifestResult, ManifestUnavailable};
 use crate::http::HttpClient;
 
 /// Why one message of a stream is not in the file. The text (`Display`) is what the report
 /// and the file's `missing` attribute say.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub(super) enum JobError {
-    /// The member's manifest could not be read (the reason is the read error's text).
+    /// The member's manifest cannot be had.
     #[error("{0}")]
-    Manifest(String),
+    Manifest(ManifestUnavailable),
     /// The variable has no array (or no step axis) in the member's manifest.
     #[error("{variable} is not in the member's manifest")]
     VariableAbsent {
@@ -161,7 +161,7 @@ enum Lookup {
     Missing(JobError),
 }
 
-fn lookup(manifest: &Result<MemberManifest, String>, var: &SourceVar, step: u32) -> Lookup {
+fn lookup(manifest: &ManifestResult, var: &SourceVar, step: u32) -> Lookup {
     let manifest = match manifest {
         Ok(m) => m,
         Err(reason) => return Lookup::Missing(JobError::Manifest(reason.clone())),
@@ -194,7 +194,7 @@ fn variable_jobs(
     v: usize,
     var: &SourceVar,
     steps: &[u32],
-    manifests: &[Result<MemberManifest, String>],
+    manifests: &[ManifestResult],
     members: &MemberNames<'_>,
     mut not_applicable: impl FnMut(u32) -> Option<JobError>,
 ) -> Vec<Job> {
@@ -346,7 +346,7 @@ pub(super) struct JobList {
 impl JobList {
     /// The jobs of `plan` given the member manifests (in the plan's member order) and the
     /// number of points of the output grid.
-    pub fn new(plan: &Plan, manifests: &[Result<MemberManifest, String>], points: usize) -> Self {
+    pub fn new(plan: &Plan, manifests: &[ManifestResult], points: usize) -> Self {
         let members = MemberNames {
             product: plan.product.as_ref(),
             members: &plan.members,
@@ -364,7 +364,7 @@ impl JobList {
     fn fields(
         vars: &[SourceVar],
         steps: &[u32],
-        manifests: &[Result<MemberManifest, String>],
+        manifests: &[ManifestResult],
         members: &MemberNames<'_>,
     ) -> Self {
         let mut jobs = Vec::new();
@@ -392,7 +392,7 @@ impl JobList {
         var: &SourceVar,
         plans: &[AccumulationPlan],
         thresholds: &[f32],
-        manifests: &[Result<MemberManifest, String>],
+        manifests: &[ManifestResult],
         points: usize,
         members: &MemberNames<'_>,
     ) -> Self {

@@ -57,7 +57,7 @@ pub use report::{group_missing, MissingMessage, StreamReport};
 pub use source::CatalogLocation;
 
 use jobs::{read_field, Asked, DecodePool, JobError, JobList};
-use netcdf_out::{AttrValue, Layout, Writer};
+use netcdf_out::{AttrValue, Attrs, Layout, Writer};
 use plan::{Mode, Plan, Planned};
 
 /// `gik stream` as the command line runs it: a client, a progress bar, the stream, a summary.
@@ -112,43 +112,14 @@ pub async fn stream(
     let grid = OutputGrid::new(&plan.bbox, plan::output_lattice(&plan, &manifests)?)?;
     let mut jobs = JobList::new(&plan, &manifests, grid.points());
     let client = &source::client_with_sources(client, &args.sources)?;
-    let first_source = client
-        .sources()
-        .filter(|_| !args.sources.is_empty())
-        .map(|s| s.canonical().to_string());
-    // A subset is read where the catalog is; --source re-roots bucket URLs only.
-    let hosts = match &subset {
-        Some(_) => {
-            from_subset::localise(&mut jobs, &location);
-            jobs.reroot(&plan, None)
-        }
-        None => jobs.reroot(&plan, first_source.as_deref()),
-    };
+    let hosts = locate_messages(&mut jobs, &plan, subset.is_some(), &location, client, args);
     if args.strict {
         refuse_known_missing(&jobs, &names)?;
     }
 
     let global =
         attributes::global_attrs(args, &plan, &location, &grid, &hosts, catalog_attribution);
-    let variables = attributes::variable_defs(&plan, &jobs.not_applicable);
-    let out_names: Vec<String> = variables.iter().map(|v| v.name.clone()).collect();
-    let layout = Layout {
-        run: plan.run,
-        members: plan
-            .members
-            .iter()
-            .zip(&names.members)
-            .map(|(m, n)| (m.number(), n.clone()))
-            .collect(),
-        steps: std::mem::take(&mut jobs.steps),
-        step_bounds: jobs.step_bounds.take(),
-        grid: grid.clone(),
-        thresholds: std::mem::take(&mut jobs.thresholds),
-        variables,
-        global_attrs: global,
-        deflate: args.deflate,
-    };
-    let writer = Writer::start(&args.out, layout)?;
+    let (writer, out_names) = start_writer(args, &plan, &names, &mut jobs, &grid, global)?;
 
     progress.stage(&format!("{what}: messages"), jobs.jobs.len() as u64);
     let tally = read_all(args, client, progress, &mut jobs, grid, &writer, &names).await;
@@ -175,6 +146,60 @@ pub async fn stream(
         variables: out_names,
         subset: subset.map(|s| s.name),
     })
+}
+
+/// Makes every job's URL one to read from: a subset's relative paths are made absolute
+/// against the catalog (`from_subset`: a subset is read where the catalog is); otherwise, with
+/// `--source`, bucket URLs are re-rooted on the first mirror. Returns the (at most four) hosts
+/// the messages will be read from.
+fn locate_messages(
+    jobs: &mut JobList,
+    plan: &Plan,
+    from_subset: bool,
+    location: &CatalogLocation,
+    client: &HttpClient,
+    args: &StreamArgs,
+) -> BTreeSet<String> {
+    if from_subset {
+        from_subset::localise(jobs, location);
+        return jobs.reroot(plan, None);
+    }
+    let first_source = client
+        .sources()
+        .filter(|_| !args.sources.is_empty())
+        .map(|s| s.canonical().to_string());
+    jobs.reroot(plan, first_source.as_deref())
+}
+
+/// Starts writing `args.out`: its axes (taken from `jobs`), its variables and the `global`
+/// attributes. Returns the writer and the output variables' names.
+fn start_writer(
+    args: &StreamArgs,
+    plan: &Plan,
+    names: &Names,
+    jobs: &mut JobList,
+    grid: &OutputGrid,
+    global: Attrs,
+) -> Result<(Writer, Vec<String>)> {
+    let variables = attributes::variable_defs(plan, &jobs.not_applicable);
+    let out_names: Vec<String> = variables.iter().map(|v| v.name.clone()).collect();
+    let layout = Layout {
+        run: plan.run,
+        members: plan
+            .members
+            .iter()
+            .zip(&names.members)
+            .map(|(m, n)| (m.number(), n.clone()))
+            .collect(),
+        steps: std::mem::take(&mut jobs.steps),
+        step_bounds: jobs.step_bounds.take(),
+        grid: grid.clone(),
+        thresholds: std::mem::take(&mut jobs.thresholds),
+        variables,
+        global_attrs: global,
+        deflate: args.deflate,
+    };
+    Ok((Writer::start(&args.out, layout)?, out_names))
 }
 
 /// Output variable and member names, for reports.

@@ -8,9 +8,8 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{anyhow, bail, Result};
 use gik_core::catalog::{Catalog, ProductEntry, RunEntry};
-use gik_core::geo::{BBox, Lattice};
+use gik_core::geo::{BBox, GeoError, Lattice};
 use gik_core::member::MemberManifest;
 use gik_core::product::{
     parse_members, parse_steps, precipitation_plan, product_by_name, AccumulationPlan, Hosts,
@@ -19,7 +18,147 @@ use gik_core::product::{
 use gik_core::time::RunTime;
 
 use super::args::StreamArgs;
-use super::presets::{self, Preset};
+use super::presets::{self, Preset, PresetError};
+use super::source::{ManifestResult, ManifestUnavailable};
+
+/// Why a stream's arguments cannot be planned against the product and the catalog, found
+/// before anything large is read. Each names what was asked for and what there is.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum PlanError {
+    /// A product, run, member, step or variable the product does not have.
+    #[error(transparent)]
+    Product(#[from] gik_core::Error),
+    /// `--bbox` does not parse.
+    #[error(transparent)]
+    BBox(#[from] GeoError),
+    /// A preset name or rainfall window that does not parse.
+    #[error(transparent)]
+    Preset(#[from] PresetError),
+    /// Neither `--product` nor a preset names the product.
+    #[error("--product is required (gefs or ecmwf)")]
+    NoProduct,
+    /// `--product` is not the preset's product.
+    #[error("the {preset} preset is for {expected}, not {given}")]
+    PresetProduct {
+        /// The preset.
+        preset: Preset,
+        /// The preset's product.
+        expected: &'static str,
+        /// `--product`.
+        given: String,
+    },
+    /// The catalog lists no run of the product.
+    #[error("the catalog has no {product} runs (it has: {})", products.join(", "))]
+    ProductNotInCatalog {
+        /// The product asked for.
+        product: String,
+        /// The products the catalog has.
+        products: Vec<String>,
+    },
+    /// `--run` without `--date`.
+    #[error("--run needs --date")]
+    RunWithoutDate,
+    /// The product's entry in the catalog has no run.
+    #[error("the catalog has no {product} runs")]
+    NoRuns {
+        /// The product.
+        product: String,
+    },
+    /// The run asked for is not in the catalog.
+    #[error("{product}: run {run} is not in the catalog (runs: {})", runs.join(", "))]
+    RunNotInCatalog {
+        /// The product.
+        product: String,
+        /// The run asked for.
+        run: RunTime,
+        /// The runs the catalog has (`YYYYMMDDHH`).
+        runs: Vec<String>,
+    },
+    /// A variable the run's manifests do not hold.
+    #[error("{product}: variable {variable} is not in the run's manifests (they hold: {})", held.join(", "))]
+    VariableNotInRun {
+        /// The product.
+        product: String,
+        /// The variable, as the product resolved the request.
+        variable: String,
+        /// The variables the run's manifests hold.
+        held: Vec<String>,
+    },
+    /// `--members` selects none.
+    #[error("no members selected")]
+    NoMembers,
+    /// `--vars` (or the catalog) selects none.
+    #[error("no variables selected")]
+    NoVariables,
+    /// `--steps` (or the catalog) selects none.
+    #[error("no steps selected")]
+    NoSteps,
+    /// Rainfall options without the rain-probability preset.
+    #[error("--window-end, --windows and --thresholds go with --preset rain-probability")]
+    RainOptionsWithoutPreset,
+    /// Field options with the rain-probability preset.
+    #[error(
+        "the rain-probability preset reads precipitation over windows: use --windows or \
+         --window-end, not --vars or --steps"
+    )]
+    FieldOptionsWithRain,
+    /// The run is too short for a default rainfall window.
+    #[error(
+        "the run's last step is {last} h: no whole {}-hour window",
+        presets::WINDOW_HOURS
+    )]
+    NoWholeWindow {
+        /// The run's last step (hours).
+        last: u32,
+    },
+    /// A threshold is negative or not a number.
+    #[error("thresholds must be non-negative numbers of mm")]
+    BadThresholds,
+    /// No member manifest could be read (the first three reasons).
+    #[error("no member manifest could be read: {}", join(reasons))]
+    NoManifest {
+        /// Why, for the first three members.
+        reasons: Vec<ManifestUnavailable>,
+    },
+    /// No manifest has the coordinates of a variable.
+    #[error("{product}: no manifest gives the latitude/longitude of {variable}")]
+    NoCoordinates {
+        /// The product.
+        product: String,
+        /// The variable request.
+        variable: String,
+    },
+    /// Two variables are on different grids.
+    #[error(
+        "{variable} is on a {}°×{}° grid, {first} on {}°×{}°: stream them separately",
+        lattice.dlat, lattice.dlon, first_lattice.dlat, first_lattice.dlon
+    )]
+    MixedGrids {
+        /// The variable on another grid.
+        variable: String,
+        /// Its grid.
+        lattice: Lattice,
+        /// The first variable.
+        first: String,
+        /// Its grid.
+        first_lattice: Lattice,
+    },
+    /// The plan reads no variable.
+    #[error("no variables to read")]
+    NothingToRead,
+}
+
+/// `items` joined by `; `.
+fn join(items: &[ManifestUnavailable]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A plan, or why not.
+type Result<T, E = PlanError> = std::result::Result<T, E>;
 
 /// One variable read from the manifests.
 #[derive(Clone, Debug)]
@@ -89,13 +228,11 @@ fn resolve_var(product: &dyn Product, entry: &RunEntry, text: &str) -> Result<So
                 .find(|v| v.path == spec.zarr_path() && spec.level.is_none())
         });
     let Some(found) = found else {
-        let names: Vec<&str> = entry.variables.iter().map(|v| v.name.as_str()).collect();
-        bail!(
-            "{}: variable {} is not in the run's manifests (they hold: {})",
-            product.name(),
-            spec.request,
-            names.join(", ")
-        );
+        return Err(PlanError::VariableNotInRun {
+            product: product.name().to_owned(),
+            variable: spec.request,
+            held: entry.variables.iter().map(|v| v.name.clone()).collect(),
+        });
     };
     Ok(SourceVar {
         name: output_name(&spec),
@@ -137,18 +274,14 @@ pub(super) struct Planned {
 /// Validates the arguments against the catalog: product, run, box, members and what to read.
 pub(super) fn make_plan(args: &StreamArgs, catalog: &Catalog) -> Result<Planned> {
     let product = choose_product(args)?;
-    let product_entry = catalog.products.get(product.name()).ok_or_else(|| {
-        anyhow!(
-            "the catalog has no {} runs (it has: {})",
-            product.name(),
-            catalog
-                .products
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })?;
+    let product_entry =
+        catalog
+            .products
+            .get(product.name())
+            .ok_or_else(|| PlanError::ProductNotInCatalog {
+                product: product.name().to_owned(),
+                products: catalog.products.keys().cloned().collect(),
+            })?;
     let (run, entry) = choose_run(args, product.as_ref(), product_entry)?;
     let bbox = match (&args.bbox, args.preset) {
         (Some(text), _) => text.parse::<BBox>()?,
@@ -161,12 +294,12 @@ pub(super) fn make_plan(args: &StreamArgs, catalog: &Catalog) -> Result<Planned>
         (None, None) => default_members(product.as_ref(), &entry),
     };
     if members.is_empty() {
-        bail!("no members selected");
+        return Err(PlanError::NoMembers);
     }
     let rain = args.preset == Some(Preset::RainProbability);
     if !rain && (args.window_end.is_some() || args.windows.is_some() || !args.thresholds.is_empty())
     {
-        bail!("--window-end, --windows and --thresholds go with --preset rain-probability");
+        return Err(PlanError::RainOptionsWithoutPreset);
     }
     let mode = if rain {
         rain_mode(args, product.as_ref(), run, &entry)?
@@ -188,19 +321,18 @@ pub(super) fn make_plan(args: &StreamArgs, catalog: &Catalog) -> Result<Planned>
 
 /// The product named by `--product`, or implied by the preset.
 fn choose_product(args: &StreamArgs) -> Result<Box<dyn Product>> {
-    let name = match (
-        args.product.as_deref(),
-        args.preset.and_then(Preset::product),
-    ) {
-        (Some(p), Some(q)) if !p.trim().eq_ignore_ascii_case(q) => {
-            bail!(
-                "the {} preset is for {q}, not {p}",
-                args.preset.map_or("", Preset::name)
-            )
+    let implied = args.preset.and_then(|p| Some((p, p.product()?)));
+    let name = match (args.product.as_deref(), implied) {
+        (Some(p), Some((preset, q))) if !p.trim().eq_ignore_ascii_case(q) => {
+            return Err(PlanError::PresetProduct {
+                preset,
+                expected: q,
+                given: p.to_owned(),
+            });
         }
         (Some(p), _) => p.trim().to_ascii_lowercase(),
-        (None, Some(q)) => q.to_string(),
-        (None, None) => bail!("--product is required (gefs or ecmwf)"),
+        (None, Some((_, q))) => q.to_string(),
+        (None, None) => return Err(PlanError::NoProduct),
     };
     Ok(product_by_name(&name, &Hosts::default())?)
 }
@@ -215,12 +347,14 @@ fn choose_run(
         Some(date) => RunTime::parse(date, args.run.as_deref().unwrap_or("00"))?,
         None => {
             if args.run.is_some() {
-                bail!("--run needs --date");
+                return Err(PlanError::RunWithoutDate);
             }
             let newest = product_entry
                 .runs
                 .first()
-                .ok_or_else(|| anyhow!("the catalog has no {} runs", product.name()))?;
+                .ok_or_else(|| PlanError::NoRuns {
+                    product: product.name().to_owned(),
+                })?;
             newest.run
         }
     };
@@ -229,13 +363,10 @@ fn choose_run(
         .iter()
         .find(|r| r.run == run)
         .cloned()
-        .ok_or_else(|| {
-            let runs: Vec<String> = product_entry.runs.iter().map(|r| r.run.compact()).collect();
-            anyhow!(
-                "{}: run {run} is not in the catalog (runs: {})",
-                product.name(),
-                runs.join(", ")
-            )
+        .ok_or_else(|| PlanError::RunNotInCatalog {
+            product: product.name().to_owned(),
+            run,
+            runs: product_entry.runs.iter().map(|r| r.run.compact()).collect(),
         })?;
     Ok((run, entry))
 }
@@ -248,19 +379,16 @@ fn rain_mode(
     entry: &RunEntry,
 ) -> Result<Mode> {
     if !args.vars.is_empty() || args.steps.is_some() {
-        bail!("the rain-probability preset reads precipitation over windows: use --windows or --window-end, not --vars or --steps");
+        return Err(PlanError::FieldOptionsWithRain);
     }
     let windows = match (args.window_end, &args.windows) {
-        (Some(end), _) => vec![presets::window_ending(end).map_err(|e| anyhow!(e))?],
-        (None, Some(text)) => presets::parse_windows(text).map_err(|e| anyhow!(e))?,
+        (Some(end), _) => vec![presets::window_ending(end)?],
+        (None, Some(text)) => presets::parse_windows(text)?,
         (None, None) => {
             let last = entry.steps.iter().copied().max().unwrap_or(0);
             let windows = presets::default_windows(last);
             if windows.is_empty() {
-                bail!(
-                    "the run's last step is {last} h: no whole {}-hour window",
-                    presets::WINDOW_HOURS
-                );
+                return Err(PlanError::NoWholeWindow { last });
             }
             windows
         }
@@ -274,7 +402,7 @@ fn rain_mode(
     } else {
         let mut t = args.thresholds.clone();
         if t.iter().any(|v| !v.is_finite() || *v < 0.0) {
-            bail!("thresholds must be non-negative numbers of mm");
+            return Err(PlanError::BadThresholds);
         }
         t.sort_by(f32::total_cmp);
         t.dedup();
@@ -318,7 +446,7 @@ fn fields_mode(
         vars.push(var);
     }
     if vars.is_empty() {
-        bail!("no variables selected");
+        return Err(PlanError::NoVariables);
     }
     let steps = match (&args.steps, args.preset) {
         (Some(text), _) => parse_steps(product, run, text)?,
@@ -331,17 +459,14 @@ fn fields_mode(
         }
     };
     if steps.is_empty() {
-        bail!("no steps selected");
+        return Err(PlanError::NoSteps);
     }
     Ok(Mode::Fields { vars, steps })
 }
 
 /// The lattice of the output grid, from the coordinates in the manifests; every variable must
 /// be on the same one (one latitude/longitude pair of dimensions per file).
-pub(super) fn output_lattice(
-    plan: &Plan,
-    manifests: &[Result<MemberManifest, String>],
-) -> Result<Lattice> {
+pub(super) fn output_lattice(plan: &Plan, manifests: &[ManifestResult]) -> Result<Lattice> {
     let source_vars = plan.source_vars();
     let mut lattice: Option<(Lattice, String)> = None;
     for var in &source_vars {
@@ -352,37 +477,34 @@ pub(super) fn output_lattice(
             )
         });
         let Some(l) = found else {
-            if manifests.iter().all(Result::is_err) {
-                let reasons: Vec<&str> = manifests
+            if manifests.iter().all(|m| m.is_err()) {
+                let reasons = manifests
                     .iter()
                     .filter_map(|m| m.as_ref().err())
-                    .map(String::as_str)
                     .take(3)
+                    .cloned()
                     .collect();
-                bail!("no member manifest could be read: {}", reasons.join("; "));
+                return Err(PlanError::NoManifest { reasons });
             }
-            bail!(
-                "{}: no manifest gives the latitude/longitude of {}",
-                plan.product.name(),
-                var.spec.request
-            );
+            return Err(PlanError::NoCoordinates {
+                product: plan.product.name().to_owned(),
+                variable: var.spec.request.clone(),
+            });
         };
         match &lattice {
             None => lattice = Some((l, var.name.clone())),
-            Some((first, name)) if !first.same_as(&l) => bail!(
-                "{} is on a {}°×{}° grid, {name} on {}°×{}°: stream them separately",
-                var.name,
-                l.dlat,
-                l.dlon,
-                first.dlat,
-                first.dlon
-            ),
+            Some((first, name)) if !first.same_as(&l) => {
+                return Err(PlanError::MixedGrids {
+                    variable: var.name.clone(),
+                    lattice: l,
+                    first: name.clone(),
+                    first_lattice: *first,
+                })
+            }
             Some(_) => {}
         }
     }
-    lattice
-        .map(|(l, _)| l)
-        .ok_or_else(|| anyhow!("no variables to read"))
+    lattice.map(|(l, _)| l).ok_or(PlanError::NothingToRead)
 }
 
 #[cfg(test)]

@@ -83,18 +83,49 @@ impl fmt::Display for Preset {
 }
 
 impl FromStr for Preset {
-    type Err = String;
+    type Err = PresetError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "cgan" => Ok(Self::Cgan),
             "rain-probability" | "rain_probability" | "rain" => Ok(Self::RainProbability),
-            other => Err(format!(
-                "unknown preset {other:?} (expected one of {})",
-                PRESET_NAMES.join(", ")
-            )),
+            other => Err(PresetError::UnknownPreset {
+                name: other.to_owned(),
+            }),
         }
     }
+}
+
+/// A preset name or a rainfall window that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PresetError {
+    /// No preset has this name.
+    #[error("unknown preset {name:?} (expected one of {})", PRESET_NAMES.join(", "))]
+    UnknownPreset {
+        /// The name given (trimmed, lower case).
+        name: String,
+    },
+    /// An item of `--windows` is neither an end hour nor `A-B`.
+    #[error("window {item:?}: expected an end hour (48) or A-B (24-48)")]
+    BadWindow {
+        /// The item.
+        item: String,
+    },
+    /// A window of `--windows` does not start before it ends.
+    #[error("window {item:?}: the start must be before the end")]
+    EmptyWindow {
+        /// The item.
+        item: String,
+    },
+    /// `--windows` lists no window.
+    #[error("no window given")]
+    NoWindow,
+    /// A [`WINDOW_HOURS`] window would start before the run.
+    #[error("a {WINDOW_HOURS}-hour window cannot end at {end} h (before hour {WINDOW_HOURS})")]
+    EndTooEarly {
+        /// The end asked for (hours).
+        end: u32,
+    },
 }
 
 /// Every whole [`WINDOW_HOURS`] window from 0 to `last_step`: `(0, 24), (24, 48), …`.
@@ -106,10 +137,12 @@ pub fn default_windows(last_step: u32) -> Vec<(u32, u32)> {
 
 /// Parses `--windows`: comma-separated window ends (`24,48`: the 24 hours before each) or
 /// explicit `A-B` windows (`12-36`). Sorted, without duplicates.
-pub fn parse_windows(text: &str) -> Result<Vec<(u32, u32)>, String> {
+pub fn parse_windows(text: &str) -> Result<Vec<(u32, u32)>, PresetError> {
     let mut out = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let bad = || format!("window {item:?}: expected an end hour (48) or A-B (24-48)");
+        let bad = || PresetError::BadWindow {
+            item: item.to_owned(),
+        };
         let window = match item.split_once('-') {
             Some((a, b)) => {
                 let a: u32 = a.trim().parse().map_err(|_| bad())?;
@@ -119,12 +152,14 @@ pub fn parse_windows(text: &str) -> Result<Vec<(u32, u32)>, String> {
             None => window_ending(item.parse().map_err(|_| bad())?)?,
         };
         if window.0 >= window.1 {
-            return Err(format!("window {item:?}: the start must be before the end"));
+            return Err(PresetError::EmptyWindow {
+                item: item.to_owned(),
+            });
         }
         out.push(window);
     }
     if out.is_empty() {
-        return Err("no window given".into());
+        return Err(PresetError::NoWindow);
     }
     out.sort_unstable();
     out.dedup();
@@ -132,11 +167,9 @@ pub fn parse_windows(text: &str) -> Result<Vec<(u32, u32)>, String> {
 }
 
 /// The [`WINDOW_HOURS`] window ending at `end`.
-pub fn window_ending(end: u32) -> Result<(u32, u32), String> {
+pub fn window_ending(end: u32) -> Result<(u32, u32), PresetError> {
     if end < WINDOW_HOURS {
-        return Err(format!(
-            "a {WINDOW_HOURS}-hour window cannot end at {end} h (before hour {WINDOW_HOURS})"
-        ));
+        return Err(PresetError::EndTooEarly { end });
     }
     Ok((end - WINDOW_HOURS, end))
 }
@@ -153,7 +186,11 @@ mod tests {
             "Rain-Probability".parse::<Preset>().unwrap(),
             Preset::RainProbability
         );
-        assert!("other".parse::<Preset>().unwrap_err().contains("cgan"));
+        assert!("other"
+            .parse::<Preset>()
+            .unwrap_err()
+            .to_string()
+            .contains("cgan"));
         assert_eq!(Preset::Cgan.product(), Some("ecmwf"));
         let b = Preset::RainProbability.bbox();
         assert_eq!(

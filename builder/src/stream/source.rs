@@ -144,6 +144,36 @@ impl CatalogLocation {
     }
 }
 
+/// Why a member's manifest cannot be had: the reason every message of the member is missing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum ManifestUnavailable {
+    /// The run's catalog entry names no manifest for the member.
+    #[error("no manifest for {member} in the catalog")]
+    NotInCatalog {
+        /// The member's name.
+        member: String,
+    },
+    /// The manifest could not be read (missing, over its cap, the network failed).
+    #[error("manifest {location}: {reason}")]
+    Unreadable {
+        /// Where the manifest is (URL or path).
+        location: String,
+        /// Why it could not be read, with its causes.
+        reason: String,
+    },
+    /// The manifest was read but is not a member manifest.
+    #[error("manifest {location}: {reason}")]
+    Invalid {
+        /// Where the manifest is (URL or path).
+        location: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// A member's manifest, or why it cannot be had.
+pub(super) type ManifestResult = Result<MemberManifest, ManifestUnavailable>;
+
 /// Reads the member manifests named in the run's catalog entry, 16 at a time; a manifest that
 /// cannot be had is the reason why, for every message of its member.
 pub(super) async fn read_manifests(
@@ -151,17 +181,25 @@ pub(super) async fn read_manifests(
     location: &CatalogLocation,
     entry: &RunEntry,
     member_names: &[String],
-) -> Vec<Result<MemberManifest, String>> {
+) -> Vec<ManifestResult> {
     stream::iter(member_names.iter())
         .map(|name| async move {
-            match entry.manifests.get(name) {
-                None => Err(format!("no manifest for {name} in the catalog")),
-                Some(path) => match location.read(client, path, ObjectKind::Manifest).await {
-                    Ok(bytes) => MemberManifest::from_parquet(&bytes)
-                        .map_err(|e| format!("manifest {}: {e}", location.describe(path))),
-                    Err(e) => Err(format!("manifest {}: {e:#}", location.describe(path))),
-                },
-            }
+            let Some(path) = entry.manifests.get(name) else {
+                return Err(ManifestUnavailable::NotInCatalog {
+                    member: name.clone(),
+                });
+            };
+            let bytes = location
+                .read(client, path, ObjectKind::Manifest)
+                .await
+                .map_err(|e| ManifestUnavailable::Unreadable {
+                    location: location.describe(path),
+                    reason: format!("{e:#}"),
+                })?;
+            MemberManifest::from_parquet(&bytes).map_err(|e| ManifestUnavailable::Invalid {
+                location: location.describe(path),
+                reason: e.to_string(),
+            })
         })
         .buffered(16)
         .collect()

@@ -57,6 +57,20 @@ pub fn combine_members(
     members: &[(u32, &Manifest)],
     root_attrs: &Attrs,
 ) -> Result<Manifest, ManifestError> {
+    let sorted = by_number(members)?;
+    let stacked = stacked_arrays(&sorted)?;
+    let mut out = stack_keys(&sorted, &stacked)?;
+    add_number_coords(&mut out, &sorted, &stacked)?;
+    add_root_attrs(&mut out, &sorted, root_attrs)?;
+    let manifest = Manifest::from_refs(out.into_iter().map(|(k, e)| (k, e.reference)))?;
+    manifest.ensure_valid()?;
+    Ok(manifest)
+}
+
+/// The members in ascending number order; fails when there is none or two share a number.
+fn by_number<'a>(
+    members: &[(u32, &'a Manifest)],
+) -> Result<Vec<(u32, &'a Manifest)>, ManifestError> {
     let invalid = |reason: String| ManifestError::InvalidSpec {
         array: NUMBER_DIM.to_owned(),
         reason,
@@ -69,9 +83,17 @@ pub fn combine_members(
     if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(invalid(format!("member number {} given twice", w[0].0)));
     }
-    let count = sorted.len() as u64;
+    Ok(sorted)
+}
 
-    let stacked = stacked_arrays(&sorted)?;
+/// Every key of every member but the root attributes: the `stacked` arrays' metadata and
+/// chunks with the leading `number` dimension (the member's position on it), every other key
+/// as it is, the same in every member that has it.
+fn stack_keys(
+    sorted: &[(u32, &Manifest)],
+    stacked: &BTreeMap<String, usize>,
+) -> Result<BTreeMap<String, Entry>, ManifestError> {
+    let count = sorted.len() as u64;
     let mut out: BTreeMap<String, Entry> = BTreeMap::new();
     for (position, (number, manifest)) in sorted.iter().enumerate() {
         for (key, reference) in manifest.iter() {
@@ -99,14 +121,22 @@ pub fn combine_members(
             insert_same(&mut out, key, reference, *number)?;
         }
     }
+    Ok(out)
+}
 
-    // The `number` coordinate beside every stacked array.
+/// The `number` coordinate (the members' numbers) in the group of every stacked array; fails
+/// when a group already has a `number` key.
+fn add_number_coords(
+    out: &mut BTreeMap<String, Entry>,
+    sorted: &[(u32, &Manifest)],
+    stacked: &BTreeMap<String, usize>,
+) -> Result<(), ManifestError> {
     let numbers: Vec<i64> = sorted.iter().map(|(n, _)| i64::from(*n)).collect();
     let coord = CoordSpec::new(NUMBER_DIM, [NUMBER_DIM], CoordValues::I64(numbers))
         .with_attr("long_name", "ensemble member numerical id")
         .with_attr("standard_name", "realization")
         .with_attr("units", "1");
-    let dims = BTreeMap::from([(NUMBER_DIM, count)]);
+    let dims = BTreeMap::from([(NUMBER_DIM, sorted.len() as u64)]);
     let groups: BTreeSet<&str> = stacked.keys().map(|p| split_key(p).0).collect();
     for group in groups {
         let path = join(group, NUMBER_DIM);
@@ -128,9 +158,16 @@ pub fn combine_members(
             );
         }
     }
+    Ok(())
+}
 
-    // Root attributes: what every member agrees on, then the caller's.
-    let mut attrs = common_root_attrs(&sorted)?;
+/// The root attributes: what every member agrees on, then `root_attrs`.
+fn add_root_attrs(
+    out: &mut BTreeMap<String, Entry>,
+    sorted: &[(u32, &Manifest)],
+    root_attrs: &Attrs,
+) -> Result<(), ManifestError> {
+    let mut attrs = common_root_attrs(sorted)?;
     attrs.extend(root_attrs.iter().map(|(k, v)| (k.clone(), v.clone())));
     let root = ZAttrs {
         other: attrs,
@@ -147,10 +184,7 @@ pub fn combine_members(
             },
         );
     }
-
-    let manifest = Manifest::from_refs(out.into_iter().map(|(k, e)| (k, e.reference)))?;
-    manifest.ensure_valid()?;
-    Ok(manifest)
+    Ok(())
 }
 
 /// Paths of the arrays whose chunks are per member, with their number of dimensions.

@@ -128,15 +128,7 @@ fn complex(scale: &Scale, integers: &[u32]) -> Result<Option<Packed>, EncodeErro
     if n < 3 {
         return Ok(None);
     }
-    let x = |i: usize| i64::from(integers[i]);
-    let differences: Vec<i64> = (2..n).map(|i| x(i) - 2 * x(i - 1) + x(i - 2)).collect();
-    let minimum = differences.iter().copied().min().unwrap_or(0);
-    // The first two values are restored from the descriptors; their slots are written as 0.
-    let values: Vec<u64> = [0, 0]
-        .into_iter()
-        .chain(differences.iter().map(|&d| (d - minimum) as u64))
-        .collect();
-    let descriptors = [x(0), x(1), minimum];
+    let (values, descriptors) = second_order(integers);
     let Some(octets) = (1..=4u32).find(|&o| {
         descriptors
             .iter()
@@ -151,9 +143,33 @@ fn complex(scale: &Scale, integers: &[u32]) -> Result<Option<Packed>, EncodeErro
     else {
         return Ok(None);
     };
+    let data = complex_data(&descriptors, octets, &best, &values);
+    let section5 = complex_section(scale, n, &best, octets)?;
+    Ok(Some((section5, data)))
+}
 
+/// The second-order differences of `integers` (at least 3) minus their minimum, after two
+/// zero slots for the first two values, and the extra descriptors: the first two values and
+/// the minimum.
+fn second_order(integers: &[u32]) -> (Vec<u64>, [i64; 3]) {
+    let x = |i: usize| i64::from(integers[i]);
+    let differences: Vec<i64> = (2..integers.len())
+        .map(|i| x(i) - 2 * x(i - 1) + x(i - 2))
+        .collect();
+    let minimum = differences.iter().copied().min().unwrap_or(0);
+    // The first two values are restored from the descriptors; their slots are written as 0.
+    let values: Vec<u64> = [0, 0]
+        .into_iter()
+        .chain(differences.iter().map(|&d| (d - minimum) as u64))
+        .collect();
+    (values, [x(0), x(1), minimum])
+}
+
+/// The data of section 7 for template 5.3: the extra descriptors on `octets` octets each, the
+/// group references, the group widths, then the values of each group.
+fn complex_data(descriptors: &[i64], octets: u32, best: &Layout, values: &[u64]) -> Vec<u8> {
     let mut data = Vec::new();
-    for d in descriptors {
+    for &d in descriptors {
         let raw = sign_magnitude(d, octets * 8).unwrap_or(0);
         data.extend_from_slice(&raw.to_be_bytes()[8 - octets as usize..]);
     }
@@ -179,7 +195,16 @@ fn complex(scale: &Scale, integers: &[u32]) -> Result<Option<Packed>, EncodeErro
         }
     }
     data.extend(packed.finish());
+    data
+}
 
+/// Section 5, template 5.3 (49 octets), for `n` values in the groups of `best`.
+fn complex_section(
+    scale: &Scale,
+    n: usize,
+    best: &Layout,
+    octets: u32,
+) -> Result<Vec<u8>, EncodeError> {
     let groups = best.references.len();
     let last = n - (groups - 1) * best.length;
     let scale = Scale {
@@ -206,5 +231,5 @@ fn complex(scale: &Scale, integers: &[u32]) -> Result<Option<Packed>, EncodeErro
     s5.push(0); // 47: bits for the scaled group lengths (all equal)
     s5.push(2); // 48: second-order spatial differencing
     s5.push(octets as u8); // 49: octets per extra descriptor
-    Ok(Some((s5, data)))
+    Ok(s5)
 }

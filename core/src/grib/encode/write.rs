@@ -95,6 +95,64 @@ pub fn write_message(
 ) -> Result<Vec<u8>, EncodeError> {
     check_section(identification, 1, 21)?;
     check_section(product, 4, 9)?;
+    let (points, present_count) = check_field(grid, field)?;
+    let (section5, data) = if field.scale.bits == 0 {
+        (
+            pack::simple_section(&field.scale, present_count)?,
+            Vec::new(),
+        )
+    } else {
+        pack::pack(&field.scale, &field.integers, packing)?
+    };
+    let bitmap = field.present.as_deref().map(bitmap);
+
+    let section6_len = 6 + bitmap.as_ref().map_or(0, Vec::len);
+    let total = 16
+        + identification.len()
+        + 72
+        + product.len()
+        + section5.len()
+        + section6_len
+        + 5
+        + data.len()
+        + 4;
+    let mut out = Vec::with_capacity(total);
+    // Section 0: indicator.
+    out.extend_from_slice(b"GRIB");
+    out.extend_from_slice(&[0, 0, discipline, 2]);
+    out.extend_from_slice(&(total as u64).to_be_bytes());
+    out.extend_from_slice(identification);
+    write_grid(&mut out, grid, points)?;
+    out.extend_from_slice(product);
+    out.extend_from_slice(&section5);
+    // Section 6: bitmap (0) or none (255).
+    put_u32(&mut out, section_len(section6_len)?);
+    out.push(6);
+    match &bitmap {
+        Some(b) => {
+            out.push(0);
+            out.extend_from_slice(b);
+        }
+        None => out.push(255),
+    }
+    // Section 7: data.
+    put_u32(&mut out, section_len(5 + data.len())?);
+    out.push(7);
+    out.extend_from_slice(&data);
+    out.extend_from_slice(b"7777");
+    if out.len() != total {
+        return Err(EncodeError::Overflow(format!(
+            "wrote {} octets, expected {total}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// Checks that `field` fits `grid` and section 5: one presence flag per point, integers of at
+/// most 32 bits, one per present point (none for a constant field). Returns the number of
+/// points (as section 3 writes it) and of present points.
+fn check_field(grid: &RegularGrid, field: &PackedField) -> Result<(u32, usize), EncodeError> {
     let points = grid.points();
     let points32 = u32::try_from(points)
         .map_err(|_| EncodeError::Overflow(format!("{points} grid points")))?;
@@ -121,63 +179,16 @@ pub fn write_message(
             field.integers.len()
         )));
     }
-    let (section5, data) = if constant {
-        (
-            pack::simple_section(&field.scale, present_count)?,
-            Vec::new(),
-        )
-    } else {
-        pack::pack(&field.scale, &field.integers, packing)?
-    };
-    let bitmap = field.present.as_ref().map(|p| {
-        let mut bits = BitWriter::default();
-        for &b in p {
-            bits.push(u64::from(b), 1);
-        }
-        bits.finish()
-    });
+    Ok((points32, present_count))
+}
 
-    let section6_len = 6 + bitmap.as_ref().map_or(0, Vec::len);
-    let total = 16
-        + identification.len()
-        + 72
-        + product.len()
-        + section5.len()
-        + section6_len
-        + 5
-        + data.len()
-        + 4;
-    let mut out = Vec::with_capacity(total);
-    // Section 0: indicator.
-    out.extend_from_slice(b"GRIB");
-    out.extend_from_slice(&[0, 0, discipline, 2]);
-    out.extend_from_slice(&(total as u64).to_be_bytes());
-    out.extend_from_slice(identification);
-    write_grid(&mut out, grid, points32)?;
-    out.extend_from_slice(product);
-    out.extend_from_slice(&section5);
-    // Section 6: bitmap (0) or none (255).
-    put_u32(&mut out, section_len(section6_len)?);
-    out.push(6);
-    match &bitmap {
-        Some(b) => {
-            out.push(0);
-            out.extend_from_slice(b);
-        }
-        None => out.push(255),
+/// The bitmap of section 6: one bit per point, 1 where present.
+fn bitmap(present: &[bool]) -> Vec<u8> {
+    let mut bits = BitWriter::default();
+    for &b in present {
+        bits.push(u64::from(b), 1);
     }
-    // Section 7: data.
-    put_u32(&mut out, section_len(5 + data.len())?);
-    out.push(7);
-    out.extend_from_slice(&data);
-    out.extend_from_slice(b"7777");
-    if out.len() != total {
-        return Err(EncodeError::Overflow(format!(
-            "wrote {} octets, expected {total}",
-            out.len()
-        )));
-    }
-    Ok(out)
+    bits.finish()
 }
 
 fn check_section(bytes: &[u8], number: u8, min_len: usize) -> Result<(), EncodeError> {
