@@ -209,7 +209,10 @@ fn two_gik_processes_append_runs_to_one_repository_in_a_bucket() {
     let server = serve_runs();
     let moto = Moto::with_bucket();
     let repo = format!("s3://{BUCKET}/icechunk/gefs");
-    let outs: Vec<tempfile::TempDir> = runs().iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    let outs: Vec<tempfile::TempDir> = runs()
+        .iter()
+        .map(|_| tempfile::tempdir().unwrap())
+        .collect();
     gik_binary(); // built before the processes start, so they start together
     let children: Vec<_> = runs()
         .iter()
@@ -218,7 +221,14 @@ fn two_gik_processes_append_runs_to_one_repository_in_a_bucket() {
             Command::new(gik_binary())
                 .args(["--quiet", "build", "--product", "gefs", "--date"])
                 .arg(run.date_string())
-                .args(["--run", &run.hour_string(), "--members", "0,1,5", "--steps", "0-12"])
+                .args([
+                    "--run",
+                    &run.hour_string(),
+                    "--members",
+                    "0,1,5",
+                    "--steps",
+                    "0-12",
+                ])
                 .args(["--vars", "APCP:surface", "--concurrency", "16", "--source"])
                 .arg(server.url(GEFS_BUCKET))
                 .arg("--out")

@@ -27,8 +27,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -37,16 +36,13 @@ use gik_builder::destination::Destination;
 use gik_core::catalog::{Catalog, CATALOG_FILE};
 use gik_core::member::MemberManifest;
 use gik_core::time::RunTime;
-use gik_tests::client;
 use gik_tests::mirror::{FaultRule, MemContent, MirrorConfig, MirrorServer};
 use gik_tests::synthetic::{Synthetic, SyntheticConfig, GEFS_BUCKET};
 
-use common::moto::{between, destination, s3_settings, Moto, BUCKET, PREFIX};
+use common::moto::{destination, s3_settings, Moto, BUCKET, PREFIX};
 use common::{
     build_into, build_to_dir, gik_binary, mirror, plan, quick_retries, read_catalog, read_member,
-    venv_program,
 };
-
 
 /// Builds `plan` to moto and checks the order of its writes: every manifest (the members',
 /// then the ensemble manifest), then the catalog, last. Returns the number of member
