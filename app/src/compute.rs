@@ -194,7 +194,7 @@ pub struct ViewPlan {
     /// Members to read.
     pub members: Vec<MemberSource>,
     /// Where their manifests and messages are (a subset or the buckets).
-    pub source: crate::source::DataSource,
+    pub data_origin: crate::data_origin::DataOrigin,
     /// How each member's field is made.
     pub recipe: Recipe,
     /// Conversion from the data's units to the displayed ones (applied per member).
@@ -350,7 +350,7 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, PlanEr
         Recipe::Precipitation { plan, .. } => plan.steps(),
         Recipe::Single { step, .. } => vec![*step],
     };
-    let (source, members) = crate::source::select(
+    let (data_origin, members) = crate::data_origin::select(
         run,
         &state.bbox,
         members,
@@ -402,7 +402,7 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, PlanEr
             threshold,
             window: made.window,
             bbox: state.bbox,
-            source,
+            data_origin,
             title,
             subtitle,
             file_stem,

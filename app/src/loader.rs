@@ -566,7 +566,7 @@ impl Loader {
         loc: &ByteRange,
         asked: Asked<'_>,
     ) -> Result<Rc<Vec<f32>>, MessageError> {
-        let url = crate::source::message_url(&self.policy, &loc.url, &self.catalog_url)
+        let url = crate::data_origin::message_url(&self.policy, &loc.url, &self.catalog_url)
             .map_err(FetchFailure::from)?;
         let key = FieldKey {
             url: url.to_string(),

@@ -62,7 +62,7 @@ pub fn Status(
     app: AppState,
 ) -> impl IntoView {
     let progress = move || {
-        let source = app.plan.get()?.source.describe();
+        let origin = app.plan.get()?.data_origin.describe();
         let p = app.progress.get();
         if p.members_total == 0 {
             return None;
@@ -78,7 +78,7 @@ pub fn Status(
             }
         );
         let messages = format!(
-            "messages: {} of {} fetched, {} decoded{} · {} downloaded in {} requests{} · {source}",
+            "messages: {} of {} fetched, {} decoded{} · {} downloaded in {} requests{} · {origin}",
             p.messages_fetched,
             p.messages_total,
             p.messages_decoded,
