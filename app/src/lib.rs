@@ -59,7 +59,7 @@ pub enum Boot {
     /// Ready, with the catalog.
     Ready(Arc<Catalog>),
     /// Start-up failed (shown to the user).
-    Failed(String),
+    Failed(data::LoadError),
 }
 
 /// The page's shared state: signals and memos, all `Copy`.
@@ -147,7 +147,7 @@ pub fn App() -> impl IntoView {
     let boot = RwSignal::new(Boot::Loading);
     let planned = Memo::new(move |_| match boot.get() {
         Boot::Loading => Err("Loading the catalog…".to_string()),
-        Boot::Failed(e) => Err(e),
+        Boot::Failed(e) => Err(e.to_string()),
         Boot::Ready(catalog) => state
             .with(|s| plan_view(&catalog, s))
             .map(Arc::new)
@@ -207,14 +207,15 @@ pub fn App() -> impl IntoView {
         });
     }
     leptos::task::spawn_local(async move {
-        let loaded =
-            match data::load_page_file("borders/borders-50m.json", data::MAX_BORDERS_BYTES).await {
-                Ok(bytes) => Borders::from_json(&bytes),
-                Err(e) => Err(e),
-            };
-        match loaded {
-            Ok(b) => app.borders.set(Some(Arc::new(b))),
-            Err(e) => notes.update(|v| v.push(format!("country borders not shown: {e}"))),
+        let not_shown = |e: &dyn std::fmt::Display| {
+            notes.update(|v| v.push(format!("country borders not shown: {e}")));
+        };
+        match data::load_page_file("borders/borders-50m.json", data::MAX_BORDERS_BYTES).await {
+            Ok(bytes) => match Borders::from_json(&bytes) {
+                Ok(b) => app.borders.set(Some(Arc::new(b))),
+                Err(e) => not_shown(&e),
+            },
+            Err(e) => not_shown(&e),
         }
     });
 

@@ -20,7 +20,9 @@ pub fn Problems(
 ) -> impl IntoView {
     view! {
         {move || match (app.boot.get(), app.planned.get()) {
-            (Boot::Failed(e), _) => Some(view! { <p class="error">{e}</p> }.into_any()),
+            (Boot::Failed(e), _) => {
+                Some(view! { <p class="error">{e.to_string()}</p> }.into_any())
+            }
             (Boot::Ready(_), Err(e)) => Some(view! { <p class="error">{e}</p> }.into_any()),
             _ => None,
         }}
