@@ -388,10 +388,10 @@ fn discard(response: &Response) {
 }
 
 /// Fetches `url` (whole, or one byte range) with `redirect: "error"`, CORS mode and the abort
-/// `signal`, reading at most the bytes `want` allows: the request is sent ([`send`]), the
-/// answer's status and headers are checked before its body is read ([`check_answer`]; the body
+/// `signal`, reading at most the bytes `want` allows: the request is sent (`send`), the
+/// answer's status and headers are checked before its body is read (`check_answer`; the body
 /// of a refused answer is abandoned unread), then the body is read up to the cap
-/// ([`read_capped`]).
+/// (`read_capped`).
 pub async fn fetch_bytes(
     url: &AllowedUrl,
     want: Want,

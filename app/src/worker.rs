@@ -20,15 +20,14 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use gik_core::geo::GeoError;
-use gik_core::grib::{self, GribError, Grid};
+use gik_core::grib::{self, GribError};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::compute::Crop;
+use crate::compute::{Crop, CropCache};
 use crate::view_state::BBox;
 
 /// Most workers in the pool.
@@ -74,9 +73,16 @@ pub fn decode_cropped(prefix: &[u8], rows: usize, crop: &Crop) -> Result<Vec<f32
 }
 
 /// A worker's side: the crops it built, by (grid, box, point budget).
-#[derive(Default)]
 pub struct WorkerCrops {
-    crops: Vec<(Grid, BBox, usize, Arc<Crop>)>,
+    crops: CropCache,
+}
+
+impl Default for WorkerCrops {
+    fn default() -> Self {
+        Self {
+            crops: CropCache::new(WORKER_CROPS),
+        }
+    }
 }
 
 impl WorkerCrops {
@@ -90,23 +96,7 @@ impl WorkerCrops {
         max_points: usize,
     ) -> Result<Vec<f32>, DecodeError> {
         let info = grib::describe_header(prefix)?;
-        let found = self
-            .crops
-            .iter()
-            .find(|(g, b, m, _)| *g == info.grid && b == bbox && *m == max_points)
-            .map(|(_, _, _, c)| Arc::clone(c));
-        let crop = match found {
-            Some(c) => c,
-            None => {
-                let c = Arc::new(Crop::new(&info.grid, bbox, max_points)?);
-                if self.crops.len() >= WORKER_CROPS {
-                    self.crops.remove(0);
-                }
-                self.crops
-                    .push((info.grid.clone(), *bbox, max_points, Arc::clone(&c)));
-                c
-            }
-        };
+        let crop = self.crops.get(&info.grid, bbox, max_points)?;
         decode_cropped(prefix, rows, &crop)
     }
 }

@@ -25,14 +25,10 @@ use crate::data::{self, FetchFailure, Want};
 use crate::prefix::{read_rows, ReadRowsError};
 use crate::store;
 use crate::tasks::{Gate, OpenOnDrop};
-use crate::view_state::BBox;
 use crate::worker::{decode_cropped, DecodeError, WorkerError};
 
 /// Longest wait of a view's messages for its first one to size their reads, in ms.
 const PROBE_WAIT_MS: i32 = 1000;
-
-/// Crops kept by the loader (one per grid, box and point budget seen recently).
-const CROPS_KEPT: usize = 16;
 
 /// What identifies a cropped field: the message's bytes, the box and the point budget.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -56,9 +52,6 @@ impl FieldKey {
 
 /// A cropped field in the message cache, with its crop.
 pub(super) type CachedField = (Arc<Crop>, Rc<Vec<f32>>);
-
-/// A crop built for a (grid, box, point budget).
-pub(super) type CropEntry = (Grid, BBox, usize, Arc<Crop>);
 
 /// What a message was fetched as: the manifest array, step and member of the view.
 #[derive(Clone, Copy, Debug)]
@@ -197,7 +190,7 @@ impl Loader {
         let Ok(info) = gik_core::grib::describe_header(head) else {
             return Ok(None);
         };
-        let Ok(crop) = self.crop_for(&info.grid, &job.plan.bbox, job.plan.max_points()) else {
+        let Ok(crop) = self.crop_for(job, &info.grid) else {
             return Ok(None);
         };
         if values.len() != crop.len() {
@@ -216,21 +209,11 @@ impl Loader {
         Ok(Some(field))
     }
 
-    /// The crop of `grid` for the job's box, built once per grid.
-    fn crop_for(&self, grid: &Grid, bbox: &BBox, max_points: usize) -> Result<Arc<Crop>, GeoError> {
-        let mut crops = self.crops.borrow_mut();
-        if let Some((_, _, _, c)) = crops
-            .iter()
-            .find(|(g, b, m, _)| g == grid && b == bbox && *m == max_points)
-        {
-            return Ok(Arc::clone(c));
-        }
-        let crop = Arc::new(Crop::new(grid, bbox, max_points)?);
-        if crops.len() >= CROPS_KEPT {
-            crops.remove(0);
-        }
-        crops.push((grid.clone(), *bbox, max_points, Arc::clone(&crop)));
-        Ok(crop)
+    /// The crop of `grid` for the job's box and point budget (built once per grid).
+    fn crop_for(&self, job: &Job, grid: &Grid) -> Result<Arc<Crop>, GeoError> {
+        self.crops
+            .borrow_mut()
+            .get(grid, &job.plan.bbox, job.plan.max_points())
     }
 
     /// Checks that a message's raster is the job's (set by the first message).
@@ -326,7 +309,7 @@ impl MessageRead<'_> {
             .map_err(|e| MessageError::Failed(format!("{e} ({})", self.place())))?;
         let crop = self
             .loader
-            .crop_for(&info.grid, &plan.bbox, plan.max_points())
+            .crop_for(self.job, &info.grid)
             .map_err(|e| MessageError::Failed(e.to_string()))?;
         self.loader.check_raster(self.job, &crop)?;
         Ok((crop.rows_needed().max(1), crop))

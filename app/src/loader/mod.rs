@@ -29,19 +29,22 @@ use gik_core::origin::{AllowedUrl, UrlPolicy};
 use leptos::prelude::{RwSignal, Set};
 
 use crate::coalesce::Coalescer;
-use crate::compute::{convert, Crop, Ensemble, Frame, MemberSource, ViewPlan};
+use crate::compute::{convert, Crop, CropCache, Ensemble, Frame, MemberSource, ViewPlan};
 use crate::data::{self, FetchFailure, Want, MAX_MANIFEST_BYTES};
 use crate::prefix::Hints;
 use crate::store::{Store, StoreUsage};
 use crate::tasks::{join_all, Gate, Limiter};
 use crate::worker::Pool;
-use message::{Asked, CachedField, CropEntry, FieldKey};
+use message::{Asked, CachedField, FieldKey};
 
 /// Most HTTP requests in flight at once.
 pub const MAX_IN_FLIGHT: usize = 6;
 
 /// Most parsed manifests kept.
 const MANIFEST_CACHE: usize = 256;
+
+/// Most crops kept (one per grid, box and point budget seen recently).
+const CROPS_KEPT: usize = 16;
 
 /// Most cropped field values kept in the message cache (floats; 4 bytes each).
 const FIELD_CACHE_FLOATS: usize = 12_000_000;
@@ -175,7 +178,7 @@ pub struct Loader {
     outputs: Outputs,
     manifests: RefCell<BoundedCache<AllowedUrl, Rc<MemberManifest>>>,
     fields: RefCell<BoundedCache<FieldKey, CachedField>>,
-    crops: RefCell<Vec<CropEntry>>,
+    crops: RefCell<CropCache>,
     hints: RefCell<Hints>,
     store: RefCell<Option<Rc<Store>>>,
     pool: Pool,
@@ -227,7 +230,7 @@ impl Loader {
             outputs,
             manifests: RefCell::new(BoundedCache::new(MANIFEST_CACHE)),
             fields: RefCell::new(BoundedCache::new(FIELD_CACHE_FLOATS)),
-            crops: RefCell::new(Vec::new()),
+            crops: RefCell::new(CropCache::new(CROPS_KEPT)),
             hints: RefCell::new(Hints::new()),
             store: RefCell::new(None),
             pool: Pool::new(workers),
