@@ -194,7 +194,7 @@ pub struct ViewPlan {
     /// Members to read.
     pub members: Vec<MemberSource>,
     /// Where their manifests and messages are (a subset or the buckets).
-    pub source: crate::source::DataSource,
+    pub data_origin: crate::data_origin::DataOrigin,
     /// How each member's field is made.
     pub recipe: Recipe,
     /// Conversion from the data's units to the displayed ones (applied per member).
@@ -350,7 +350,7 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, PlanEr
         Recipe::Precipitation { plan, .. } => plan.steps(),
         Recipe::Single { step, .. } => vec![*step],
     };
-    let (source, members) = crate::source::select(
+    let (data_origin, members) = crate::data_origin::select(
         run,
         &state.bbox,
         members,
@@ -402,7 +402,7 @@ pub fn plan_view(catalog: &Catalog, state: &ViewState) -> Result<Planned, PlanEr
             threshold,
             window: made.window,
             bbox: state.bbox,
-            source,
+            data_origin,
             title,
             subtitle,
             file_stem,
@@ -881,6 +881,57 @@ impl Crop {
     /// raster.
     pub fn index_at(&self, lat: f64, lon: f64) -> Option<usize> {
         self.raster.index_at(lat, lon)
+    }
+}
+
+/// The crops built recently, by (grid, box, point budget): a view's messages share a grid, so
+/// its crop is built once, not per message. The page and each decode worker keep one.
+#[derive(Debug)]
+pub struct CropCache {
+    crops: Vec<(Grid, BBox, usize, Arc<Crop>)>,
+    keep: usize,
+}
+
+impl CropCache {
+    /// An empty cache that keeps the `keep` most recently built crops.
+    pub fn new(keep: usize) -> Self {
+        Self {
+            crops: Vec::new(),
+            keep: keep.max(1),
+        }
+    }
+
+    /// The crop of `grid` for `bbox` and `max_points`, built if it is not kept.
+    pub fn get(
+        &mut self,
+        grid: &Grid,
+        bbox: &BBox,
+        max_points: usize,
+    ) -> Result<Arc<Crop>, GeoError> {
+        if let Some((_, _, _, c)) = self
+            .crops
+            .iter()
+            .find(|(g, b, m, _)| g == grid && b == bbox && *m == max_points)
+        {
+            return Ok(Arc::clone(c));
+        }
+        let crop = Arc::new(Crop::new(grid, bbox, max_points)?);
+        if self.crops.len() >= self.keep {
+            self.crops.remove(0);
+        }
+        self.crops
+            .push((grid.clone(), *bbox, max_points, Arc::clone(&crop)));
+        Ok(crop)
+    }
+
+    /// Crops kept.
+    pub fn len(&self) -> usize {
+        self.crops.len()
+    }
+
+    /// Whether no crop is kept.
+    pub fn is_empty(&self) -> bool {
+        self.crops.is_empty()
     }
 }
 
@@ -1435,6 +1486,38 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("3.30"));
+    }
+
+    #[test]
+    fn a_crop_cache_builds_each_crop_once_and_forgets_the_oldest() {
+        let g = gefs_grid();
+        let boxes: Vec<BBox> = ["0,10,-10,10", "0,10,0,20", "0,10,10,30"]
+            .iter()
+            .map(|b| b.parse().unwrap())
+            .collect();
+        let mut cache = CropCache::new(2);
+        assert!(cache.is_empty());
+        let first = cache.get(&g, &boxes[0], 1000).unwrap();
+        assert!(Arc::ptr_eq(
+            &first,
+            &cache.get(&g, &boxes[0], 1000).unwrap()
+        ));
+        // Another point budget is another crop.
+        let thinner = cache.get(&g, &boxes[0], 10).unwrap();
+        assert!(!Arc::ptr_eq(&first, &thinner));
+        assert_eq!(cache.len(), 2);
+        cache.get(&g, &boxes[1], 1000).unwrap();
+        assert_eq!(cache.len(), 2);
+        // The oldest went: asked again, it is built anew.
+        assert!(!Arc::ptr_eq(
+            &first,
+            &cache.get(&g, &boxes[0], 1000).unwrap()
+        ));
+        let no_geometry = Grid {
+            latlon: None,
+            ..g.clone()
+        };
+        assert!(cache.get(&no_geometry, &boxes[2], 1000).is_err());
     }
 
     #[test]

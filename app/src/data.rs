@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
-use gik_core::origin::{AllowedUrl, Refused, UrlPolicy};
+use gik_core::origin::{AllowedUrl, PolicyError, Refused, UrlPolicy};
 use gloo_net::http::{Request, Response};
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
@@ -109,9 +109,9 @@ impl Default for Config {
 
 impl Config {
     /// Parses `config.json`; absent fields take their defaults.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_json(bytes: &[u8]) -> Result<Self, LoadError> {
         let mut c: Config =
-            serde_json::from_slice(bytes).map_err(|e| format!("config.json: {e}"))?;
+            serde_json::from_slice(bytes).map_err(|e| LoadError::malformed("config.json", e))?;
         if c.mirror.as_deref().is_some_and(|m| m.trim().is_empty()) {
             c.mirror = None;
         }
@@ -120,14 +120,58 @@ impl Config {
 
     /// The URL policy of the page at `page_url` under this configuration: the allowed hosts
     /// and the hosts of every source.
-    pub fn policy(&self, page_url: &str) -> Result<UrlPolicy, String> {
+    pub fn policy(&self, page_url: &str) -> Result<UrlPolicy, PolicyError> {
         let mut hosts = self.allowed_hosts.clone();
         for origin in SourceRouter::new(&self.sources, None).origins() {
             if !hosts.contains(&origin) {
                 hosts.push(origin);
             }
         }
-        UrlPolicy::new(page_url, &hosts, self.mirror.as_deref()).map_err(|e| e.to_string())
+        UrlPolicy::new(page_url, &hosts, self.mirror.as_deref())
+    }
+}
+
+/// Why a file the page reads whole (`config.json`, the catalog, the doctor report, the borders)
+/// cannot be used. Each names the file; a fetch failure also names the URL.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The page's URL, or an entry of `config.json`, makes no URL policy.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The file could not be fetched (a refused URL, 404, another status, the network…).
+    #[error("cannot read {file}: {failure}")]
+    Fetch {
+        /// The file (`config.json`, `the catalog`, …).
+        file: String,
+        /// Why.
+        failure: FetchFailure,
+    },
+    /// The file was read but is not what it should be.
+    #[error("{file}: {reason}")]
+    Malformed {
+        /// The file (its name, or its URL).
+        file: String,
+        /// The parser's reason.
+        reason: String,
+    },
+}
+
+impl LoadError {
+    /// A fetch of `file` that failed.
+    fn fetch(file: impl Into<String>, failure: impl Into<FetchFailure>) -> Self {
+        Self::Fetch {
+            file: file.into(),
+            failure: failure.into(),
+        }
+    }
+
+    /// `file`, read but unparsable for `reason`.
+    fn malformed(file: impl Into<String>, reason: impl fmt::Display) -> Self {
+        Self::Malformed {
+            file: file.into(),
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -311,8 +355,8 @@ pub fn page_url() -> String {
 }
 
 /// The policy before `config.json` is read: the page's own origin only.
-pub fn page_policy() -> Result<UrlPolicy, String> {
-    UrlPolicy::new(&page_url(), &[], None).map_err(|e| e.to_string())
+pub fn page_policy() -> Result<UrlPolicy, PolicyError> {
+    UrlPolicy::new(&page_url(), &[], None)
 }
 
 /// Classifies a rejected fetch or body read by the error's kind (its JS `name`): abort,
@@ -344,92 +388,33 @@ fn discard(response: &Response) {
 }
 
 /// Fetches `url` (whole, or one byte range) with `redirect: "error"`, CORS mode and the abort
-/// `signal`, reading at most the bytes `want` allows.
+/// `signal`, reading at most the bytes `want` allows: the request is sent (`send`), the
+/// answer's status and headers are checked before its body is read (`check_answer`; the body
+/// of a refused answer is abandoned unread), then the body is read up to the cap
+/// (`read_capped`).
 pub async fn fetch_bytes(
     url: &AllowedUrl,
     want: Want,
     signal: Option<&web_sys::AbortSignal>,
 ) -> Result<Vec<u8>, FetchFailure> {
-    let too_large = |limit: u64, size: Option<u64>| FetchFailure::TooLarge {
-        url: url.to_string(),
-        limit,
-        size,
-    };
-    let mut request = Request::get(url.as_str())
-        .mode(RequestMode::Cors)
-        .redirect(RequestRedirect::Error)
-        .abort_signal(signal);
-    let limit = match want {
-        Want::Whole { max } => max,
-        Want::Range { offset, length } => {
-            if length > MAX_MESSAGE_BYTES {
-                return Err(too_large(MAX_MESSAGE_BYTES, Some(length)));
-            }
-            if length == 0 {
-                return Ok(Vec::new());
-            }
-            let last = offset.saturating_add(length - 1);
-            request = request.header("Range", &format!("bytes={offset}-{last}"));
-            length
+    if let Want::Range { length, .. } = want {
+        if length > MAX_MESSAGE_BYTES {
+            return Err(FetchFailure::TooLarge {
+                url: url.to_string(),
+                limit: MAX_MESSAGE_BYTES,
+                size: Some(length),
+            });
         }
-    };
-    // gloo-net turns the rejection into its `JsError` (name + message), which keeps the kind.
-    // (Its conversion assumes an `Error` object: true of fetch rejections, which are
-    // `TypeError` or the `AbortError` DOMException as long as no abort reason is given — the
-    // app never passes one.)
-    let response = request.send().await.map_err(|e| match e {
-        gloo_net::Error::JsError(js) => classify(url, &js.name, js.message),
-        other => FetchFailure::Network {
-            url: url.to_string(),
-            message: other.to_string(),
-        },
-    })?;
-    let status = response.status();
-    let fail = |f: FetchFailure| {
+        if length == 0 {
+            return Ok(Vec::new());
+        }
+    }
+    let response = send(url, want, signal).await?;
+    if let Err(failure) = check_answer(&response, url, want) {
         discard(&response);
-        Err(f)
-    };
-    match (status, want) {
-        (206, Want::Range { .. }) | (200, Want::Whole { .. }) => {}
-        (200, Want::Range { .. }) => {
-            return fail(FetchFailure::RangeIgnored {
-                url: url.to_string(),
-            })
-        }
-        (404, _) => {
-            return fail(FetchFailure::NotFound {
-                url: url.to_string(),
-            })
-        }
-        _ => {
-            return fail(FetchFailure::Status {
-                url: url.to_string(),
-                status,
-                text: response.status_text(),
-            })
-        }
+        return Err(failure);
     }
-    let headers = response.headers();
-    if let Want::Range { offset, length } = want {
-        // Content-Range is readable cross-origin only when the server exposes it.
-        if let Some(got) = headers.get("content-range") {
-            let asked = (offset, offset + (length - 1));
-            if parse_content_range(&got) != Some(asked) {
-                return fail(FetchFailure::WrongRange {
-                    url: url.to_string(),
-                    asked: format!("bytes {}-{}", asked.0, asked.1),
-                    got,
-                });
-            }
-        }
-    }
-    let announced = headers
-        .get("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(n) = announced.filter(|&n| n > limit) {
-        return fail(too_large(limit, Some(n)));
-    }
-    let bytes = read_capped(&response, limit, url).await?;
+    let bytes = read_capped(&response, want.limit(), url).await?;
     if let Want::Range { length, .. } = want {
         if (bytes.len() as u64) < length {
             return Err(FetchFailure::Short {
@@ -440,6 +425,106 @@ pub async fn fetch_bytes(
         }
     }
     Ok(bytes)
+}
+
+impl Want {
+    /// The most bytes the answer may have: the cap of a whole file, the length of a range.
+    pub fn limit(&self) -> u64 {
+        match *self {
+            Self::Whole { max } => max,
+            Self::Range { length, .. } => length,
+        }
+    }
+
+    /// The first and last byte of a range (`None` for a whole file).
+    pub fn bytes(&self) -> Option<(u64, u64)> {
+        match *self {
+            Self::Whole { .. } => None,
+            Self::Range { offset, length } => {
+                Some((offset, offset.saturating_add(length.saturating_sub(1))))
+            }
+        }
+    }
+}
+
+/// Sends the GET request for `want` of `url` (a `Range` header for a range); a rejection is
+/// classified by its kind ([`classify`]).
+async fn send(
+    url: &AllowedUrl,
+    want: Want,
+    signal: Option<&web_sys::AbortSignal>,
+) -> Result<Response, FetchFailure> {
+    let mut request = Request::get(url.as_str())
+        .mode(RequestMode::Cors)
+        .redirect(RequestRedirect::Error)
+        .abort_signal(signal);
+    if let Some((first, last)) = want.bytes() {
+        request = request.header("Range", &format!("bytes={first}-{last}"));
+    }
+    // gloo-net turns the rejection into its `JsError` (name + message), which keeps the kind.
+    // (Its conversion assumes an `Error` object: true of fetch rejections, which are
+    // `TypeError` or the `AbortError` DOMException as long as no abort reason is given — the
+    // app never passes one.)
+    request.send().await.map_err(|e| match e {
+        gloo_net::Error::JsError(js) => classify(url, &js.name, js.message),
+        other => FetchFailure::Network {
+            url: url.to_string(),
+            message: other.to_string(),
+        },
+    })
+}
+
+/// Checks an answer before its body is read: the status `want` calls for (`206` for a range,
+/// `200` for a whole file; a `200` to a range is a server that dropped `Range`), the
+/// `Content-Range` of a `206` when the server exposes it, and a `Content-Length` within the
+/// cap.
+fn check_answer(response: &Response, url: &AllowedUrl, want: Want) -> Result<(), FetchFailure> {
+    let status = response.status();
+    match (status, want) {
+        (206, Want::Range { .. }) | (200, Want::Whole { .. }) => {}
+        (200, Want::Range { .. }) => {
+            return Err(FetchFailure::RangeIgnored {
+                url: url.to_string(),
+            })
+        }
+        (404, _) => {
+            return Err(FetchFailure::NotFound {
+                url: url.to_string(),
+            })
+        }
+        _ => {
+            return Err(FetchFailure::Status {
+                url: url.to_string(),
+                status,
+                text: response.status_text(),
+            })
+        }
+    }
+    let headers = response.headers();
+    if let Some(asked) = want.bytes() {
+        // Content-Range is readable cross-origin only when the server exposes it.
+        if let Some(got) = headers.get("content-range") {
+            if parse_content_range(&got) != Some(asked) {
+                return Err(FetchFailure::WrongRange {
+                    url: url.to_string(),
+                    asked: format!("bytes {}-{}", asked.0, asked.1),
+                    got,
+                });
+            }
+        }
+    }
+    let limit = want.limit();
+    let announced = headers
+        .get("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match announced.filter(|&n| n > limit) {
+        Some(n) => Err(FetchFailure::TooLarge {
+            url: url.to_string(),
+            limit,
+            size: Some(n),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Reads a body chunk by chunk, cancelling it once it passes `limit` bytes. (gloo-net's
@@ -497,18 +582,19 @@ pub struct Site {
 
 /// Fetches and parses `config.json` next to the page. A missing file gives the defaults and a
 /// note.
-pub async fn load_config() -> Result<Site, String> {
+pub async fn load_config() -> Result<Site, LoadError> {
     let page = page_policy()?;
-    let url = page
-        .resolve("config.json", None)
-        .map_err(|e| e.to_string())?;
-    let (config, note) = match fetch_bytes(&url, Want::Whole { max: MAX_CONFIG_BYTES }, None).await {
-        Ok(bytes) => (Config::from_json(&bytes)?, None),
-        Err(FetchFailure::NotFound { .. }) => (
+    let read = read_whole(&page, "config.json", MAX_CONFIG_BYTES, "config.json").await;
+    let (config, note) = match read {
+        Ok((_, bytes)) => (Config::from_json(&bytes)?, None),
+        Err(LoadError::Fetch {
+            failure: FetchFailure::NotFound { .. },
+            ..
+        }) => (
             Config::default(),
             Some("config.json not found: reading catalog.json next to the page, from the public buckets".into()),
         ),
-        Err(e) => return Err(format!("cannot read config.json: {e}")),
+        Err(e) => return Err(e),
     };
     let policy = config.policy(&page_url())?;
     let mut note = note;
@@ -536,21 +622,27 @@ pub async fn load_config() -> Result<Site, String> {
 pub const MAX_DOCTOR_BYTES: u64 = 1 << 20;
 
 /// Reads the `gik doctor` report at `path` (relative to the page).
-async fn read_doctor(policy: &UrlPolicy, path: &str) -> Result<DoctorOrder, String> {
-    let fail = |e: String| format!("cannot read the doctor report {path}: {e}");
+async fn read_doctor(policy: &UrlPolicy, path: &str) -> Result<DoctorOrder, LoadError> {
+    let file = format!("the doctor report {path}");
+    let (_, bytes) = read_whole(policy, path, MAX_DOCTOR_BYTES, &file).await?;
+    DoctorOrder::from_json(&bytes).map_err(|e| LoadError::malformed(file, e))
+}
+
+/// Fetches the whole file at `path` (relative to the page, or absolute on an allowed host), at
+/// most `max` bytes; returns its URL and bytes. `file` names it in errors.
+async fn read_whole(
+    policy: &UrlPolicy,
+    path: &str,
+    max: u64,
+    file: &str,
+) -> Result<(AllowedUrl, Vec<u8>), LoadError> {
     let url = policy
         .resolve(path, None)
-        .map_err(|e| fail(e.to_string()))?;
-    let bytes = fetch_bytes(
-        &url,
-        Want::Whole {
-            max: MAX_DOCTOR_BYTES,
-        },
-        None,
-    )
-    .await
-    .map_err(|e| fail(e.to_string()))?;
-    DoctorOrder::from_json(&bytes).map_err(fail)
+        .map_err(|e| LoadError::fetch(file, e))?;
+    let bytes = fetch_bytes(&url, Want::Whole { max }, None)
+        .await
+        .map_err(|e| LoadError::fetch(file, e))?;
+    Ok((url, bytes))
 }
 
 thread_local! {
@@ -645,34 +737,25 @@ pub async fn fetch_message(
 }
 
 /// Fetches and parses the catalog; returns it with its URL (manifest paths are relative to it).
-pub async fn load_catalog(site: &Site) -> Result<(gik_core::catalog::Catalog, AllowedUrl), String> {
-    let fail = |e: String| format!("cannot read the catalog: {e}");
-    let url = site
-        .policy
-        .resolve(&site.config.catalog, None)
-        .map_err(|e| fail(e.to_string()))?;
-    let bytes = fetch_bytes(
-        &url,
-        Want::Whole {
-            max: MAX_CATALOG_BYTES,
-        },
-        None,
+pub async fn load_catalog(
+    site: &Site,
+) -> Result<(gik_core::catalog::Catalog, AllowedUrl), LoadError> {
+    let (url, bytes) = read_whole(
+        &site.policy,
+        &site.config.catalog,
+        MAX_CATALOG_BYTES,
+        "the catalog",
     )
-    .await
-    .map_err(|e| fail(e.to_string()))?;
-    let catalog =
-        gik_core::catalog::Catalog::from_json(&bytes).map_err(|e| format!("{url}: {e}"))?;
+    .await?;
+    let catalog = gik_core::catalog::Catalog::from_json(&bytes)
+        .map_err(|e| LoadError::malformed(url.as_str(), e))?;
     Ok((catalog, url))
 }
 
 /// Fetches a file served with the page (`borders/borders-50m.json`), at most `max` bytes.
-pub async fn load_page_file(path: &str, max: u64) -> Result<Vec<u8>, String> {
-    let url = page_policy()?
-        .resolve(path, None)
-        .map_err(|e| e.to_string())?;
-    fetch_bytes(&url, Want::Whole { max }, None)
-        .await
-        .map_err(|e| e.to_string())
+pub async fn load_page_file(path: &str, max: u64) -> Result<Vec<u8>, LoadError> {
+    let (_, bytes) = read_whole(&page_policy()?, path, max, path).await?;
+    Ok(bytes)
 }
 
 /// Lets the browser handle events and paint before the next piece of work (a zero-delay
@@ -712,6 +795,7 @@ mod tests {
         assert!(c.allowed_hosts.is_empty() && c.mirror.is_none());
         assert!(Config::from_json(b"[1]")
             .unwrap_err()
+            .to_string()
             .contains("config.json"));
         assert!(Config::default().policy("http://127.0.0.1:8080/").is_ok());
         let bad = Config {
@@ -721,7 +805,39 @@ mod tests {
         assert!(bad
             .policy("http://127.0.0.1:8080/")
             .unwrap_err()
+            .to_string()
             .contains("allowed_hosts"));
+    }
+
+    #[test]
+    fn wants_say_their_cap_and_bytes() {
+        let range = Want::Range {
+            offset: 10,
+            length: 5,
+        };
+        assert_eq!((range.limit(), range.bytes()), (5, Some((10, 14))));
+        let whole = Want::Whole { max: 7 };
+        assert_eq!((whole.limit(), whole.bytes()), (7, None));
+    }
+
+    #[test]
+    fn load_errors_name_the_file_and_why() {
+        let missing = LoadError::fetch(
+            "the catalog",
+            FetchFailure::NotFound {
+                url: "https://site.example/catalog.json".into(),
+            },
+        );
+        assert_eq!(
+            missing.to_string(),
+            "cannot read the catalog: 404 Not Found: https://site.example/catalog.json \
+             (not published yet, or removed)"
+        );
+        let bad = LoadError::malformed("the doctor report doctor.json", "expected value");
+        assert_eq!(
+            bad.to_string(),
+            "the doctor report doctor.json: expected value"
+        );
     }
 
     #[test]

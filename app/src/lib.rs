@@ -10,6 +10,7 @@
 //! - [`compute`] — which members and messages a view needs, cropping, combining (pure);
 //! - [`render`] — colour scales, layout and drawing to a canvas;
 //! - [`data`] — `config.json`, the catalog, and the Range-request fetch layer;
+//! - [`data_origin`] — whether a view reads a regional subset or the public buckets (pure);
 //! - [`sources`] — which mirror of a product each message is read from (pure);
 //! - [`coalesce`] — neighbouring ranges of one file fetched with one request;
 //! - [`prefix`] — prefix range reads: only the rows a box needs, with a safe retry;
@@ -27,10 +28,10 @@ pub mod coalesce;
 pub mod components;
 pub mod compute;
 pub mod data;
+pub mod data_origin;
 pub mod loader;
 pub mod prefix;
 pub mod render;
-pub mod source;
 pub mod sources;
 pub mod store;
 pub mod tasks;
@@ -58,7 +59,7 @@ pub enum Boot {
     /// Ready, with the catalog.
     Ready(Arc<Catalog>),
     /// Start-up failed (shown to the user).
-    Failed(String),
+    Failed(data::LoadError),
 }
 
 /// The page's shared state: signals and memos, all `Copy`.
@@ -146,7 +147,7 @@ pub fn App() -> impl IntoView {
     let boot = RwSignal::new(Boot::Loading);
     let planned = Memo::new(move |_| match boot.get() {
         Boot::Loading => Err("Loading the catalog…".to_string()),
-        Boot::Failed(e) => Err(e),
+        Boot::Failed(e) => Err(e.to_string()),
         Boot::Ready(catalog) => state
             .with(|s| plan_view(&catalog, s))
             .map(Arc::new)
@@ -206,14 +207,15 @@ pub fn App() -> impl IntoView {
         });
     }
     leptos::task::spawn_local(async move {
-        let loaded =
-            match data::load_page_file("borders/borders-50m.json", data::MAX_BORDERS_BYTES).await {
-                Ok(bytes) => Borders::from_json(&bytes),
-                Err(e) => Err(e),
-            };
-        match loaded {
-            Ok(b) => app.borders.set(Some(Arc::new(b))),
-            Err(e) => notes.update(|v| v.push(format!("country borders not shown: {e}"))),
+        let not_shown = |e: &dyn std::fmt::Display| {
+            notes.update(|v| v.push(format!("country borders not shown: {e}")));
+        };
+        match data::load_page_file("borders/borders-50m.json", data::MAX_BORDERS_BYTES).await {
+            Ok(bytes) => match Borders::from_json(&bytes) {
+                Ok(b) => app.borders.set(Some(Arc::new(b))),
+                Err(e) => not_shown(&e),
+            },
+            Err(e) => not_shown(&e),
         }
     });
 

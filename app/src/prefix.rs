@@ -23,6 +23,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::marker::PhantomData;
 
 use gik_core::grib::{self, BytesForRows, MessageInfo};
 
@@ -66,116 +67,190 @@ pub enum Need {
 
 /// Why [`read_rows`] gave no rows.
 #[derive(Debug)]
-pub enum ReadRowsError<E> {
+pub enum ReadRowsError<E, D> {
     /// A read failed, or the caller refused the message (its `rows_of`).
     Other(E),
-    /// The whole message does not decode.
-    Decode(String),
+    /// The whole message does not decode: its header (a [`grib::GribError`] made a `D`), or
+    /// its rows (`decode`'s error).
+    Decode(D),
 }
 
 /// Reads and decodes the first rows of a message of `length` bytes.
 ///
 /// `first` is the size of the first read (clamped to the message); `read(from, to)` fetches
 /// bytes `from..to` of the message; `rows_of` gets the header (sections 0–5) and returns how many
-/// rows to decode (it may refuse the message, e.g. when it is not the one asked for);
-/// `decode(prefix, rows)` decodes them ([`grib::decode_rows`], here or in a worker) and says why
-/// not — a prefix too short is only told apart from a bad message by decoding the whole one.
+/// rows to decode with what the decode needs besides (the crop, say; it may refuse the message,
+/// e.g. when it is not the one asked for); `decode(prefix, rows, with)` decodes them
+/// ([`grib::decode_rows`], here or in a worker) and says why not — a prefix too short is only
+/// told apart from a bad message by decoding the whole one.
 ///
 /// Every read strictly lengthens the prefix: first, the missing bytes the packing names (or
 /// its estimate), then, when a prefix proves too short, steps of an eighth of the message up to
 /// the whole message; so at most 2 + 8 requests, usually 1 once [`Hints`] has learned.
-pub async fn read_rows<T, E, F, Fut, R, D, DFut>(
+pub async fn read_rows<T, C, E, DE, F, Fut, R, D, DFut>(
     length: u64,
     first: u64,
     mut read: F,
     mut rows_of: R,
-    mut decode: D,
-) -> Result<RowsRead<T>, ReadRowsError<E>>
+    decode: D,
+) -> Result<RowsRead<T>, ReadRowsError<E, DE>>
 where
     F: FnMut(u64, u64) -> Fut,
     Fut: Future<Output = Result<Vec<u8>, E>>,
-    R: FnMut(&MessageInfo) -> Result<usize, E>,
-    D: FnMut(&[u8], usize) -> DFut,
-    DFut: Future<Output = Result<T, String>>,
+    R: FnMut(&MessageInfo) -> Result<(usize, C), E>,
+    D: FnMut(&[u8], usize, &C) -> DFut,
+    DFut: Future<Output = Result<T, DE>>,
+    DE: From<grib::GribError>,
 {
     let first = first.clamp(1, length.max(1)).min(length);
-    let mut have = read(0, first).await.map_err(ReadRowsError::Other)?;
-    let mut requests = 1u32;
-    let mut retried = false;
-    // Extends `have` to `to` bytes (a no-op when it is already that long).
-    macro_rules! extend_to {
-        ($to:expr) => {{
-            let to: u64 = $to;
-            let from = have.len() as u64;
-            if to > from {
-                let more = read(from, to).await.map_err(ReadRowsError::Other)?;
-                have.extend_from_slice(&more);
-                requests += 1;
-            }
-        }};
-    }
-    let whole = |have: &Vec<u8>| have.len() as u64 >= length;
-
-    // The header (a message with a large section 2 or bitmap may need more than the head).
-    let info = loop {
-        match grib::describe_header(&have) {
-            Ok(info) => break info,
-            Err(e) if whole(&have) => return Err(ReadRowsError::Decode(e.to_string())),
-            Err(_) => {
-                let next = (have.len() as u64).saturating_mul(4).max(HEAD_BYTES);
-                extend_to!(next.min(length));
-            }
-        }
+    // (The error type spelled out: `?` converts errors, so it cannot infer `DE` from them.)
+    let other = ReadRowsError::<E, DE>::Other;
+    let mut prefix: Prefix<F, DE> = Prefix {
+        have: read(0, first).await.map_err(other)?,
+        read,
+        length,
+        requests: 1,
+        decode_error: PhantomData,
     };
-    let rows = rows_of(&info).map_err(ReadRowsError::Other)?;
-    let (mut exact, mut guessed) = (None, None);
-    loop {
-        if !whole(&have) {
-            let target = match grib::bytes_for_rows(&have, rows) {
-                Ok(BytesForRows::Exact(n)) => {
-                    exact = Some(n);
-                    n
+    let info = prefix.header().await?;
+    let (rows, with) = rows_of(&info).map_err(other)?;
+    prefix.decode_rows(rows, &with, decode).await
+}
+
+/// The bytes of a message read so far, and the reads that lengthen them (`DE`: the decode's
+/// error, so that every step fails with the same [`ReadRowsError`]).
+struct Prefix<F, DE> {
+    /// Bytes `0..have.len()` of the message.
+    have: Vec<u8>,
+    /// Fetches bytes `from..to` of the message.
+    read: F,
+    /// The message's length.
+    length: u64,
+    /// Reads made.
+    requests: u32,
+    decode_error: PhantomData<DE>,
+}
+
+impl<F, Fut, E, DE> Prefix<F, DE>
+where
+    F: FnMut(u64, u64) -> Fut,
+    Fut: Future<Output = Result<Vec<u8>, E>>,
+    DE: From<grib::GribError>,
+{
+    /// Whether the whole message is in hand.
+    fn whole(&self) -> bool {
+        self.have.len() as u64 >= self.length
+    }
+
+    /// Extends the prefix to `to` bytes (at most the message; a no-op when it is that long).
+    async fn extend_to(&mut self, to: u64) -> Result<(), ReadRowsError<E, DE>> {
+        let (from, to) = (self.have.len() as u64, to.min(self.length));
+        if to > from {
+            let more = (self.read)(from, to)
+                .await
+                .map_err(ReadRowsError::<E, DE>::Other)?;
+            self.have.extend_from_slice(&more);
+            self.requests += 1;
+        }
+        Ok(())
+    }
+
+    /// The message's header (sections 0–5), reading on while it is cut (a message with a
+    /// large section 2 or bitmap may need more than the first read).
+    async fn header(&mut self) -> Result<MessageInfo, ReadRowsError<E, DE>> {
+        loop {
+            match grib::describe_header(&self.have) {
+                Ok(info) => return Ok(info),
+                Err(e) if self.whole() => return Err(ReadRowsError::Decode(e.into())),
+                Err(_) => {
+                    let next = (self.have.len() as u64).saturating_mul(4).max(HEAD_BYTES);
+                    self.extend_to(next).await?;
                 }
-                Ok(BytesForRows::Unknown { guess, .. }) => {
-                    guessed = Some(guess);
-                    guess
-                }
-                // Sections 0–6 are not all in the prefix yet, or a kind of answer this code
-                // does not know: the whole message.
-                Ok(_) | Err(_) => length,
-            };
-            if target > have.len() as u64 {
-                extend_to!(target.min(length));
-                continue;
             }
         }
-        match decode(&have, rows).await {
-            Ok(decoded) => {
-                let fetched = have.len() as u64;
-                let need = match (exact, guessed) {
-                    (Some(n), _) => Need::Exact(n),
-                    // The estimate sufficed (what was read beyond it is the hint's margin).
-                    (None, Some(g)) if !retried => Need::Enough(g.min(fetched)),
-                    _ => Need::Enough(fetched),
-                };
-                have.truncate(HEAD_KEEP);
-                return Ok(RowsRead {
-                    decoded,
-                    fetched,
-                    requests,
-                    need,
-                    head: have,
-                });
+    }
+
+    /// Reads what the packing says `rows` need (or its estimate), decodes, and while the
+    /// decode fails on a prefix shorter than the message, reads on and decodes again.
+    async fn decode_rows<T, C, D, DFut>(
+        mut self,
+        rows: usize,
+        with: &C,
+        mut decode: D,
+    ) -> Result<RowsRead<T>, ReadRowsError<E, DE>>
+    where
+        D: FnMut(&[u8], usize, &C) -> DFut,
+        DFut: Future<Output = Result<T, DE>>,
+    {
+        let mut learned = Learned::default();
+        loop {
+            if !self.whole() {
+                let target = learned.target(&self.have, rows, self.length);
+                if target > self.have.len() as u64 {
+                    self.extend_to(target).await?;
+                    continue;
+                }
             }
-            Err(e) if whole(&have) => return Err(ReadRowsError::Decode(e)),
-            Err(_) => {
-                // Too short (or the prefix misled the estimate): read on in steps of an
-                // eighth of the message (a step costs about what a request does on a
-                // 10 Mbit/s line), up to the whole message, which decides.
-                retried = true;
-                let step = (length / 8).max(HEAD_BYTES);
-                extend_to!((have.len() as u64).saturating_add(step).min(length));
+            match decode(&self.have, rows, with).await {
+                Ok(decoded) => {
+                    let fetched = self.have.len() as u64;
+                    self.have.truncate(HEAD_KEEP);
+                    return Ok(RowsRead {
+                        decoded,
+                        fetched,
+                        requests: self.requests,
+                        need: learned.need(fetched),
+                        head: self.have,
+                    });
+                }
+                Err(e) if self.whole() => return Err(ReadRowsError::Decode(e)),
+                Err(_) => {
+                    // Too short (or the prefix misled the estimate): read on in steps of an
+                    // eighth of the message (a step costs about what a request does on a
+                    // 10 Mbit/s line), up to the whole message, which decides.
+                    learned.retried = true;
+                    let step = (self.length / 8).max(HEAD_BYTES);
+                    let next = (self.have.len() as u64).saturating_add(step);
+                    self.extend_to(next).await?;
+                }
             }
+        }
+    }
+}
+
+/// What the packing said about the bytes the rows need, and whether a prefix proved short.
+#[derive(Default)]
+struct Learned {
+    exact: Option<u64>,
+    guessed: Option<u64>,
+    retried: bool,
+}
+
+impl Learned {
+    /// How long the prefix should be for `rows`, from what the packing says of `have`.
+    fn target(&mut self, have: &[u8], rows: usize, length: u64) -> u64 {
+        match grib::bytes_for_rows(have, rows) {
+            Ok(BytesForRows::Exact(n)) => {
+                self.exact = Some(n);
+                n
+            }
+            Ok(BytesForRows::Unknown { guess, .. }) => {
+                self.guessed = Some(guess);
+                guess
+            }
+            // Sections 0–6 are not all in the prefix yet, or a kind of answer this code
+            // does not know: the whole message.
+            Ok(_) | Err(_) => length,
+        }
+    }
+
+    /// What the message needed, once a prefix of `fetched` bytes decoded.
+    fn need(&self, fetched: u64) -> Need {
+        match (self.exact, self.guessed) {
+            (Some(n), _) => Need::Exact(n),
+            // The estimate sufficed (what was read beyond it is the hint's margin).
+            (None, Some(g)) if !self.retried => Need::Enough(g.min(fetched)),
+            _ => Need::Enough(fetched),
         }
     }
 }

@@ -426,6 +426,24 @@ pub struct Borders {
     pub extents: Vec<[f32; 4]>,
 }
 
+/// Why a borders file cannot be read.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BordersError {
+    /// Not JSON of the expected shape.
+    #[error("borders file: {reason}")]
+    Json {
+        /// The parser's reason.
+        reason: String,
+    },
+    /// The scale is not a positive number.
+    #[error("borders file: bad scale {scale}")]
+    Scale {
+        /// The scale found.
+        scale: f32,
+    },
+}
+
 #[derive(Deserialize)]
 struct BordersFile {
     scale: f32,
@@ -435,11 +453,12 @@ struct BordersFile {
 impl Borders {
     /// Reads `static/borders/borders-50m.json` (see `static/borders/README.md`): per line, the
     /// first point then deltas, all as integers of degrees × `scale`.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        let file: BordersFile =
-            serde_json::from_slice(bytes).map_err(|e| format!("borders file: {e}"))?;
+    pub fn from_json(bytes: &[u8]) -> Result<Self, BordersError> {
+        let file: BordersFile = serde_json::from_slice(bytes).map_err(|e| BordersError::Json {
+            reason: e.to_string(),
+        })?;
         if !file.scale.is_finite() || file.scale <= 0.0 {
-            return Err(format!("borders file: bad scale {}", file.scale));
+            return Err(BordersError::Scale { scale: file.scale });
         }
         let mut b = Borders::default();
         for raw in file.lines {
@@ -509,13 +528,60 @@ pub fn wrap_text(text: &str, max: f64, measure: impl Fn(&str) -> f64) -> Vec<Str
 
 type Ctx = web_sys::CanvasRenderingContext2d;
 
-fn context(canvas: &web_sys::HtmlCanvasElement) -> Result<Ctx, String> {
+/// Why the map could not be drawn on its canvas, or exported from it. (The browser's
+/// exceptions in these places say no more than the variant does.)
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CanvasError {
+    /// The canvas gives no 2D context.
+    #[error("this browser gives no 2D canvas")]
+    NoContext,
+    /// The device-pixel-ratio transform could not be set.
+    #[error("cannot scale the canvas")]
+    Scale,
+    /// The page has no document.
+    #[error("no document")]
+    NoDocument,
+    /// An element could not be created.
+    #[error("cannot create a {what}")]
+    Create {
+        /// What it was for (`canvas`, `link`).
+        what: &'static str,
+    },
+    /// A field's raster image could not be made.
+    #[error("cannot make a {cols}×{rows} image")]
+    Image {
+        /// Columns.
+        cols: u32,
+        /// Rows.
+        rows: u32,
+    },
+    /// A raster could not be put on its canvas.
+    #[error("cannot draw the image")]
+    PutImage,
+    /// The browser refused to export the canvas as a PNG.
+    #[error("the browser refused to export the canvas")]
+    Export,
+}
+
+fn context(canvas: &web_sys::HtmlCanvasElement) -> Result<Ctx, CanvasError> {
     canvas
         .get_context("2d")
         .ok()
         .flatten()
         .and_then(|c| c.dyn_into::<Ctx>().ok())
-        .ok_or_else(|| "this browser gives no 2D canvas".to_string())
+        .ok_or(CanvasError::NoContext)
+}
+
+/// A new `tag` element of the page's document (`what` names it in the error).
+pub(crate) fn new_element<T: JsCast>(tag: &str, what: &'static str) -> Result<T, CanvasError> {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or(CanvasError::NoDocument)?
+        .create_element(tag)
+        .ok()
+        .and_then(|e| e.dyn_into::<T>().ok())
+        .ok_or(CanvasError::Create { what })
 }
 
 fn text(ctx: &Ctx, s: &str, x: f64, y: f64) {
@@ -532,26 +598,47 @@ pub fn draw(
     width: f64,
     max_map_height: f64,
     pixel_ratio: f64,
-) -> Result<Layout, String> {
+) -> Result<Layout, CanvasError> {
     let ctx = context(canvas)?;
     let plan = &frame.plan;
     let scale = ColourScale::for_frame(plan.quantity, &plan.unit, &frame.data);
-
     // Attribution lines decide the height, so measure them first.
-    ctx.set_font("11px sans-serif");
-    let credit = format!(
-        "{} {} Made with gik.",
-        plan.attribution,
-        crate::compute::BORDERS_ATTRIBUTION
-    );
-    let measure = |s: &str| ctx.measure_text(s).map(|m| m.width()).unwrap_or(0.0);
-    let attribution = wrap_text(&credit, width.max(320.0) - 2.0 * MARGIN, measure);
+    let attribution = attribution_lines(&ctx, frame, width);
     let panels = match &frame.data {
         FrameData::Field(_) => 1,
         FrameData::Stamps(s) => s.len().max(1),
     };
     let layout = Layout::new(&plan.bbox, panels, width, attribution.len(), max_map_height);
+    size_canvas(canvas, &ctx, &layout, pixel_ratio)?;
+    ctx.set_fill_style_str("#ffffff");
+    ctx.fill_rect(0.0, 0.0, layout.width, layout.height);
+    draw_title(&ctx, frame);
+    draw_maps(&ctx, &layout, frame, borders, &scale)?;
+    draw_legend(&ctx, &layout, &scale);
+    draw_attribution(&ctx, &layout, &attribution);
+    Ok(layout)
+}
 
+/// The credit line (product attribution, borders, gik) wrapped to the figure's width, in the
+/// font it is drawn in.
+fn attribution_lines(ctx: &Ctx, frame: &Frame, width: f64) -> Vec<String> {
+    ctx.set_font("11px sans-serif");
+    let credit = format!(
+        "{} {} Made with gik.",
+        frame.plan.attribution,
+        crate::compute::BORDERS_ATTRIBUTION
+    );
+    let measure = |s: &str| ctx.measure_text(s).map(|m| m.width()).unwrap_or(0.0);
+    wrap_text(&credit, width.max(320.0) - 2.0 * MARGIN, measure)
+}
+
+/// Sizes the canvas for `layout`: CSS pixels on the page, device pixels in its backing store.
+fn size_canvas(
+    canvas: &web_sys::HtmlCanvasElement,
+    ctx: &Ctx,
+    layout: &Layout,
+    pixel_ratio: f64,
+) -> Result<(), CanvasError> {
     let ratio = pixel_ratio.clamp(1.0, 3.0);
     canvas.set_width((layout.width * ratio).round() as u32);
     canvas.set_height((layout.height * ratio).round() as u32);
@@ -559,28 +646,36 @@ pub fn draw(
     let _ = style.set_property("width", &format!("{}px", layout.width));
     let _ = style.set_property("height", &format!("{}px", layout.height));
     ctx.set_transform(ratio, 0.0, 0.0, ratio, 0.0, 0.0)
-        .map_err(|_| "cannot scale the canvas".to_string())?;
+        .map_err(|_| CanvasError::Scale)
+}
 
-    ctx.set_fill_style_str("#ffffff");
-    ctx.fill_rect(0.0, 0.0, layout.width, layout.height);
-
-    // Title.
+/// The title and, under it, the subtitle with the members on the map.
+fn draw_title(ctx: &Ctx, frame: &Frame) {
     ctx.set_text_baseline("alphabetic");
     ctx.set_text_align("left");
     ctx.set_fill_style_str("#111111");
     ctx.set_font("bold 15px sans-serif");
-    text(&ctx, &plan.title, MARGIN, 22.0);
+    text(ctx, &frame.plan.title, MARGIN, 22.0);
     ctx.set_font("13px sans-serif");
     ctx.set_fill_style_str("#333333");
     text(
-        &ctx,
-        &format!("{} · {}", plan.subtitle, frame.members_line()),
+        ctx,
+        &format!("{} · {}", frame.plan.subtitle, frame.members_line()),
         MARGIN,
         42.0,
     );
+}
 
-    // Maps.
-    let image = raster_canvas(&frame.crop, &frame.data, &scale)?;
+/// Each panel: background, raster, graticule (single map), borders, frame and member name
+/// (postage stamps); then the axis labels of a single map.
+fn draw_maps(
+    ctx: &Ctx,
+    layout: &Layout,
+    frame: &Frame,
+    borders: Option<&Borders>,
+    scale: &ColourScale,
+) -> Result<(), CanvasError> {
+    let image = raster_canvas(&frame.crop, &frame.data, scale)?;
     let stamps: Vec<&str> = match &frame.data {
         FrameData::Stamps(s) => s.iter().map(|(n, _)| n.as_str()).collect(),
         FrameData::Field(_) => Vec::new(),
@@ -593,13 +688,13 @@ pub fn draw(
         ctx.set_fill_style_str("#f3f3f0");
         ctx.fill_rect(panel.x, panel.y, panel.w, panel.h);
         if let Some(img) = image.get(k) {
-            draw_raster(&ctx, &layout, panel, &frame.crop, img);
+            draw_raster(ctx, layout, panel, &frame.crop, img);
         }
         if layout.panels.len() == 1 {
-            draw_graticule(&ctx, &layout, panel);
+            draw_graticule(ctx, layout, panel);
         }
         if let Some(b) = borders {
-            draw_borders(&ctx, &layout, panel, b);
+            draw_borders(ctx, layout, panel, b);
         }
         ctx.restore();
         ctx.set_stroke_style_str("#555555");
@@ -608,29 +703,30 @@ pub fn draw(
         if let Some(name) = stamps.get(k) {
             ctx.set_font("11px sans-serif");
             ctx.set_fill_style_str("#222222");
-            text(&ctx, name, panel.x, panel.y - 3.0);
+            text(ctx, name, panel.x, panel.y - 3.0);
         }
     }
     if layout.panels.len() == 1 {
         if let Some(p) = layout.panels.first() {
-            draw_axis_labels(&ctx, &layout, p);
+            draw_axis_labels(ctx, layout, p);
         }
     }
+    Ok(())
+}
 
-    draw_legend(&ctx, &layout, &scale);
-
+/// The credit lines under the legend.
+fn draw_attribution(ctx: &Ctx, layout: &Layout, lines: &[String]) {
     ctx.set_font("11px sans-serif");
     ctx.set_fill_style_str("#444444");
     ctx.set_text_align("left");
-    for (i, line) in attribution.iter().enumerate() {
+    for (i, line) in lines.iter().enumerate() {
         text(
-            &ctx,
+            ctx,
             line,
             MARGIN,
             layout.attribution_y + LINE_H * (i as f64 + 1.0) - 3.0,
         );
     }
-    Ok(layout)
 }
 
 /// One small canvas per field holding its raster at one pixel per grid point.
@@ -638,31 +734,24 @@ fn raster_canvas(
     crop: &crate::compute::Crop,
     data: &FrameData,
     scale: &ColourScale,
-) -> Result<Vec<web_sys::HtmlCanvasElement>, String> {
+) -> Result<Vec<web_sys::HtmlCanvasElement>, CanvasError> {
     let fields: Vec<&[f32]> = match data {
         FrameData::Field(f) => vec![f.as_slice()],
         FrameData::Stamps(s) => s.iter().map(|(_, f)| f.as_slice()).collect(),
     };
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or_else(|| "no document".to_string())?;
     let (cols, rows) = (crop.cols() as u32, crop.rows() as u32);
     let mut out = Vec::with_capacity(fields.len());
     for field in fields {
         let bytes = rgba(field, scale);
         let image =
             web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&bytes), cols, rows)
-                .map_err(|_| format!("cannot make a {cols}×{rows} image"))?;
-        let c: web_sys::HtmlCanvasElement = document
-            .create_element("canvas")
-            .map_err(|_| "cannot create a canvas".to_string())?
-            .dyn_into()
-            .map_err(|_| "cannot create a canvas".to_string())?;
+                .map_err(|_| CanvasError::Image { cols, rows })?;
+        let c: web_sys::HtmlCanvasElement = new_element("canvas", "canvas")?;
         c.set_width(cols);
         c.set_height(rows);
         context(&c)?
             .put_image_data(&image, 0.0, 0.0)
-            .map_err(|_| "cannot draw the image".to_string())?;
+            .map_err(|_| CanvasError::PutImage)?;
         out.push(c);
     }
     Ok(out)
@@ -957,7 +1046,10 @@ mod tests {
         assert_eq!(b.lines[0], [(36.0, -3.0), (36.5, -2.75), (36.5, -3.0)]);
         assert_eq!(b.extents[0], [36.0, -3.0, 36.5, -2.75]);
         assert!(Borders::from_json(b"{}").is_err());
-        assert!(Borders::from_json(br#"{"scale":0,"lines":[]}"#).is_err());
+        assert_eq!(
+            Borders::from_json(br#"{"scale":0,"lines":[]}"#),
+            Err(BordersError::Scale { scale: 0.0 })
+        );
     }
 
     #[test]

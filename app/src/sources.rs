@@ -45,9 +45,10 @@ pub struct DoctorSource {
 }
 
 impl DoctorOrder {
-    /// Parses a report (only the fields above are read).
-    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(bytes).map_err(|e| format!("doctor report: {e}"))
+    /// Parses a report (only the fields above are read); the caller names the file in the
+    /// error ([`crate::data`]).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
     }
 }
 

@@ -20,14 +20,14 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use gik_core::grib::{self, Grid};
+use gik_core::geo::GeoError;
+use gik_core::grib::{self, GribError};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::compute::Crop;
+use crate::compute::{Crop, CropCache};
 use crate::view_state::BBox;
 
 /// Most workers in the pool.
@@ -39,17 +39,50 @@ pub const WORKER_SCRIPT: &str = "gik-worker_loader.js";
 /// Crops a worker keeps (one per grid, box and point budget seen recently).
 const WORKER_CROPS: usize = 8;
 
+/// Why a message's rows gave no cropped values.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The bytes do not decode: a bad message, or a prefix too short for the rows.
+    #[error(transparent)]
+    Grib(#[from] GribError),
+    /// The message's grid cannot be cropped to the box.
+    #[error(transparent)]
+    Crop(#[from] GeoError),
+    /// A worker's decode failed: its error, as the text it posted back.
+    #[error("{0}")]
+    InWorker(String),
+    /// A request to a worker without a usable box (`[south, north, west, east]`).
+    #[error("bad request: bbox")]
+    BadRequest,
+    /// The decode gave another number of values than the crop has points.
+    #[error("{decoded} values decoded for a crop of {crop}")]
+    WrongCount {
+        /// Values decoded.
+        decoded: usize,
+        /// Points of the crop.
+        crop: usize,
+    },
+}
+
 /// The first `rows` rows of a message prefix, decoded and cropped: the one computation the
 /// pool moves off the main thread (and the main thread runs itself without a pool).
-pub fn decode_cropped(prefix: &[u8], rows: usize, crop: &Crop) -> Result<Vec<f32>, String> {
-    let decoded = grib::decode_rows(prefix, rows).map_err(|e| e.to_string())?;
-    crop.apply(&decoded.values).map_err(|e| e.to_string())
+pub fn decode_cropped(prefix: &[u8], rows: usize, crop: &Crop) -> Result<Vec<f32>, DecodeError> {
+    let decoded = grib::decode_rows(prefix, rows)?;
+    Ok(crop.apply(&decoded.values)?)
 }
 
 /// A worker's side: the crops it built, by (grid, box, point budget).
-#[derive(Default)]
 pub struct WorkerCrops {
-    crops: Vec<(Grid, BBox, usize, Arc<Crop>)>,
+    crops: CropCache,
+}
+
+impl Default for WorkerCrops {
+    fn default() -> Self {
+        Self {
+            crops: CropCache::new(WORKER_CROPS),
+        }
+    }
 }
 
 impl WorkerCrops {
@@ -61,26 +94,9 @@ impl WorkerCrops {
         rows: usize,
         bbox: &BBox,
         max_points: usize,
-    ) -> Result<Vec<f32>, String> {
-        let info = grib::describe_header(prefix).map_err(|e| e.to_string())?;
-        let found = self
-            .crops
-            .iter()
-            .find(|(g, b, m, _)| *g == info.grid && b == bbox && *m == max_points)
-            .map(|(_, _, _, c)| Arc::clone(c));
-        let crop = match found {
-            Some(c) => c,
-            None => {
-                let c =
-                    Arc::new(Crop::new(&info.grid, bbox, max_points).map_err(|e| e.to_string())?);
-                if self.crops.len() >= WORKER_CROPS {
-                    self.crops.remove(0);
-                }
-                self.crops
-                    .push((info.grid.clone(), *bbox, max_points, Arc::clone(&c)));
-                c
-            }
-        };
+    ) -> Result<Vec<f32>, DecodeError> {
+        let info = grib::describe_header(prefix)?;
+        let crop = self.crops.get(&info.grid, bbox, max_points)?;
         decode_cropped(prefix, rows, &crop)
     }
 }
@@ -117,7 +133,7 @@ pub fn serve() {
                     };
                     crops.borrow_mut().run(&bytes, rows, &bbox, max_points)
                 }
-                _ => Err("bad request: bbox".to_string()),
+                _ => Err(DecodeError::BadRequest),
             };
             let answer = js_sys::Object::new();
             set(&answer, "id", &id);
@@ -128,7 +144,7 @@ pub fn serve() {
                     transfer.push(&array.buffer());
                     set(&answer, "values", &array);
                 }
-                Err(e) => set(&answer, "error", &JsValue::from_str(&e)),
+                Err(e) => set(&answer, "error", &JsValue::from_str(&e.to_string())),
             }
             let _ = reply_scope.post_message_with_transfer(&answer, &transfer);
         });

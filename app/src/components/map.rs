@@ -6,25 +6,17 @@ use std::sync::Arc;
 use leptos::ev;
 use leptos::html::{Canvas, Section};
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 
 use crate::compute::Frame;
-use crate::render::{self, format_position, format_value, pretty_unit, Layout};
+use crate::render::{self, format_position, format_value, pretty_unit, CanvasError, Layout};
 use crate::AppState;
 
 /// Saves the canvas as a PNG file named `stem.png`.
-fn download_png(canvas: &web_sys::HtmlCanvasElement, stem: &str) -> Result<(), String> {
+fn download_png(canvas: &web_sys::HtmlCanvasElement, stem: &str) -> Result<(), CanvasError> {
     let url = canvas
         .to_data_url_with_type("image/png")
-        .map_err(|_| "the browser refused to export the canvas".to_string())?;
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or_else(|| "no document".to_string())?;
-    let a: web_sys::HtmlAnchorElement = document
-        .create_element("a")
-        .map_err(|_| "cannot create a link".to_string())?
-        .dyn_into()
-        .map_err(|_| "cannot create a link".to_string())?;
+        .map_err(|_| CanvasError::Export)?;
+    let a: web_sys::HtmlAnchorElement = render::new_element("a", "link")?;
     a.set_href(&url);
     a.set_download(&format!("{stem}.png"));
     a.click();
@@ -42,7 +34,7 @@ pub fn MapView(
     let container = NodeRef::<Section>::new();
     let layout = StoredValue::new(None::<Arc<Layout>>);
     let readout = RwSignal::new(None::<String>);
-    let draw_error = RwSignal::new(None::<String>);
+    let draw_error = RwSignal::new(None::<CanvasError>);
     let resized = RwSignal::new(0u32);
     // The listener lives as long as the page (the map is never unmounted).
     let _ = window_event_listener(ev::resize, move |_| resized.update(|n| *n += 1));
@@ -133,7 +125,7 @@ pub fn MapView(
                     {move || readout.get().unwrap_or_else(|| "Point at the map for values".into())}
                 </span>
             </div>
-            {move || draw_error.get().map(|e| view! { <p class="error">{e}</p> })}
+            {move || draw_error.get().map(|e| view! { <p class="error">{e.to_string()}</p> })}
             {move || {
                 (app.frame.with(Option::is_none) && app.plan.with(Option::is_some))
                     .then(|| {

@@ -20,7 +20,9 @@ pub fn Problems(
 ) -> impl IntoView {
     view! {
         {move || match (app.boot.get(), app.planned.get()) {
-            (Boot::Failed(e), _) => Some(view! { <p class="error">{e}</p> }.into_any()),
+            (Boot::Failed(e), _) => {
+                Some(view! { <p class="error">{e.to_string()}</p> }.into_any())
+            }
             (Boot::Ready(_), Err(e)) => Some(view! { <p class="error">{e}</p> }.into_any()),
             _ => None,
         }}
@@ -62,7 +64,7 @@ pub fn Status(
     app: AppState,
 ) -> impl IntoView {
     let progress = move || {
-        let source = app.plan.get()?.source.describe();
+        let origin = app.plan.get()?.data_origin.describe();
         let p = app.progress.get();
         if p.members_total == 0 {
             return None;
@@ -78,7 +80,7 @@ pub fn Status(
             }
         );
         let messages = format!(
-            "messages: {} of {} fetched, {} decoded{} · {} downloaded in {} requests{} · {source}",
+            "messages: {} of {} fetched, {} decoded{} · {} downloaded in {} requests{} · {origin}",
             p.messages_fetched,
             p.messages_total,
             p.messages_decoded,

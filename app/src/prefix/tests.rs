@@ -12,6 +12,7 @@ use gik_core::icpac::EAST_AFRICA;
 
 use super::*;
 use crate::compute::Crop;
+use crate::worker::DecodeError;
 
 /// The shared real fixtures (`$GIK_FIXTURES`, else beside the workspace, else /work/shared).
 pub(crate) fn fixture(name: &str) -> Vec<u8> {
@@ -81,14 +82,14 @@ fn box_reads(files: &[&str]) -> f64 {
                 message[from as usize..to as usize].to_vec(),
             ))
         };
-        let decode = |prefix: &[u8], rows: usize| {
+        let decode = |prefix: &[u8], rows: usize, _: &()| {
             std::future::ready(
                 grib::decode_rows(prefix, rows)
-                    .map_err(|e| e.to_string())
-                    .and_then(|d| crop.apply(&d.values).map_err(|e| e.to_string())),
+                    .map_err(DecodeError::from)
+                    .and_then(|d| Ok(crop.apply(&d.values)?)),
             )
         };
-        let rows_of = |_: &grib::MessageInfo| Ok(crop.rows_needed());
+        let rows_of = |_: &grib::MessageInfo| Ok((crop.rows_needed(), ()));
         let got = run(read_rows(length, first, read, rows_of, decode)).unwrap();
         assert_eq!(got.fetched, served.get(), "{label}");
         let values = got.decoded;
@@ -140,14 +141,13 @@ fn ccsds_prefix_gives_the_full_decode_in_the_box() {
 
 #[test]
 fn bad_bytes_and_failed_reads_are_errors_not_values() {
-    let decode =
-        |p: &[u8], r: usize| std::future::ready(grib::decode_rows(p, r).map_err(|e| e.to_string()));
-    let rows_of = |_: &grib::MessageInfo| Ok::<_, String>(1);
+    let decode = |p: &[u8], r: usize, _: &()| std::future::ready(grib::decode_rows(p, r));
+    let rows_of = |_: &grib::MessageInfo| Ok::<_, String>((1, ()));
     // Not a GRIB message: read to the end, then the header's error.
     let junk = vec![0u8; 40_000];
     let read = |a: u64, b: u64| std::future::ready(Ok(junk[a as usize..b as usize].to_vec()));
     match run(read_rows(40_000, 100, read, rows_of, decode)) {
-        Err(ReadRowsError::Decode(e)) => assert!(e.contains("not a GRIB"), "{e}"),
+        Err(ReadRowsError::Decode(e)) => assert!(e.to_string().contains("not a GRIB"), "{e}"),
         other => panic!("{other:?}"),
     }
     // A failed read is the caller's error, unchanged.
@@ -164,7 +164,7 @@ fn bad_bytes_and_failed_reads_are_errors_not_values() {
     let read = |a: u64, b: u64| {
         std::future::ready(Ok::<_, String>(message[a as usize..b as usize].to_vec()))
     };
-    let all_rows = |i: &grib::MessageInfo| Ok::<_, String>(i.grid.nj.unwrap_or(1));
+    let all_rows = |i: &grib::MessageInfo| Ok::<_, String>((i.grid.nj.unwrap_or(1), ()));
     let got = run(read_rows(length, 10, read, all_rows, decode)).unwrap();
     assert_eq!(got.fetched, length);
     assert_eq!(got.decoded.values, grib::decode(&message).unwrap().values);

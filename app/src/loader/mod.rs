@@ -11,31 +11,31 @@
 //!
 //! Failures are collected per member and step with their reason ([`Failure`]); a member with a
 //! failure is left out and the map says how many members it holds.
+//!
+//! Here: the job, its members and the map; one message's way from the caches or the network
+//! to a cropped field (probe, prefix reads, identity check, decode) is the `message` submodule.
+
+mod message;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
-use std::future::Future;
 use std::hash::Hash;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use gik_core::grib::{Grid, MessageInfo, MessageMetadata};
-use gik_core::identity;
-use gik_core::manifest::ByteRange;
 use gik_core::member::MemberManifest;
 use gik_core::origin::{AllowedUrl, UrlPolicy};
-use gik_core::product::{product_by_name, Hosts, Member};
 use leptos::prelude::{RwSignal, Set};
 
 use crate::coalesce::Coalescer;
-use crate::compute::{convert, Crop, Ensemble, Frame, MemberSource, ViewPlan};
+use crate::compute::{convert, Crop, CropCache, Ensemble, Frame, MemberSource, ViewPlan};
 use crate::data::{self, FetchFailure, Want, MAX_MANIFEST_BYTES};
-use crate::prefix::{read_rows, Hints, ReadRowsError};
-use crate::store::{self, Store, StoreUsage};
-use crate::tasks::{join_all, Gate, Limiter, OpenOnDrop};
-use crate::view_state::BBox;
-use crate::worker::{decode_cropped, Pool, WorkerError};
+use crate::prefix::Hints;
+use crate::store::{Store, StoreUsage};
+use crate::tasks::{join_all, Gate, Limiter};
+use crate::worker::Pool;
+use message::{Asked, CachedField, FieldKey};
 
 /// Most HTTP requests in flight at once.
 pub const MAX_IN_FLIGHT: usize = 6;
@@ -43,11 +43,11 @@ pub const MAX_IN_FLIGHT: usize = 6;
 /// Most parsed manifests kept.
 const MANIFEST_CACHE: usize = 256;
 
+/// Most crops kept (one per grid, box and point budget seen recently).
+const CROPS_KEPT: usize = 16;
+
 /// Most cropped field values kept in the message cache (floats; 4 bytes each).
 const FIELD_CACHE_FLOATS: usize = 12_000_000;
-
-/// Longest wait of a view's messages for its first one to size their reads, in ms.
-const PROBE_WAIT_MS: i32 = 1000;
 
 /// Shortest time between two map updates while members arrive, in ms.
 const PUBLISH_EVERY_MS: f64 = 250.0;
@@ -153,20 +153,6 @@ impl<K: Hash + Eq + Clone, V: Clone> BoundedCache<K, V> {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct FieldKey {
-    url: String,
-    offset: u64,
-    length: u64,
-    bbox: String,
-    max_points: usize,
-}
-
-type CachedField = (Arc<Crop>, Rc<Vec<f32>>);
-
-/// A crop built for a (grid, box, point budget).
-type CropEntry = (Grid, BBox, usize, Arc<Crop>);
-
 /// Why a message gave no field.
 enum MessageError {
     /// The job was cancelled: say nothing.
@@ -192,7 +178,7 @@ pub struct Loader {
     outputs: Outputs,
     manifests: RefCell<BoundedCache<AllowedUrl, Rc<MemberManifest>>>,
     fields: RefCell<BoundedCache<FieldKey, CachedField>>,
-    crops: RefCell<Vec<CropEntry>>,
+    crops: RefCell<CropCache>,
     hints: RefCell<Hints>,
     store: RefCell<Option<Rc<Store>>>,
     pool: Pool,
@@ -244,7 +230,7 @@ impl Loader {
             outputs,
             manifests: RefCell::new(BoundedCache::new(MANIFEST_CACHE)),
             fields: RefCell::new(BoundedCache::new(FIELD_CACHE_FLOATS)),
-            crops: RefCell::new(Vec::new()),
+            crops: RefCell::new(CropCache::new(CROPS_KEPT)),
             hints: RefCell::new(Hints::new()),
             store: RefCell::new(None),
             pool: Pool::new(workers),
@@ -521,325 +507,6 @@ impl Loader {
             .insert(url, Rc::clone(&manifest), 1);
         Ok(manifest)
     }
-
-    /// The crop of `grid` for the job's box, built once per grid.
-    fn crop_for(&self, grid: &Grid, bbox: &BBox, max_points: usize) -> Result<Arc<Crop>, String> {
-        let mut crops = self.crops.borrow_mut();
-        if let Some((_, _, _, c)) = crops
-            .iter()
-            .find(|(g, b, m, _)| g == grid && b == bbox && *m == max_points)
-        {
-            return Ok(Arc::clone(c));
-        }
-        let crop = Arc::new(Crop::new(grid, bbox, max_points).map_err(|e| e.to_string())?);
-        if crops.len() >= 16 {
-            crops.remove(0);
-        }
-        crops.push((grid.clone(), *bbox, max_points, Arc::clone(&crop)));
-        Ok(crop)
-    }
-
-    /// Checks that a message's raster is the job's (set by the first message).
-    fn check_raster(&self, job: &Job, crop: &Arc<Crop>) -> Result<(), MessageError> {
-        let mut current = job.crop.borrow_mut();
-        match current.as_ref() {
-            None => {
-                *current = Some(Arc::clone(crop));
-                Ok(())
-            }
-            Some(c) if c.same_raster(crop) => Ok(()),
-            Some(c) => Err(MessageError::Failed(format!(
-                "its grid ({}×{} points in the box) differs from the other members' ({}×{})",
-                crop.rows(),
-                crop.cols(),
-                c.rows(),
-                c.cols()
-            ))),
-        }
-    }
-
-    /// One message, cropped to the box: from the cache, or the prefix its rows need fetched
-    /// with Range requests ([`read_rows`]) and decoded.
-    async fn message(
-        &self,
-        job: &Job,
-        loc: &ByteRange,
-        asked: Asked<'_>,
-    ) -> Result<Rc<Vec<f32>>, MessageError> {
-        let url = crate::source::message_url(&self.policy, &loc.url, &self.catalog_url)
-            .map_err(FetchFailure::from)?;
-        let key = FieldKey {
-            url: url.to_string(),
-            offset: loc.offset,
-            length: loc.length,
-            bbox: job.plan.bbox.to_string(),
-            max_points: job.plan.max_points(),
-        };
-        let cached = self.fields.borrow().get(&key);
-        if let Some((crop, field)) = cached {
-            self.check_raster(job, &crop)?;
-            self.progress(job, |p| {
-                p.messages_fetched += 1;
-                p.messages_decoded += 1;
-                p.from_cache += 1;
-            });
-            return Ok(field);
-        }
-        let store_key = format!(
-            "field {} {}+{} {} {}",
-            key.url, key.offset, key.length, key.bbox, key.max_points
-        );
-        if let Some(field) = self.stored_field(job, &store_key, &key).await? {
-            return Ok(field);
-        }
-        let where_ = || {
-            format!(
-                "bytes {}–{} of {url}",
-                loc.offset,
-                loc.offset + loc.length.saturating_sub(1)
-            )
-        };
-        // Only the prefix the box's rows need (rows run north to south): sized from what the
-        // view's earlier messages needed, completed by a second request if it falls short.
-        let hint_key = format!("{}|{}|{}", asked.array, key.bbox, key.max_points);
-        // Every message of a view starts at once: while nothing is known about the array's
-        // messages, the first one goes alone (a small head, then what its rows need) and the
-        // others wait for it to teach the hints, so they take one request each.
-        let mut _probe = None;
-        if !self.hints.borrow().knows(&hint_key) {
-            let running = job.probe.borrow().clone();
-            match running {
-                // At most PROBE_WAIT_MS: a slow first message must not stall the view.
-                Some(gate) => {
-                    let mut opened = std::pin::pin!(gate.wait());
-                    let mut timer = std::pin::pin!(sleep_ms(PROBE_WAIT_MS));
-                    std::future::poll_fn(|cx| {
-                        if opened.as_mut().poll(cx).is_ready() || timer.as_mut().poll(cx).is_ready()
-                        {
-                            std::task::Poll::Ready(())
-                        } else {
-                            std::task::Poll::Pending
-                        }
-                    })
-                    .await;
-                }
-                None => {
-                    let gate = Rc::new(Gate::default());
-                    *job.probe.borrow_mut() = Some(Rc::clone(&gate));
-                    _probe = Some(OpenOnDrop(gate));
-                }
-            }
-            if job.cancelled.get() {
-                return Err(MessageError::Aborted);
-            }
-        }
-        let first = self.hints.borrow().first_read(&hint_key, loc.length);
-        let crop_found: RefCell<Option<Arc<Crop>>> = RefCell::new(None);
-        let signal = job.signal();
-        // One Range request (the coalescer may serve several reads with one).
-        let fetch = |a: u64, b: u64| {
-            let (url, signal) = (&url, signal.as_ref());
-            async move {
-                if job.cancelled.get() {
-                    return Err(FetchFailure::Aborted);
-                }
-                let want = Want::Range {
-                    offset: a,
-                    length: b - a,
-                };
-                // Through the product's mirrors (the first whose host has not failed).
-                let bytes = data::fetch_message(&self.policy, url, want, signal).await?;
-                self.progress(job, |p| {
-                    p.requests += 1;
-                    p.bytes += bytes.len() as u64;
-                });
-                Ok(bytes)
-            }
-        };
-        let (url_ref, fetch_ref) = (&url, &fetch);
-        let read = |from: u64, to: u64| async move {
-            let (url, fetch) = (url_ref, fetch_ref);
-            let (a, b) = (loc.offset + from, loc.offset + to);
-            let bytes = if from == 0 {
-                // A message's first read may share a request with its waiting neighbours.
-                job.coalescer
-                    .read(&job.limiter, url.as_str(), a, b, fetch)
-                    .await?
-            } else {
-                let _permit = job.limiter.acquire().await;
-                fetch(a, b).await?
-            };
-            self.progress(job, |p| p.message_bytes += bytes.len() as u64);
-            data::yield_now().await;
-            if job.cancelled.get() {
-                return Err(MessageError::Aborted);
-            }
-            Ok(bytes)
-        };
-        let rows_of = |info: &MessageInfo| {
-            // Sections 0–4 (cheap): the message must be the one asked for.
-            check_identity(
-                &job.plan.product,
-                &job.plan.variable,
-                &asked,
-                &info.metadata,
-            )
-            .map_err(|e| MessageError::Failed(format!("{e} ({})", where_())))?;
-            let crop = self
-                .crop_for(&info.grid, &job.plan.bbox, job.plan.max_points())
-                .map_err(MessageError::Failed)?;
-            self.check_raster(job, &crop)?;
-            let rows = crop.rows_needed().max(1);
-            *crop_found.borrow_mut() = Some(crop);
-            Ok(rows)
-        };
-        // Decoding stops after the box's last row and crops at once, in a worker of the pool
-        // when one is ready (the main thread only draws), else here.
-        let decode = |prefix: &[u8], rows: usize| {
-            let crop = crop_found.borrow().clone();
-            let sent = self
-                .pool
-                .decode(prefix, rows, &job.plan.bbox, job.plan.max_points());
-            let copy = prefix.to_vec();
-            async move {
-                let crop = crop.ok_or_else(|| "no header".to_string())?;
-                let values = match sent {
-                    Some(decoding) => match decoding.await {
-                        Ok(v) => Ok(v),
-                        Err(WorkerError::Decode(e)) => Err(e),
-                        Err(WorkerError::Gone) => decode_cropped(&copy, rows, &crop),
-                    },
-                    None => {
-                        data::yield_now().await;
-                        decode_cropped(&copy, rows, &crop)
-                    }
-                }?;
-                if values.len() != crop.len() {
-                    return Err(format!(
-                        "{} values decoded for a crop of {}",
-                        values.len(),
-                        crop.len()
-                    ));
-                }
-                Ok(values)
-            }
-        };
-        let got = read_rows(loc.length, first, read, rows_of, decode)
-            .await
-            .map_err(|e| match e {
-                ReadRowsError::Other(e) => e,
-                ReadRowsError::Decode(e) => {
-                    MessageError::Failed(format!("decode error in {}: {e}", where_()))
-                }
-            })?;
-        self.hints
-            .borrow_mut()
-            .learn(&hint_key, loc.length, got.need);
-        self.progress(job, |p| {
-            p.messages_fetched += 1;
-            p.message_lengths += loc.length;
-        });
-        let crop = crop_found
-            .into_inner()
-            .ok_or_else(|| MessageError::Failed(format!("no header in {}", where_())))?;
-        let field = Rc::new(got.decoded);
-        self.fields
-            .borrow_mut()
-            .insert(key, (crop, Rc::clone(&field)), field.len());
-        self.progress(job, |p| p.messages_decoded += 1);
-        self.store_put(store_key, store::encode_field(&got.head, &field));
-        Ok(field)
-    }
-
-    /// A field from the persistent store, if it holds it (and its header still describes a
-    /// grid this job can crop).
-    async fn stored_field(
-        &self,
-        job: &Job,
-        store_key: &str,
-        key: &FieldKey,
-    ) -> Result<Option<Rc<Vec<f32>>>, MessageError> {
-        let Some(store) = self.store() else {
-            return Ok(None);
-        };
-        let Some(bytes) = store.get(store_key).await else {
-            return Ok(None);
-        };
-        let Some((head, values)) = store::decode_field(&bytes) else {
-            return Ok(None);
-        };
-        let Ok(info) = gik_core::grib::describe_header(head) else {
-            return Ok(None);
-        };
-        let Ok(crop) = self.crop_for(&info.grid, &job.plan.bbox, job.plan.max_points()) else {
-            return Ok(None);
-        };
-        if values.len() != crop.len() {
-            return Ok(None);
-        }
-        self.check_raster(job, &crop)?;
-        let field = Rc::new(values);
-        self.fields
-            .borrow_mut()
-            .insert(key.clone(), (crop, Rc::clone(&field)), field.len());
-        self.progress(job, |p| {
-            p.messages_fetched += 1;
-            p.messages_decoded += 1;
-            p.from_cache += 1;
-        });
-        Ok(Some(field))
-    }
-}
-
-/// Resolves after `ms` milliseconds (a browser timer; at once without a window).
-async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set = web_sys::window().map(|w| {
-            w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-                .is_ok()
-        });
-        if set != Some(true) {
-            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
-/// What a message was fetched as: the manifest array, step and member of the view.
-#[derive(Clone, Copy, Debug)]
-struct Asked<'a> {
-    /// Data array path in the member manifest (`tp/accum/surface/tp`).
-    array: &'a str,
-    /// Step, hours.
-    step: u32,
-    /// Member name (`gep05`, `ens07`).
-    member: &'a str,
-}
-
-/// Checks, from a message's sections 0–4, that it is the variable, step and member the view
-/// asked for ([`gik_core::identity`]): a manifest that points at the wrong bytes (a stale or
-/// tampered reference, a mirror serving another file) must not be drawn as the asked field.
-fn check_identity(
-    product: &str,
-    variable: &str,
-    asked: &Asked<'_>,
-    found: &MessageMetadata,
-) -> Result<(), identity::IdentityMismatch> {
-    let product = product_by_name(product, &Hosts::default()).ok();
-    let spec = product.as_ref().and_then(|p| p.variable(variable).ok());
-    let member = product
-        .as_ref()
-        .and_then(|p| Member::parse(p.as_ref(), asked.member).ok());
-    identity::check(
-        &identity::Expected {
-            spec: spec.as_ref(),
-            array: asked.array,
-            step_hours: asked.step,
-            member,
-            member_name: asked.member,
-        },
-        found,
-    )
 }
 
 #[cfg(test)]

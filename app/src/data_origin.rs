@@ -1,5 +1,5 @@
-//! Where a view's data come from: a regional subset published with the catalog, or the
-//! public buckets.
+//! Where a view's data come from (its data origin): a regional subset published with the
+//! catalog, or the public buckets.
 //!
 //! Why: a subset (`gik build --subset east-africa`) holds a run's messages cropped to a box,
 //! a few percent of the bytes; a view inside that box loads in seconds on a slow line. The
@@ -8,6 +8,9 @@
 //! otherwise; the status line says which. The data path is the same either way (manifest →
 //! Range request → GRIB2 decode); only the manifests' paths and the host change. Subset
 //! manifests name their GRIB2 files relative to the catalog ([`message_url`]).
+//!
+//! Not to be confused with [`crate::sources`], which picks, per message, the mirror of the
+//! public buckets a byte range is read from once the origin is the buckets.
 
 use gik_core::catalog::RunEntry;
 use gik_core::geo::BBox;
@@ -18,7 +21,7 @@ use crate::compute::MemberSource;
 
 /// Where a view's messages are read from.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum DataSource {
+pub enum DataOrigin {
     /// The run's own manifests: the public buckets (or their mirror).
     #[default]
     Bucket,
@@ -29,7 +32,7 @@ pub enum DataSource {
     },
 }
 
-impl DataSource {
+impl DataOrigin {
     /// A few words for the status line.
     pub fn describe(&self) -> String {
         match self {
@@ -39,7 +42,7 @@ impl DataSource {
     }
 }
 
-/// The source for a view of `variable` at `steps` over `bbox` for `members` of `run`, and the
+/// The data origin for a view of `variable` at `steps` over `bbox` for `members` of `run`, and the
 /// members' manifests to read from it (the run's own when no subset fits).
 pub fn select(
     run: &RunEntry,
@@ -47,10 +50,10 @@ pub fn select(
     members: Vec<MemberSource>,
     variable: &str,
     steps: &[u32],
-) -> (DataSource, Vec<MemberSource>) {
+) -> (DataOrigin, Vec<MemberSource>) {
     let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
     let Some((name, subset)) = choose(run, bbox, &names, &[variable.to_string()], steps) else {
-        return (DataSource::Bucket, members);
+        return (DataOrigin::Bucket, members);
     };
     let from_subset: Option<Vec<MemberSource>> = members
         .iter()
@@ -63,12 +66,12 @@ pub fn select(
         .collect();
     match from_subset {
         Some(members) => (
-            DataSource::Subset {
+            DataOrigin::Subset {
                 name: name.to_string(),
             },
             members,
         ),
-        None => (DataSource::Bucket, members),
+        None => (DataOrigin::Bucket, members),
     }
 }
 
@@ -139,18 +142,18 @@ mod tests {
     #[test]
     fn a_view_inside_the_subset_reads_it_and_says_so() {
         let run = run();
-        let (source, chosen) = select(&run, &EAST_AFRICA, members(&run), "tp", &[0, 24]);
-        assert_eq!(source.describe(), "data from the east-africa subset");
+        let (origin, chosen) = select(&run, &EAST_AFRICA, members(&run), "tp", &[0, 24]);
+        assert_eq!(origin.describe(), "data from the east-africa subset");
         assert!(chosen
             .iter()
             .all(|m| m.manifest.starts_with("subsets/east-africa/")));
         // Outside the box, or a variable the subset does not hold: the buckets.
         let wide: BBox = "-20,23,21,53".parse().unwrap();
-        let (source, chosen) = select(&run, &wide, members(&run), "tp", &[24]);
-        assert_eq!(source, DataSource::Bucket);
+        let (origin, chosen) = select(&run, &wide, members(&run), "tp", &[24]);
+        assert_eq!(origin, DataOrigin::Bucket);
         assert!(chosen.iter().all(|m| m.manifest.starts_with("ecmwf/")));
-        let (source, _) = select(&run, &EAST_AFRICA, members(&run), "2t", &[24]);
-        assert_eq!(source.describe(), "data from the public buckets");
+        let (origin, _) = select(&run, &EAST_AFRICA, members(&run), "2t", &[24]);
+        assert_eq!(origin.describe(), "data from the public buckets");
     }
 
     #[test]
