@@ -11,13 +11,16 @@
 //! - coordinates `time` (run start), `step` (hours), `valid_time`, `latitude`, `longitude`, and
 //!   the level as a scalar coordinate named after its type (`isobaricInhPa`), as cfgrib does;
 //! - root attributes naming the product, run and member, and the manifest format version.
+//!
+//! A member can also be read out of the run's ensemble manifest ([`EnsembleManifest`]), where it
+//! has the same steps, coordinates and messages as in its own manifest.
 
 use std::collections::BTreeMap;
 
 use crate::grib::Grid;
 use crate::manifest::{
-    ArraySpec, ByteRange, CoordSpec, CoordValues, DType, GroupSpec, Manifest, ManifestBuilder,
-    ManifestError,
+    ArraySpec, ByteRange, CoordSpec, CoordValues, DType, Ensemble, GroupSpec, Manifest,
+    ManifestBuilder, ManifestError,
 };
 use crate::product::{StepType, VariableSpec};
 use crate::time::RunTime;
@@ -184,24 +187,31 @@ pub struct MemberManifest {
     manifest: Manifest,
 }
 
+/// Checks that the layout version in `manifest`'s root attributes, if any, is one this build
+/// reads.
+fn check_layout_version(manifest: &Manifest) -> Result<()> {
+    if let Some(attrs) = manifest.zattrs("")? {
+        if let Some(v) = attrs
+            .other
+            .get("gik_layout_version")
+            .and_then(|v| v.as_u64())
+        {
+            if v > u64::from(MEMBER_LAYOUT_VERSION) {
+                return Err(ManifestError::UnsupportedVersion {
+                    found: v,
+                    supported: u64::from(MEMBER_LAYOUT_VERSION),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
 impl MemberManifest {
     /// Wraps a manifest, checking that its layout version is one this build reads.
     pub fn new(manifest: Manifest) -> Result<Self> {
-        if let Some(attrs) = manifest.zattrs("")? {
-            if let Some(v) = attrs
-                .other
-                .get("gik_layout_version")
-                .and_then(|v| v.as_u64())
-            {
-                if v > u64::from(MEMBER_LAYOUT_VERSION) {
-                    return Err(ManifestError::UnsupportedVersion {
-                        found: v,
-                        supported: u64::from(MEMBER_LAYOUT_VERSION),
-                    }
-                    .into());
-                }
-            }
-        }
+        check_layout_version(&manifest)?;
         Ok(Self { manifest })
     }
 
@@ -294,6 +304,42 @@ impl MemberManifest {
     }
 }
 
+/// A run's ensemble manifest (every member in one, see [`crate::manifest::combine_members`])
+/// opened for reading member by member: a reader that wants many members fetches this one file
+/// and reads each member as from its own manifest.
+#[derive(Clone, Debug)]
+pub struct EnsembleManifest {
+    ensemble: Ensemble,
+}
+
+impl EnsembleManifest {
+    /// Opens an ensemble manifest, checking its layout version as [`MemberManifest::new`] does.
+    pub fn new(manifest: Manifest) -> Result<Self> {
+        check_layout_version(&manifest)?;
+        Ok(Self {
+            ensemble: Ensemble::new(manifest)?,
+        })
+    }
+
+    /// Reads an ensemble manifest from parquet bytes.
+    pub fn from_parquet(bytes: &[u8]) -> Result<Self> {
+        Self::new(crate::manifest::read_parquet(bytes)?)
+    }
+
+    /// The member numbers it holds (0 = control), ascending.
+    pub fn numbers(&self) -> &[u32] {
+        self.ensemble.numbers()
+    }
+
+    /// The manifest of member `number` (the same steps, coordinates and messages as the
+    /// member's own manifest); fails when the ensemble does not hold it.
+    pub fn member(&self, number: u32) -> Result<MemberManifest> {
+        Ok(MemberManifest {
+            manifest: self.ensemble.member(number)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +422,73 @@ mod tests {
             MemberManifest::array_of_group("tp/accum/surface"),
             "tp/accum/surface/tp"
         );
+    }
+
+    /// A member read out of the ensemble manifest gives the steps, axes and messages its own
+    /// manifest gives.
+    #[test]
+    fn members_read_from_the_ensemble_manifest_equal_their_own() {
+        let gefs = Gefs::default();
+        let specs = select_variables(&gefs, &["APCP:surface", "TMP:2 m above ground"]).unwrap();
+        let member = |name: &str, n: u64| {
+            let vars: Vec<VariableMessages> = specs
+                .iter()
+                .map(|spec| {
+                    let steps = variable_steps(spec, &[0, 3, 6]);
+                    let messages = steps
+                        .iter()
+                        .filter(|&&s| u64::from(s) != 3 * n) // each member lacks another step
+                        .map(|&s| MessageRef {
+                            step: s,
+                            range: ByteRange::new(format!("http://h/{name}.f{s:03}"), n, 9),
+                        })
+                        .collect();
+                    VariableMessages {
+                        spec: spec.clone(),
+                        grid: grid("gfs/gfs.20200325.t18z.pgrb2.0p25.f006"),
+                        steps,
+                        messages,
+                    }
+                })
+                .collect();
+            build_member_manifest(&identity(&gefs, name), &vars).unwrap()
+        };
+        let (c0, p1, p2) = (member("gec00", 0), member("gep01", 1), member("gep02", 2));
+        let combined = crate::manifest::combine_members(
+            &[(0, &c0), (1, &p1), (2, &p2)],
+            &crate::manifest::Attrs::new(),
+        )
+        .unwrap();
+        let bytes = crate::manifest::write_parquet(&combined).unwrap();
+        let ensemble = EnsembleManifest::from_parquet(&bytes).unwrap();
+        assert_eq!(ensemble.numbers(), [0, 1, 2]);
+        for (number, own) in [(0, c0), (1, p1), (2, p2)] {
+            let own = MemberManifest::new(own).unwrap();
+            let read = ensemble.member(number).unwrap();
+            let mut arrays = read.data_arrays();
+            arrays.sort();
+            let mut own_arrays = own.data_arrays();
+            own_arrays.sort();
+            assert_eq!(arrays, own_arrays);
+            for array in &arrays {
+                let steps = read.steps(array).unwrap();
+                assert_eq!(steps, own.steps(array).unwrap());
+                for dim in ["latitude", "longitude"] {
+                    assert_eq!(
+                        read.axis(array, dim).unwrap(),
+                        own.axis(array, dim).unwrap()
+                    );
+                }
+                for step in steps {
+                    assert_eq!(
+                        read.chunk(array, step).unwrap(),
+                        own.chunk(array, step).unwrap(),
+                        "member {number} {array} f{step}"
+                    );
+                }
+            }
+        }
+        assert!(ensemble.member(3).is_err());
     }
 
     #[test]

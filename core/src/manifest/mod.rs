@@ -22,7 +22,8 @@
 //!   its metadata, the [`ByteRange`] of a chunk ([`Array::chunk`]) and the values of an inline
 //!   coordinate ([`Array::values`]), so readers never assemble keys by hand;
 //! * `ensemble`: [`combine_members`], the member manifests of a run as one manifest with a
-//!   leading `number` dimension;
+//!   leading `number` dimension; `ensemble_read`, its read side: [`Ensemble::member`] gives a
+//!   member's manifest back out of it;
 //! * `spec`: [`ArraySpec`], the generic description of one data array and its coordinates;
 //! * `layout`: [`ManifestBuilder`], which turns [`ArraySpec`]s into the `grib_tree` layout
 //!   without any I/O and without knowing any product;
@@ -51,6 +52,7 @@
 
 mod array;
 mod ensemble;
+mod ensemble_read;
 mod layout;
 mod model;
 mod parquet;
@@ -60,6 +62,7 @@ mod zarr;
 
 pub use array::{Array, MAX_INLINE_VALUES};
 pub use ensemble::{combine_members, NUMBER_DIM};
+pub use ensemble_read::Ensemble;
 pub use layout::ManifestBuilder;
 pub use model::{check_key, ChunkKey, Manifest, MetadataFile, Problem, StructureProblem};
 pub use parquet::{
@@ -179,6 +182,15 @@ pub enum ManifestError {
         array: String,
         /// What is inconsistent.
         reason: String,
+    },
+
+    /// An ensemble manifest has no member of this number on any `number` axis.
+    #[error("no member number {number} in the ensemble manifest (it has {numbers:?})")]
+    NoMember {
+        /// The number asked for.
+        number: u32,
+        /// The numbers it has, ascending.
+        numbers: Vec<u32>,
     },
 
     /// [`Manifest::ensure_valid`] found structural problems.

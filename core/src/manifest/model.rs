@@ -300,6 +300,21 @@ impl Manifest {
         self.refs.keys().map(String::as_str)
     }
 
+    /// The (key, reference) pairs whose key starts with `prefix`, in key order (a range of
+    /// the map, not a scan of every key).
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Reference)> + 'a {
+        self.refs
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(key, _)| key.starts_with(prefix))
+            .map(|(key, reference)| (key.as_str(), reference))
+    }
+
     /// The underlying map.
     pub fn into_refs(self) -> BTreeMap<String, Reference> {
         self.refs
