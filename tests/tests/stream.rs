@@ -9,6 +9,9 @@
 //!   equal `expected_precip`, probabilities equal `expected_exceedance`, at several points;
 //! * a 404 for one member: its totals are NaN, the attributes name it, the probabilities leave
 //!   it out; with `--strict` the command fails and leaves no file.
+//! * the run's ensemble manifest read instead of the member manifests (one file instead of N,
+//!   counted in the request log of the mirror serving the catalog), with the same values as
+//!   the member manifests give; an unreadable one falls back to the member manifests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -19,16 +22,17 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
 use common::{
-    build_to_dir, mirror, plan, quick_retries, run, runtime, venv_program, workspace_root,
+    build_to_dir, mirror, plan, quick_retries, read_catalog, run, runtime, venv_program,
+    workspace_root,
 };
 use gik_builder::http::HttpClient;
 use gik_builder::progress::Progress;
 use gik_builder::stream::netcdf_out::partial_path;
 use gik_builder::stream::{stream, StreamArgs, StreamReport};
-use gik_tests::mirror::FaultRule;
+use gik_tests::mirror::{DirContent, FaultRule, MirrorConfig, MirrorServer};
 use gik_tests::synthetic::{
     expected_exceedance, expected_field_value, expected_precip, fixtures_dir, rain_tenths, Model,
-    ECMWF_BUCKET,
+    Synthetic, SyntheticConfig, ECMWF_BUCKET,
 };
 use serde_json::{json, Value};
 
@@ -624,5 +628,139 @@ fn bad_requests_fail_before_reading_messages() {
     }
     assert_eq!(server.stats().range_requests, 0);
     assert!(!out.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The values of `var` in `file`, NaN as it is.
+fn values(file: &Path, var: &str) -> Vec<f32> {
+    let file = netcdf::open(file).unwrap();
+    let values = file.variable(var).unwrap().get_values(..).unwrap();
+    values
+}
+
+/// With more than one member, `gik stream` reads the run's ensemble manifest instead of the
+/// member manifests: one manifest request instead of one per member, and the same values to
+/// the bit. Without the catalog's `ensemble` field, or with an ensemble manifest that cannot be
+/// read, it reads the member manifests; for one member, that member's manifest only.
+#[test]
+fn the_ensemble_manifest_replaces_the_member_manifests() {
+    let _serial = serial();
+    let dir = scratch("ensemble");
+    let synthetic = Synthetic::load(SyntheticConfig::new([run()])).unwrap();
+    let mount = synthetic.mount().at("", DirContent::new(dir.clone()));
+    let server = MirrorServer::start(MirrorConfig::new(mount)).unwrap();
+    let plan = plan(&server, "ecmwf", "0-3", "36,39", &["tp", "2t"]);
+    let report = build_to_dir(&plan, &dir);
+    assert!(report.missing.is_empty(), "{:?}", report.missing);
+    let entry = read_catalog(&dir).unwrap().products["ecmwf"].runs[0].clone();
+    let ensemble = entry
+        .ensemble
+        .clone()
+        .expect("the build names its ensemble manifest");
+    let mut member_manifests: Vec<String> = entry.manifests.values().cloned().collect();
+    member_manifests.sort();
+    assert_eq!(member_manifests.len(), 4);
+
+    let catalog = format!("{}/catalog.json", server.base_url());
+    // Streams `members` into `name`; returns the report, the manifests requested (sorted) and
+    // the file.
+    let stream_to = |members: &str, name: &str| {
+        server.reset_stats();
+        let out = dir.join(name);
+        let report = run_stream(&[
+            "--catalog",
+            &catalog,
+            "--product",
+            "ecmwf",
+            "--date",
+            "20250801",
+            "--run",
+            "00",
+            "--vars",
+            "tp,2t",
+            "--steps",
+            "36,39",
+            "--members",
+            members,
+            "--bbox=-14,25,19,55",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .unwrap();
+        let mut manifests: Vec<String> = server
+            .requests()
+            .into_iter()
+            .map(|r| r.path)
+            .filter(|p| p.ends_with(".parquet"))
+            .collect();
+        manifests.sort();
+        (report, manifests, out)
+    };
+
+    let (from_ensemble, requested, ensemble_file) = stream_to("0-3", "ensemble.nc");
+    assert_eq!(requested, [ensemble.clone()], "one file instead of 4");
+    assert_eq!((from_ensemble.messages, from_ensemble.read), (16, 16));
+    assert!(
+        from_ensemble.missing.is_empty(),
+        "{:?}",
+        from_ensemble.missing
+    );
+
+    // The same run without the ensemble entry: the member manifests, the same values.
+    let catalog_path = dir.join("catalog.json");
+    let original = std::fs::read_to_string(&catalog_path).unwrap();
+    let mut without: Value = serde_json::from_str(&original).unwrap();
+    without["products"]["ecmwf"]["runs"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("ensemble")
+        .unwrap();
+    std::fs::write(&catalog_path, without.to_string()).unwrap();
+    let (from_members, requested, members_file) = stream_to("0-3", "members.nc");
+    assert_eq!(requested, member_manifests);
+    assert_eq!(from_members.read, from_ensemble.read);
+    assert_eq!(from_members.bytes, from_ensemble.bytes);
+    let same_bits = |a: &Path, b: &Path, var: &str| {
+        let (x, y) = (values(a, var), values(b, var));
+        assert_eq!(x.len(), 4 * 2 * 157 * 145, "{var}");
+        let differ = x
+            .iter()
+            .zip(&y)
+            .filter(|(x, y)| x.to_bits() != y.to_bits())
+            .count();
+        assert_eq!(
+            (x.len(), differ),
+            (y.len(), 0),
+            "{var}: {differ} values differ"
+        );
+        assert!(x.iter().any(|v| !v.is_nan()), "{var} is all NaN");
+    };
+    for var in ["tp", "t2m"] {
+        same_bits(&ensemble_file, &members_file, var);
+    }
+
+    // An ensemble manifest that cannot be read: the member manifests, the same values.
+    std::fs::write(&catalog_path, &original).unwrap();
+    let ensemble_path = dir.join(&ensemble);
+    let bytes = std::fs::read(&ensemble_path).unwrap();
+    std::fs::write(&ensemble_path, &bytes[..bytes.len() / 2]).unwrap();
+    let (fallback, requested, fallback_file) = stream_to("0-3", "fallback.nc");
+    let mut expected = member_manifests.clone();
+    expected.push(ensemble.clone());
+    expected.sort();
+    assert_eq!(
+        requested, expected,
+        "the ensemble manifest, then the members'"
+    );
+    assert!(fallback.missing.is_empty(), "{:?}", fallback.missing);
+    for var in ["tp", "t2m"] {
+        same_bits(&ensemble_file, &fallback_file, var);
+    }
+
+    // One member: its own manifest, not the ensemble manifest.
+    std::fs::write(&ensemble_path, &bytes).unwrap();
+    let (one, requested, _) = stream_to("2", "one.nc");
+    assert_eq!(requested, [entry.manifests["ens02"].clone()]);
+    assert_eq!(one.read, 4);
     std::fs::remove_dir_all(&dir).unwrap();
 }

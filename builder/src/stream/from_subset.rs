@@ -6,13 +6,14 @@
 //! absolute here (the catalog's URL, or a `file://` path for a catalog in a folder, read by
 //! [`read_local_range`]).
 
-use anyhow::{Context, Result};
+use std::path::PathBuf;
+
 use gik_core::catalog::RunEntry;
 use gik_core::subset::{choose, is_relative};
 
 use super::jobs::JobList;
 use super::plan::{Mode, Plan};
-use super::source::CatalogLocation;
+use super::source::{CatalogLocation, ReadError};
 
 /// The subset chosen for a plan: its name and its run entry (members, manifests).
 pub(super) struct Chosen {
@@ -60,25 +61,36 @@ pub(super) fn localise(jobs: &mut JobList, location: &CatalogLocation) {
 }
 
 /// `length` bytes at `offset` of a local file (a subset next to a catalog in a folder).
-pub(super) async fn read_local_range(path: &str, offset: u64, length: u64) -> Result<bytes::Bytes> {
+pub(super) async fn read_local_range(
+    path: &str,
+    offset: u64,
+    length: u64,
+) -> Result<bytes::Bytes, ReadError> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .with_context(|| format!("opening {path}"))?;
+    let error = |source| ReadError::Range {
+        path: PathBuf::from(path),
+        offset,
+        length,
+        source,
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(error)?;
     file.seek(std::io::SeekFrom::Start(offset))
         .await
-        .with_context(|| format!("{path}: seeking to {offset}"))?;
-    let capacity = usize::try_from(length).context("range too large")?;
-    let mut buffer = Vec::with_capacity(capacity.min(64 << 20));
+        .map_err(error)?;
+    // What is read is capped by `length`; the first allocation also by 64 MiB.
+    let capacity = usize::try_from(length.min(64 << 20)).unwrap_or(0);
+    let mut buffer = Vec::with_capacity(capacity);
     file.take(length)
         .read_to_end(&mut buffer)
         .await
-        .with_context(|| format!("reading {path} bytes {offset}+{length}"))?;
+        .map_err(error)?;
     if buffer.len() as u64 != length {
-        anyhow::bail!(
-            "{path}: {length} bytes at {offset} asked, the file has {}",
-            buffer.len()
-        );
+        return Err(ReadError::Short {
+            path: PathBuf::from(path),
+            offset,
+            length,
+            found: buffer.len() as u64,
+        });
     }
     Ok(bytes::Bytes::from(buffer))
 }

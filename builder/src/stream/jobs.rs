@@ -20,12 +20,12 @@ use tokio::sync::oneshot;
 
 use super::plan::{Mode, Plan, SourceVar};
 use super::rain::RainState;
-use super::source::{ManifestResult, ManifestUnavailable};
+use super::source::{ManifestResult, ManifestUnavailable, ReadError};
 use crate::http::HttpClient;
 
 /// Why one message of a stream is not in the file. The text (`Display`) is what the report
 /// and the file's `missing` attribute say.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub(super) enum JobError {
     /// The member's manifest cannot be had.
     #[error("{0}")]
@@ -45,9 +45,9 @@ pub(super) enum JobError {
     /// The step is on the axis, but its message was not published when the manifest was built.
     #[error("not published when the manifest was built")]
     NotPublished,
-    /// The manifest's reference for the message cannot be read.
+    /// The manifest's reference for the message cannot be read (the error names the key).
     #[error("{0}")]
-    BadReference(String),
+    BadReference(#[source] gik_core::Error),
     /// A window needs a step the variable cannot have (an accumulation at step 0).
     #[error("no {variable} at step {step}")]
     NotApplicable {
@@ -68,9 +68,10 @@ pub(super) enum JobError {
         /// The mirror's base URL.
         base: String,
     },
-    /// The range request failed (the fetch error's text).
+    /// The message's bytes could not be read (the error names the URL or the path, and the
+    /// byte range).
     #[error("{0}")]
-    Fetch(String),
+    Fetch(#[from] ReadError),
     /// The message could not be decoded or cropped.
     #[error("{what}: {reason}")]
     Decode {
@@ -82,9 +83,12 @@ pub(super) enum JobError {
     /// The decoding pool stopped before answering.
     #[error("decoder pool closed")]
     PoolClosed,
-    /// A decoding thread or reading task died (what, and why when known).
-    #[error("{0}")]
-    TaskFailed(String),
+    /// The task reading the message panicked or was cancelled.
+    #[error("reading task failed: {0}")]
+    TaskFailed(#[source] tokio::task::JoinError),
+    /// The decoding thread stopped before answering (it panicked).
+    #[error("decoding thread failed")]
+    DecoderFailed(#[source] oneshot::error::RecvError),
 }
 
 /// One message to read (or known to be missing), and where its field goes.
@@ -183,7 +187,7 @@ fn lookup(manifest: &ManifestResult, var: &SourceVar, step: u32) -> Lookup {
     match manifest.chunk(&var.array, step) {
         Ok(Some(loc)) => Lookup::Found(loc),
         Ok(None) => Lookup::Missing(JobError::NotPublished),
-        Err(e) => Lookup::Missing(JobError::BadReference(e.to_string())),
+        Err(e) => Lookup::Missing(JobError::BadReference(e)),
     }
 }
 
@@ -305,13 +309,11 @@ pub(super) async fn read_field(
     decoder: mpsc::Sender<DecodeJob>,
 ) -> Result<Vec<f32>, JobError> {
     let bytes = match loc.url.strip_prefix("file://") {
-        Some(path) => super::from_subset::read_local_range(path, loc.offset, loc.length)
-            .await
-            .map_err(|e| JobError::Fetch(format!("{e:#}")))?,
+        Some(path) => super::from_subset::read_local_range(path, loc.offset, loc.length).await?,
         None => client
             .get_range(&loc.url, loc.offset, loc.length)
             .await
-            .map_err(|e| JobError::Fetch(e.to_string()))?,
+            .map_err(ReadError::from)?,
     };
     let (reply, answer) = oneshot::channel();
     let job = DecodeJob {
@@ -321,9 +323,7 @@ pub(super) async fn read_field(
         reply,
     };
     decoder.send(job).map_err(|_| JobError::PoolClosed)?;
-    answer
-        .await
-        .map_err(|_| JobError::TaskFailed("decoding thread failed".to_owned()))?
+    answer.await.map_err(JobError::DecoderFailed)?
 }
 
 /// Every message of a plan: one job per variable, member and step, and what the file's axes

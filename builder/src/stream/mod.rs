@@ -10,14 +10,16 @@
 //!
 //! The flow:
 //!
-//! 1. **Plan** ([`StreamArgs`] → `Plan`, in `plan`): the catalog (`catalog.json`, a folder or an http(s)
-//!    URL) gives the run's member manifests, relative to the catalog; presets
-//!    ([`presets`]) fill in what the user left out; variables, steps, members and windows are
-//!    checked against the product before anything large is read.
-//! 2. **Manifests** ([`CatalogLocation`]): one small parquet per member; they give the grid (for
-//!    the output lattice) and each message's `[url, offset, length]`. With `--source`, URLs are
-//!    re-rooted on the first mirror ([`gik_core::product::reroot_url`]) and read from the
-//!    mirrors in turn ([`crate::sources`]).
+//! 1. **Plan** ([`StreamArgs`] → `Plan`, in `plan`): the catalog (`catalog.json`, a folder or an
+//!    http(s) URL) gives the run's manifests, relative to the catalog; presets ([`presets`]) fill
+//!    in what the user left out; variables, steps, members and windows are checked against the
+//!    product before anything large is read.
+//! 2. **Manifests** ([`CatalogLocation`], in `source`): for several members the run's ensemble
+//!    manifest (one file, every member in it), else (or when the run has none, or it cannot be
+//!    read) one small parquet per member; they give the grid (for the output lattice) and each
+//!    message's `[url, offset, length]`. With `--source`, URLs are re-rooted on the first mirror
+//!    ([`gik_core::product::reroot_url`]) and read from the mirrors in turn
+//!    ([`crate::sources`]).
 //! 3. **Pipeline** (`jobs`, `rain`): one task per message (`--concurrency` in flight), decoding on a pool the
 //!    size of the machine, cropping with [`gik_core::geo::CropMap`]; fields go to the writer thread
 //!    ([`netcdf_out::Writer`]) or, for rainfall windows, to an accumulator that combines them
@@ -54,11 +56,12 @@ use crate::progress::Progress;
 
 pub use args::StreamArgs;
 pub use report::{group_missing, MissingMessage, StreamReport};
-pub use source::CatalogLocation;
+pub use source::{CatalogLocation, ReadError};
 
 use jobs::{read_field, Asked, DecodePool, JobError, JobList};
 use netcdf_out::{AttrValue, Attrs, Layout, Writer};
 use plan::{Mode, Plan, Planned};
+use source::MemberToRead;
 
 /// `gik stream` as the command line runs it: a client, a progress bar, the stream, a summary.
 pub async fn run_cli(args: StreamArgs, quiet: bool) -> Result<()> {
@@ -106,7 +109,16 @@ pub async fn stream(
     let entry = subset.as_ref().map_or(entry, |s| s.entry.clone());
 
     progress.stage(&format!("{what}: manifests"), names.members.len() as u64);
-    let manifests = source::read_manifests(client, &location, &entry, &names.members).await;
+    let to_read: Vec<MemberToRead<'_>> = plan
+        .members
+        .iter()
+        .zip(&names.members)
+        .map(|(m, name)| MemberToRead {
+            number: u32::from(m.number()),
+            name,
+        })
+        .collect();
+    let manifests = source::read_manifests(client, &location, &entry, &to_read).await;
     progress.finish_stage();
 
     let grid = OutputGrid::new(&plan.bbox, plan::output_lattice(&plan, &manifests)?)?;
@@ -297,27 +309,28 @@ async fn read_all(
 ) -> Result<Tally> {
     let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
     let pool = DecodePool::new(parallelism, Arc::new(grid))?;
-    let sources: Vec<(Result<ByteRange, JobError>, Asked)> = jobs
+    // Jobs already known to be missing have nothing to read: their reason stays in the job.
+    let sources: Vec<Option<(ByteRange, Asked)>> = jobs
         .jobs
         .iter()
-        .map(|j| (j.source.clone(), j.asked.clone()))
+        .map(|j| j.source.as_ref().ok().map(|r| (r.clone(), j.asked.clone())))
         .collect();
     let mut results = futures_stream::iter(sources.into_iter().enumerate())
-        .map(|(i, (source, asked))| {
-            let client = client.clone();
-            let decoder = pool.sender();
-            let task = tokio::spawn(async move {
-                match source {
-                    Ok(loc) => read_field(&client, &loc, asked, decoder)
+        .map(|(i, source)| {
+            let task = source.map(|(loc, asked)| {
+                let client = client.clone();
+                let decoder = pool.sender();
+                tokio::spawn(async move {
+                    read_field(&client, &loc, asked, decoder)
                         .await
-                        .map(|f| (f, loc.length)),
-                    Err(reason) => Err(reason),
-                }
+                        .map(|f| (f, loc.length))
+                })
             });
             async move {
-                let result = task.await.unwrap_or_else(|e| {
-                    Err(JobError::TaskFailed(format!("reading task failed: {e}")))
-                });
+                let result = match task {
+                    Some(task) => Some(task.await.unwrap_or_else(|e| Err(JobError::TaskFailed(e)))),
+                    None => None,
+                };
                 (i, result)
             }
         })
@@ -326,14 +339,19 @@ async fn read_all(
     while let Some((i, result)) = results.next().await {
         progress.inc(1);
         let job = jobs.jobs.get(i).ok_or_else(|| anyhow!("no job {i}"))?;
-        let field = match result {
+        let outcome = match (result, &job.source) {
+            (Some(read), _) => read.map_err(|e| e.to_string()),
+            (None, Err(known)) => Err(known.to_string()),
+            (None, Ok(_)) => bail!("job {i} was not read"),
+        };
+        let field = match outcome {
             Ok((field, length)) => {
                 tally.read += 1;
                 tally.bytes += length;
                 Some(field)
             }
             Err(reason) => {
-                let m = names.missing(job, reason.to_string());
+                let m = names.missing(job, reason);
                 tracing::debug!(missing = %m, "message missing");
                 if args.strict {
                     bail!("--strict: message missing, nothing written: {m}");

@@ -1,18 +1,75 @@
-//! Where the catalog and the member manifests come from: a folder or an http(s) URL.
+//! Where the catalog and the manifests come from: a folder or an http(s) URL.
 //!
 //! Manifest paths in `catalog.json` are relative to the catalog, so one [`CatalogLocation`]
-//! resolves both; a manifest that cannot be read becomes the reason every message of its member
-//! is missing, not a failure of the whole stream.
+//! resolves both. For more than one member, the run's ensemble manifest (every member in one,
+//! the catalog's `ensemble` field) is read instead of the member manifests: one file instead of
+//! N. When the run has none, or it cannot be read (said in the log, naming the file), the member
+//! manifests are read as before. A manifest that cannot be read becomes the reason every
+//! message of its member is missing, not a failure of the whole stream.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use futures::stream::{self, StreamExt};
 use gik_core::catalog::{Catalog, RunEntry, CATALOG_FILE};
-use gik_core::member::MemberManifest;
+use gik_core::member::{EnsembleManifest, MemberManifest};
 
-use crate::http::{HttpClient, ObjectKind};
+use crate::http::{FetchError, HttpClient, ObjectKind};
 use crate::sources::{split_list, SourceSet};
+
+/// Why a file beside the catalog, or a byte range of a local file, could not be read. Each
+/// variant names the URL or the path, and the byte range when one was asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The request failed (the error names the URL).
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// A local file could not be measured or read.
+    #[error("reading {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A byte range of a local file could not be read.
+    #[error("reading {} bytes {offset}+{length}: {source}", path.display())]
+    Range {
+        /// The file.
+        path: PathBuf,
+        /// First byte asked for.
+        offset: u64,
+        /// Bytes asked for.
+        length: u64,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A local file is larger than the client's cap for its kind.
+    #[error("{} is {size} bytes, more than the cap for a {kind} ({cap} bytes)", path.display())]
+    OverCap {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// What it was read as.
+        kind: ObjectKind,
+        /// The cap for that kind.
+        cap: u64,
+    },
+    /// A byte range runs past the end of a local file.
+    #[error("{}: {length} bytes at {offset} asked, the file has {found}", path.display())]
+    Short {
+        /// The file.
+        path: PathBuf,
+        /// First byte asked for.
+        offset: u64,
+        /// Bytes asked for.
+        length: u64,
+        /// Bytes there were from `offset`.
+        found: u64,
+    },
+}
 
 /// The mirrors of `--source` (comma lists split), if any, as a [`SourceSet`] whose canonical
 /// base is the first: messages are re-rooted on it, and read from each in turn.
@@ -105,7 +162,7 @@ impl CatalogLocation {
         client: &HttpClient,
         relative: &str,
         kind: ObjectKind,
-    ) -> Result<bytes::Bytes> {
+    ) -> Result<bytes::Bytes, ReadError> {
         match self {
             Self::Http { base, .. } => Ok(client
                 .get_object(&format!("{base}/{relative}"), kind)
@@ -113,19 +170,20 @@ impl CatalogLocation {
             Self::Dir { dir, .. } => {
                 let path = dir.join(relative);
                 let cap = client.limits().for_kind(kind);
-                let size = tokio::fs::metadata(&path)
-                    .await
-                    .with_context(|| format!("reading {}", path.display()))?
-                    .len();
+                let io = |source| ReadError::Io {
+                    path: path.clone(),
+                    source,
+                };
+                let size = tokio::fs::metadata(&path).await.map_err(io)?.len();
                 if size > cap {
-                    bail!(
-                        "{} is {size} bytes, more than the cap for a {kind} ({cap} bytes)",
-                        path.display()
-                    );
+                    return Err(ReadError::OverCap {
+                        path,
+                        size,
+                        kind,
+                        cap,
+                    });
                 }
-                let data = tokio::fs::read(&path)
-                    .await
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let data = tokio::fs::read(&path).await.map_err(io)?;
                 Ok(bytes::Bytes::from(data))
             }
         }
@@ -145,7 +203,7 @@ impl CatalogLocation {
 }
 
 /// Why a member's manifest cannot be had: the reason every message of the member is missing.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub(super) enum ManifestUnavailable {
     /// The run's catalog entry names no manifest for the member.
     #[error("no manifest for {member} in the catalog")]
@@ -154,56 +212,131 @@ pub(super) enum ManifestUnavailable {
         member: String,
     },
     /// The manifest could not be read (missing, over its cap, the network failed).
-    #[error("manifest {location}: {reason}")]
+    #[error("manifest {location}: {source}")]
     Unreadable {
         /// Where the manifest is (URL or path).
         location: String,
-        /// Why it could not be read, with its causes.
-        reason: String,
+        /// Why it could not be read (shared by every message of the member).
+        source: Arc<ReadError>,
     },
-    /// The manifest was read but is not a member manifest.
-    #[error("manifest {location}: {reason}")]
+    /// The manifest was read but is not a member manifest (or the ensemble manifest does not
+    /// hold the member).
+    #[error("manifest {location}: {source}")]
     Invalid {
         /// Where the manifest is (URL or path).
         location: String,
         /// What is wrong with it.
-        reason: String,
+        source: Arc<gik_core::Error>,
     },
 }
 
 /// A member's manifest, or why it cannot be had.
 pub(super) type ManifestResult = Result<MemberManifest, ManifestUnavailable>;
 
-/// Reads the member manifests named in the run's catalog entry, 16 at a time; a manifest that
-/// cannot be had is the reason why, for every message of its member.
+/// A member to read the manifest of: its number (0 = control) and its name.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct MemberToRead<'a> {
+    /// Member number, its position on the ensemble manifest's `number` axis.
+    pub number: u32,
+    /// Member name, its key in the catalog's `manifests`.
+    pub name: &'a str,
+}
+
+/// The manifests of `members` (in that order), from the run's ensemble manifest when there
+/// is more than one member and the run has one that can be read, else from the member
+/// manifests. A manifest that cannot be had is the reason why, for every message of its
+/// member.
 pub(super) async fn read_manifests(
     client: &HttpClient,
     location: &CatalogLocation,
     entry: &RunEntry,
-    member_names: &[String],
+    members: &[MemberToRead<'_>],
 ) -> Vec<ManifestResult> {
-    stream::iter(member_names.iter())
-        .map(|name| async move {
-            let Some(path) = entry.manifests.get(name) else {
-                return Err(ManifestUnavailable::NotInCatalog {
-                    member: name.clone(),
-                });
-            };
-            let bytes = location
-                .read(client, path, ObjectKind::Manifest)
-                .await
-                .map_err(|e| ManifestUnavailable::Unreadable {
+    if let (Some(path), true) = (&entry.ensemble, members.len() > 1) {
+        match read_parquet(client, location, path, EnsembleManifest::from_parquet).await {
+            Ok(ensemble) => return members_of_ensemble(&ensemble, location, path, entry, members),
+            Err(e) => tracing::warn!(
+                file = %location.describe(path),
+                error = %e,
+                "the ensemble manifest cannot be read: reading the member manifests instead"
+            ),
+        }
+    }
+    read_member_manifests(client, location, entry, members).await
+}
+
+/// Every member's manifest read out of the run's ensemble manifest (at `path`).
+fn members_of_ensemble(
+    ensemble: &EnsembleManifest,
+    location: &CatalogLocation,
+    path: &str,
+    entry: &RunEntry,
+    members: &[MemberToRead<'_>],
+) -> Vec<ManifestResult> {
+    members
+        .iter()
+        .map(|member| {
+            manifest_path(entry, member)?;
+            ensemble
+                .member(member.number)
+                .map_err(|e| ManifestUnavailable::Invalid {
                     location: location.describe(path),
-                    reason: format!("{e:#}"),
-                })?;
-            MemberManifest::from_parquet(&bytes).map_err(|e| ManifestUnavailable::Invalid {
-                location: location.describe(path),
-                reason: e.to_string(),
-            })
+                    source: Arc::new(e),
+                })
+        })
+        .collect()
+}
+
+/// Reads the member manifests named in the run's catalog entry, 16 at a time.
+async fn read_member_manifests(
+    client: &HttpClient,
+    location: &CatalogLocation,
+    entry: &RunEntry,
+    members: &[MemberToRead<'_>],
+) -> Vec<ManifestResult> {
+    stream::iter(members.iter())
+        .map(|member| async move {
+            let path = manifest_path(entry, member)?;
+            read_parquet(client, location, path, MemberManifest::from_parquet).await
         })
         .buffered(16)
         .collect()
         .await
+}
+
+/// The path of `member`'s manifest in the run's catalog entry: a member without one has no
+/// manifest, whichever file its messages would be read from.
+fn manifest_path<'e>(
+    entry: &'e RunEntry,
+    member: &MemberToRead<'_>,
+) -> Result<&'e str, ManifestUnavailable> {
+    entry
+        .manifests
+        .get(member.name)
+        .map(String::as_str)
+        .ok_or_else(|| ManifestUnavailable::NotInCatalog {
+            member: member.name.to_owned(),
+        })
+}
+
+/// Reads the manifest at `path` (relative to the catalog) and parses it with `parse`.
+async fn read_parquet<T>(
+    client: &HttpClient,
+    location: &CatalogLocation,
+    path: &str,
+    parse: fn(&[u8]) -> gik_core::Result<T>,
+) -> Result<T, ManifestUnavailable> {
+    let bytes = location
+        .read(client, path, ObjectKind::Manifest)
+        .await
+        .map_err(|e| ManifestUnavailable::Unreadable {
+            location: location.describe(path),
+            source: Arc::new(e),
+        })?;
+    parse(&bytes).map_err(|e| ManifestUnavailable::Invalid {
+        location: location.describe(path),
+        source: Arc::new(e),
+    })
 }
 
 #[cfg(test)]
