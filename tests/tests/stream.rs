@@ -506,13 +506,14 @@ fn messages_of_another_member_are_refused_and_named() {
     );
     let report = build_to_dir(&plan, &dir);
     assert!(report.missing.is_empty(), "{:?}", report.missing);
-    // gep01 and gep02 swap manifests in the catalog.
+    // gep01 and gep02 swap manifests in the catalog, which names no ensemble manifest (the
+    // member manifests are read).
     let catalog_path = dir.join("catalog.json");
     let mut catalog: Value =
         serde_json::from_str(&std::fs::read_to_string(&catalog_path).unwrap()).unwrap();
-    let manifests = catalog["products"]["gefs"]["runs"][0]["manifests"]
-        .as_object_mut()
-        .unwrap();
+    let entry = &mut catalog["products"]["gefs"]["runs"][0];
+    entry.as_object_mut().unwrap().remove("ensemble").unwrap();
+    let manifests = entry["manifests"].as_object_mut().unwrap();
     let (one, two) = (manifests["gep01"].clone(), manifests["gep02"].clone());
     manifests.insert("gep01".into(), two);
     manifests.insert("gep02".into(), one);
