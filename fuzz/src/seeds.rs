@@ -7,7 +7,8 @@
 //! * `noaa-idx`: every `.idx` file (GEFS, GFS, kerchunk's sub-field fixtures).
 //! * `ecmwf-index`: every `.index` file.
 //! * `manifest`: every `.parquet` file (gik's own test manifests in `core/src/manifest/testdata`,
-//!   pandas/pyarrow variants, kerchunk's reference parquets).
+//!   pandas/pyarrow variants, kerchunk's reference parquets), and an ensemble manifest combined
+//!   from the first of them.
 //! * `catalog`: catalogs made with gik-core's own API (an empty one, GEFS and ECMWF runs with
 //!   missing entries) and every kerchunk JSON reference file as structure-bending input.
 //!
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gik_core::catalog::{Catalog, MissingEntry, RunEntry, VariableEntry};
-use gik_core::grib;
+use gik_core::{grib, manifest};
 
 /// The repository root (parent of this crate).
 pub fn repo_root() -> PathBuf {
@@ -154,6 +155,7 @@ pub fn seeds(name: &str) -> Result<Vec<Seed>, String> {
                     .filter(|p| ext(p, "parquet")),
                 &root,
             );
+            out.extend(made_ensemble(&out)?);
             out.extend(read_all(
                 files.into_iter().filter(|p| ext(p, "parquet")),
                 &fixtures,
@@ -213,6 +215,27 @@ fn smallest_per_packing(bytes: &[u8], spans: &[(u64, u64)], origin: &str) -> Vec
 }
 
 /// Catalogs written by gik-core itself: empty, and with one GEFS and one ECMWF run.
+/// An ensemble manifest (two members) combined from the first of `seeds` that reads as a
+/// manifest and combines, so that the ensemble reader starts from a valid one.
+fn made_ensemble(seeds: &[Seed]) -> Result<Vec<Seed>, String> {
+    for seed in seeds {
+        let Ok(member) = manifest::read_parquet(&seed.bytes) else {
+            continue;
+        };
+        let Ok(ensemble) =
+            manifest::combine_members(&[(0, &member), (3, &member)], &manifest::Attrs::new())
+        else {
+            continue;
+        };
+        let bytes = manifest::write_parquet(&ensemble).map_err(|e| e.to_string())?;
+        return Ok(vec![Seed::new(
+            format!("ensemble of two {}", seed.origin),
+            bytes,
+        )]);
+    }
+    Err("no manifest seed combines into an ensemble manifest".into())
+}
+
 fn made_catalogs() -> Result<Vec<Seed>, String> {
     let mut catalog = Catalog::new();
     let mut out = vec![Seed::new(

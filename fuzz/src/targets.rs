@@ -14,7 +14,8 @@
 //!   record ends inside the GRIB2 file size given to the parser, without overflow.
 //! * `manifest`: a manifest read from parquet writes back to parquet and reads back equal; the
 //!   member-manifest accessors (`data_arrays`, `steps`, `chunk`, `chunk_ranges`, `Manifest::array` values,
-//!   `validate_structure`) never panic.
+//!   `validate_structure`) never panic, nor do they on the members read out of it as an ensemble
+//!   manifest (`EnsembleManifest::member`).
 //! * `catalog`: a catalog that parses serialises and parses back equal.
 //!
 //! The app's `config.json` is parsed in `app/`, not in gik-core, so it has no target here; the
@@ -24,7 +25,7 @@ use gik_core::catalog::Catalog;
 use gik_core::grib;
 use gik_core::index::{ecmwf, noaa};
 use gik_core::manifest;
-use gik_core::member::MemberManifest;
+use gik_core::member::{EnsembleManifest, MemberManifest};
 
 /// One fuzz target.
 pub struct Target {
@@ -253,9 +254,21 @@ fn run_manifest(input: &[u8]) {
         let again = manifest::read_parquet(&written);
         assert_eq!(again.as_ref().ok(), Some(&read), "parquet round trip");
     }
+    if let Ok(ensemble) = EnsembleManifest::new(read.clone()) {
+        for &number in ensemble.numbers().iter().take(8) {
+            if let Ok(member) = ensemble.member(number) {
+                read_member(&member);
+            }
+        }
+    }
     let Ok(member) = MemberManifest::new(read) else {
         return;
     };
+    read_member(&member);
+}
+
+/// Every accessor `gik stream` and the app use on a member manifest, on its first steps.
+fn read_member(member: &MemberManifest) {
     for array in member.data_arrays() {
         if let Ok(steps) = member.steps(&array) {
             for step in steps.into_iter().take(64) {

@@ -185,12 +185,12 @@ pub enum ManifestError {
     },
 
     /// An ensemble manifest has no member of this number on any `number` axis.
-    #[error("no member number {number} in the ensemble manifest (it has {numbers:?})")]
+    #[error("no member number {number} among the {members} members of the ensemble manifest")]
     NoMember {
         /// The number asked for.
         number: u32,
-        /// The numbers it has, ascending.
-        numbers: Vec<u32>,
+        /// How many members it has.
+        members: usize,
     },
 
     /// [`Manifest::ensure_valid`] found structural problems.
