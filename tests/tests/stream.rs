@@ -699,7 +699,11 @@ fn the_ensemble_manifest_replaces_the_member_manifests() {
     };
 
     let (from_ensemble, requested, ensemble_file) = stream_to("0-3", "ensemble.nc");
-    assert_eq!(requested, [ensemble.clone()], "one file instead of 4");
+    assert_eq!(
+        requested,
+        std::slice::from_ref(&ensemble),
+        "one file instead of 4"
+    );
     assert_eq!((from_ensemble.messages, from_ensemble.read), (16, 16));
     assert!(
         from_ensemble.missing.is_empty(),
