@@ -358,25 +358,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn gefs_member_round_trips_through_parquet() {
-        let gefs = Gefs::default();
-        let specs = select_variables(&gefs, &["APCP:surface", "TMP:2 m above ground"]).unwrap();
-        let requested = [0, 3, 6, 9];
-        let vars: Vec<VariableMessages> = specs
+    /// The variables of `specs` at the `requested` steps (less step 0 for accumulations), on
+    /// the grid of a GFS fixture, with the message `message(step)` gives (none: not published).
+    fn variables(
+        specs: &[VariableSpec],
+        requested: &[u32],
+        message: impl Fn(u32) -> Option<ByteRange>,
+    ) -> Vec<VariableMessages> {
+        specs
             .iter()
             .map(|spec| {
-                let steps = variable_steps(spec, &requested);
+                let steps = variable_steps(spec, requested);
                 let messages = steps
                     .iter()
-                    .filter(|&&s| s != 6) // step 6 "not published"
-                    .map(|&s| MessageRef {
-                        step: s,
-                        range: ByteRange::new(
-                            format!("http://127.0.0.1:1/f{s:03}"),
-                            u64::from(s) * 10,
-                            99,
-                        ),
+                    .filter_map(|&step| {
+                        Some(MessageRef {
+                            step,
+                            range: message(step)?,
+                        })
                     })
                     .collect();
                 VariableMessages {
@@ -386,7 +385,19 @@ mod tests {
                     messages,
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn gefs_member_round_trips_through_parquet() {
+        let gefs = Gefs::default();
+        let specs = select_variables(&gefs, &["APCP:surface", "TMP:2 m above ground"]).unwrap();
+        // Step 6 "not published".
+        let vars = variables(&specs, &[0, 3, 6, 9], |s| {
+            (s != 6).then(|| {
+                ByteRange::new(format!("http://127.0.0.1:1/f{s:03}"), u64::from(s) * 10, 99)
+            })
+        });
         let manifest = build_member_manifest(&identity(&gefs, "gep01"), &vars).unwrap();
         assert!(
             manifest.validate_structure().is_empty(),
@@ -431,26 +442,11 @@ mod tests {
         let gefs = Gefs::default();
         let specs = select_variables(&gefs, &["APCP:surface", "TMP:2 m above ground"]).unwrap();
         let member = |name: &str, n: u64| {
-            let vars: Vec<VariableMessages> = specs
-                .iter()
-                .map(|spec| {
-                    let steps = variable_steps(spec, &[0, 3, 6]);
-                    let messages = steps
-                        .iter()
-                        .filter(|&&s| u64::from(s) != 3 * n) // each member lacks another step
-                        .map(|&s| MessageRef {
-                            step: s,
-                            range: ByteRange::new(format!("http://h/{name}.f{s:03}"), n, 9),
-                        })
-                        .collect();
-                    VariableMessages {
-                        spec: spec.clone(),
-                        grid: grid("gfs/gfs.20200325.t18z.pgrb2.0p25.f006"),
-                        steps,
-                        messages,
-                    }
-                })
-                .collect();
+            // Each member lacks another step.
+            let vars = variables(&specs, &[0, 3, 6], |s| {
+                (u64::from(s) != 3 * n)
+                    .then(|| ByteRange::new(format!("http://h/{name}.f{s:03}"), n, 9))
+            });
             build_member_manifest(&identity(&gefs, name), &vars).unwrap()
         };
         let (c0, p1, p2) = (member("gec00", 0), member("gep01", 1), member("gep02", 2));

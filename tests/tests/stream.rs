@@ -140,6 +140,30 @@ fn nan_or(v: f32) -> Value {
     }
 }
 
+/// Streams ECMWF `tp` and `2t` at steps 36 and 39 of the 20250801 00z run, for `members`, over
+/// the cGAN box, from `catalog` into `out`.
+fn cgan_like_args<'a>(catalog: &'a str, members: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "--catalog",
+        catalog,
+        "--product",
+        "ecmwf",
+        "--date",
+        "20250801",
+        "--run",
+        "00",
+        "--vars",
+        "tp,2t",
+        "--steps",
+        "36,39",
+        "--members",
+        members,
+        "--bbox=-14,25,19,55",
+        "--out",
+        out,
+    ]
+}
+
 #[test]
 fn cgan_subset_through_a_second_mirror() {
     let _serial = serial();
@@ -153,28 +177,9 @@ fn cgan_subset_through_a_second_mirror() {
     let data_mirror = mirror();
     let source = data_mirror.url(ECMWF_BUCKET);
     let out = dir.join("cgan.nc");
-    let report = run_stream(&[
-        "--catalog",
-        dir.to_str().unwrap(),
-        "--product",
-        "ecmwf",
-        "--date",
-        "20250801",
-        "--run",
-        "00",
-        "--vars",
-        "tp,2t",
-        "--steps",
-        "36,39",
-        "--members",
-        "0-1",
-        "--bbox=-14,25,19,55",
-        "--source",
-        &source,
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .unwrap();
+    let mut args = cgan_like_args(dir.to_str().unwrap(), "0-1", out.to_str().unwrap());
+    args.extend(["--source", &source]);
+    let report = run_stream(&args).unwrap();
     assert_eq!((report.messages, report.read), (8, 8), "{report:?}");
     assert!(report.missing.is_empty());
     assert!(report.bytes > 0);
@@ -668,26 +673,7 @@ fn the_ensemble_manifest_replaces_the_member_manifests() {
     let stream_to = |members: &str, name: &str| {
         server.reset_stats();
         let out = dir.join(name);
-        let report = run_stream(&[
-            "--catalog",
-            &catalog,
-            "--product",
-            "ecmwf",
-            "--date",
-            "20250801",
-            "--run",
-            "00",
-            "--vars",
-            "tp,2t",
-            "--steps",
-            "36,39",
-            "--members",
-            members,
-            "--bbox=-14,25,19,55",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .unwrap();
+        let report = run_stream(&cgan_like_args(&catalog, members, out.to_str().unwrap())).unwrap();
         let mut manifests: Vec<String> = server
             .requests()
             .into_iter()

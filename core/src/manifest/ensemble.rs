@@ -288,7 +288,7 @@ fn common_root_attrs(members: &[(u32, &Manifest)]) -> Result<Attrs, ManifestErro
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
@@ -296,7 +296,7 @@ mod tests {
 
     /// A member manifest like gik's: `tp/accum/surface/tp(step, latitude, longitude)` with a
     /// chunk per step in `steps_present`, and a root attribute naming the member.
-    fn member(name: &str, steps_present: &[u64]) -> Manifest {
+    pub(in crate::manifest) fn member(name: &str, steps_present: &[u64]) -> Manifest {
         let mut b = ManifestBuilder::new();
         b.set_root_attr("product", "gefs");
         b.set_root_attr("member", name);

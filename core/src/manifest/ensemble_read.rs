@@ -254,34 +254,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-    use crate::manifest::{
-        combine_members, ArraySpec, Attrs, ByteRange, CoordSpec, DType, GroupSpec, ManifestBuilder,
-    };
-
-    /// A member manifest like gik's: `tp(step, latitude, longitude)` with a chunk per step in
-    /// `steps_present`, a scalar `t` with one chunk, a per-member root attribute.
-    fn member(name: &str, steps_present: &[u64]) -> Manifest {
-        let mut b = ManifestBuilder::new();
-        b.set_root_attr("product", "gefs");
-        b.set_root_attr("member", name);
-        let groups = ["tp", "accum", "surface"].map(GroupSpec::new).to_vec();
-        let mut spec = ArraySpec::new(groups, "tp", DType::Float32)
-            .with_stacked_dim("step", 3)
-            .with_grid_dim("latitude", 2)
-            .with_grid_dim("longitude", 4)
-            .with_coord(CoordSpec::step_hours(vec![6, 12, 18]))
-            .with_coord(CoordSpec::latitude(vec![1.0, 0.0]))
-            .with_coord(CoordSpec::longitude(vec![0.0, 1.0, 2.0, 3.0]))
-            .with_attr("units", "kg m**-2");
-        for &i in steps_present {
-            spec = spec.with_chunk(
-                vec![i],
-                ByteRange::new(format!("https://b/{name}.f{i}"), 10 * i, 100),
-            );
-        }
-        b.add_array(&spec).unwrap();
-        b.build().unwrap()
-    }
+    use crate::manifest::ensemble::tests::member;
+    use crate::manifest::{combine_members, Attrs};
 
     fn without_root_attrs(m: &Manifest) -> Manifest {
         let mut m = m.clone();
