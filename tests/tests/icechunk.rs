@@ -119,7 +119,7 @@ fn check_in_python(
             for (group, step) in groups {
                 let array = MemberManifest::array_of_group(group);
                 let chunk = manifest.chunk(&array, *step).unwrap().unwrap();
-                let bytes = range_read(&server, &chunk.url, chunk.offset, chunk.length);
+                let bytes = range_read(server, &chunk.url, chunk.offset, chunk.length);
                 let decoded = gik_core::grib::decode(&bytes).unwrap();
                 let stats = decoded.stats();
                 checks.push(json!({
