@@ -12,9 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 source scripts/bench-lib.sh
-port="${GIK_BENCH_PORT:-18790}"
-base="http://127.0.0.1:$port"
-site="$(mktemp -d)"
+bench_init 18790
 # GIK_BENCH_BIN_DIR: a folder holding release `gik` and `gik-mirror` already built (skips
 # building them); GIK_BENCH_SKIP_WASM_DECODE=1 skips the wasm decode timing at the end.
 bin="${GIK_BENCH_BIN_DIR:-$CARGO_TARGET_DIR/release}"
@@ -23,9 +21,6 @@ if [ -z "${GIK_BENCH_BIN_DIR:-}" ]; then
 fi
 scripts/build-app.sh >/dev/null
 cp -r dist/. "$site/"
-mirror=
-driver=
-trap 'kill $mirror $driver 2>/dev/null || true; rm -rf "$site"' EXIT
 start_mirror 30
 write_config
 gik="$bin/gik"

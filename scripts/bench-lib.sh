@@ -2,10 +2,20 @@
 # scripts/bench-subsets.sh so that each is written once: starting the mirror on a site and
 # chromedriver, the site's config.json, and the bytes-per-map table of a list of views.
 #
-# The caller sets: $port (the mirror's; chromedriver gets $port + 1), $base (the mirror's URL),
-# $site (the folder served as the static site) and $bin (a folder with release `gik-mirror`);
-# $GIK_VENV comes from scripts/env.sh. The functions set $mirror and $driver (process ids) for
-# the caller's EXIT trap.
+# The caller calls bench_init first, which sets $port (the mirror's; chromedriver gets
+# $port + 1), $base (the mirror's URL) and $site (the folder served as the static site), and
+# sets $bin (a folder with release `gik` and `gik-mirror`); $GIK_VENV comes from scripts/env.sh.
+
+# bench_init DEFAULT_PORT: $port ($GIK_BENCH_PORT, else DEFAULT_PORT), $base, a new empty $site,
+# and an EXIT trap that stops the mirror and chromedriver ($mirror, $driver) and removes $site.
+bench_init() {
+  port="${GIK_BENCH_PORT:-$1}"
+  base="http://127.0.0.1:$port"
+  site="$(mktemp -d)"
+  mirror=
+  driver=
+  trap 'kill $mirror $driver 2>/dev/null || true; rm -rf "$site"' EXIT
+}
 
 # wait_for URL: waits until URL answers (10 s at most).
 wait_for() {

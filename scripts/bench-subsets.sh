@@ -15,16 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 source scripts/bench-lib.sh
-port="${GIK_BENCH_PORT:-18890}"
-base="http://127.0.0.1:$port"
-site="$(mktemp -d)"
+bench_init 18890
 bin="$CARGO_TARGET_DIR/release"
 cargo build --release --locked -q -p gik-builder -p gik-tests --bin gik --bin gik-mirror
 [ -f dist/index.html ] || scripts/build-app.sh >/dev/null
 cp -r dist/. "$site/"
-mirror=
-driver=
-trap 'kill $mirror $driver 2>/dev/null || true; rm -rf "$site"' EXIT
 start_mirror 0
 write_config
 start=$(date +%s.%N)
