@@ -250,12 +250,10 @@ pub fn precipitation_plan(
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::test_support::switch_day_run as run;
     use crate::index::Statistic;
     use crate::product::{Ecmwf, Gefs};
 
-    fn run(hour: u32) -> RunTime {
-        RunTime::new(2026, 5, 12, hour).unwrap()
-    }
 
     fn plus(step: u32, from: u32) -> Term {
         Term {

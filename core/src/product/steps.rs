@@ -108,11 +108,9 @@ pub fn describe_steps(steps: &[u32]) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::test_support::switch_day_run as run;
     use crate::product::{Ecmwf, Gefs};
 
-    fn run(hour: u32) -> RunTime {
-        RunTime::new(2026, 5, 12, hour).unwrap()
-    }
 
     #[test]
     fn lists_ranges_and_strides() {
