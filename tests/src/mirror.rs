@@ -705,7 +705,10 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
         let body = no_such_key(&req.path, ordinal);
         return send_simple(shared, stream, record, 404, &body, &[], keep_alive, is_head);
     };
-    let etag = format!("\"{:016x}\"", fnv1a64(req.path.bytes().chain(len.to_le_bytes())));
+    let etag = format!(
+        "\"{:016x}\"",
+        fnv1a64(req.path.bytes().chain(len.to_le_bytes()))
+    );
     let content_type = content.content_type(&req.path);
     let asked_range = range_header.as_deref().filter(|_| !ignore_range);
     let (status, range) = match http::resolve_range(asked_range, len) {

@@ -1361,7 +1361,10 @@ mod tests {
             let spans = grib_writer::sections(&bytes).unwrap();
             assert_eq!(spans.len(), 8);
             let spec = precip_spec(model, r, 3, window, Region::EAST_AFRICA);
-            assert_eq!(bytes.len(), spec.encoded_len(point_count(&spec.grid), false));
+            assert_eq!(
+                bytes.len(),
+                spec.encoded_len(point_count(&spec.grid), false)
+            );
         }
     }
 }

@@ -612,7 +612,10 @@ fn precipitation_messages_decode_to_the_documented_values() {
             .find(|l| l.contains("\"number\": \"17\",") && l.contains("\"param\": \"tp\""))
             .unwrap()
             .to_string();
-        let (offset, length) = (index_number(&line, "_offset"), index_number(&line, "_length"));
+        let (offset, length) = (
+            index_number(&line, "_offset"),
+            index_number(&line, "_length"),
+        );
         let msg = c
             .get_range(&grib, offset, offset + length - 1)
             .unwrap()

@@ -350,8 +350,7 @@ pub fn bytes_for_rows(prefix: &[u8], rows: usize) -> Result<BytesForRows, GribEr
     Ok(match exact(packed.bits_for(present)?) {
         Some(n) => BytesForRows::Exact(n),
         None => {
-            let share =
-                u64::from(data_length) as f64 * present as f64 / packed.count.max(1) as f64;
+            let share = u64::from(data_length) as f64 * present as f64 / packed.count.max(1) as f64;
             let guess = data_start as f64 + share * 1.02 + 4096.0;
             BytesForRows::Unknown {
                 at_least: (data_start + 5).min(total),

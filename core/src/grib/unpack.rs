@@ -483,7 +483,9 @@ fn unpack_ccsds(field: &Packed<'_>, scaling: &Scaling, want: usize) -> Result<Ve
         rsi: representation.u16(24)?,
     };
     let mut out = vec![0f32; want];
-    ccsds::decode(params, field.data, &mut out, |x| scaling.apply(f64::from(x)))?;
+    ccsds::decode(params, field.data, &mut out, |x| {
+        scaling.apply(f64::from(x))
+    })?;
     Ok(out)
 }
 

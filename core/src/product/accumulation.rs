@@ -250,10 +250,9 @@ pub fn precipitation_plan(
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::test_support::switch_day_run as run;
     use crate::index::Statistic;
     use crate::product::{Ecmwf, Gefs};
-
+    use crate::test_support::switch_day_run as run;
 
     fn plus(step: u32, from: u32) -> Term {
         Term {

@@ -202,11 +202,10 @@ fn provisional_level(level: &str) -> (String, Option<f64>) {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::test_support::switch_day_run as run;
     use crate::index::{EnsembleMember, ForecastTime, Level, Statistic};
     use crate::product::{conformance, records_for, select_variables, Hosts, SpecOrigin};
     use crate::test_support::read_fixture;
-
+    use crate::test_support::switch_day_run as run;
 
     #[test]
     fn conforms() {

@@ -108,9 +108,8 @@ pub fn describe_steps(steps: &[u32]) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::test_support::switch_day_run as run;
     use crate::product::{Ecmwf, Gefs};
-
+    use crate::test_support::switch_day_run as run;
 
     #[test]
     fn lists_ranges_and_strides() {
