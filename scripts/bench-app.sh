@@ -9,9 +9,7 @@
 # decode pool: the ECMWF 2 m temperature view (51 real-size CCSDS messages) at loopback with
 # 0 (main thread), 1 and 2 decode workers.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/env.sh
-source scripts/bench-lib.sh
+source "$(dirname "$0")/bench-lib.sh"
 bench_init 18790
 # GIK_BENCH_BIN_DIR: a folder holding release `gik` and `gik-mirror` already built (skips
 # building them); GIK_BENCH_SKIP_WASM_DECODE=1 skips the wasm decode timing at the end.

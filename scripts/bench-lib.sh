@@ -2,9 +2,13 @@
 # scripts/bench-subsets.sh so that each is written once: starting the mirror on a site and
 # chromedriver, the site's config.json, and the bytes-per-map table of a list of views.
 #
-# The caller calls bench_init first, which sets $port (the mirror's; chromedriver gets
-# $port + 1), $base (the mirror's URL) and $site (the folder served as the static site), and
-# sets $bin (a folder with release `gik` and `gik-mirror`); $GIK_VENV comes from scripts/env.sh.
+# Sourcing it moves to the repository root and loads scripts/env.sh ($GIK_VENV). The caller
+# then calls bench_init, which sets $port (the mirror's; chromedriver gets $port + 1), $base
+# (the mirror's URL) and $site (the folder served as the static site), and sets $bin itself (a
+# folder with release `gik` and `gik-mirror`).
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/env.sh
 
 # bench_init DEFAULT_PORT: $port ($GIK_BENCH_PORT, else DEFAULT_PORT), $base, a new empty $site,
 # and an EXIT trap that stops the mirror and chromedriver ($mirror, $driver) and removes $site.

@@ -12,9 +12,7 @@
 # use real-size global CCSDS messages. The sizes of real cropped messages are in
 # BENCHMARKS.md ("Subsets", from `cargo test -p gik-core encode -- --nocapture`).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/env.sh
-source scripts/bench-lib.sh
+source "$(dirname "$0")/bench-lib.sh"
 bench_init 18890
 bin="$CARGO_TARGET_DIR/release"
 cargo build --release --locked -q -p gik-builder -p gik-tests --bin gik --bin gik-mirror
