@@ -9,11 +9,8 @@
 # decode pool: the ECMWF 2 m temperature view (51 real-size CCSDS messages) at loopback with
 # 0 (main thread), 1 and 2 decode workers.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/env.sh
-port="${GIK_BENCH_PORT:-18790}"
-base="http://127.0.0.1:$port"
-site="$(mktemp -d)"
+source "$(dirname "$0")/bench-lib.sh"
+bench_init 18790
 # GIK_BENCH_BIN_DIR: a folder holding release `gik` and `gik-mirror` already built (skips
 # building them); GIK_BENCH_SKIP_WASM_DECODE=1 skips the wasm decode timing at the end.
 bin="${GIK_BENCH_BIN_DIR:-$CARGO_TARGET_DIR/release}"
@@ -22,11 +19,8 @@ if [ -z "${GIK_BENCH_BIN_DIR:-}" ]; then
 fi
 scripts/build-app.sh >/dev/null
 cp -r dist/. "$site/"
-"$bin/gik-mirror" --port "$port" --static "$site" --date 20250801 --run 00 --latency-ms 30 >/dev/null 2>&1 &
-mirror=$!
-trap 'kill $mirror 2>/dev/null || true; rm -rf "$site"' EXIT
-for _ in $(seq 50); do curl -sf -o /dev/null "$base/index.html" && break; sleep 0.2; done
-printf '{"catalog": "catalog.json", "mirror": "%s", "allowed_hosts": ["%s"]}\n' "$base" "$base" > "$site/config.json"
+start_mirror 30
+write_config
 gik="$bin/gik"
 "$gik" build -q --product gefs --date 20250801 --run 00 --steps 0-48 --vars "APCP:surface,TMP:2 m above ground" --source "$base/noaa-gefs-pds" --out "$site" >/dev/null
 "$gik" build -q --product ecmwf --date 20250801 --run 00 --steps 0-48 --vars tp,2t --source "$base/ecmwf-forecasts" --out "$site" >/dev/null
@@ -45,59 +39,24 @@ for product in gefs ecmwf; do
   summary=$(grep -o 'class="progress done">.*</strong>' <<<"$dom" | sed 's/<[^>]*>//g; s/class="progress done">//')
   printf 'app %s probability map, 30 ms latency: %.1f s wall (%s)\n' "$product" "$(echo "$end - $start" | bc)" "${summary:-NOT FINISHED}"
 done
-kill $mirror 2>/dev/null || true
-wait $mirror 2>/dev/null || true
+stop_mirror
 
 # Bytes per map: each view with a cold browser cache, at loopback speed and on a shared
 # 10 Mbit/s line with 30 ms latency (the mirror paces all its bodies through one clock).
 echo
 echo "bytes per map (cold cache; data = catalog, config, manifests and GRIB2 messages):"
-chromedriver --port="$((port + 1))" >/dev/null 2>&1 &
-driver=$!
-trap 'kill $mirror $driver 2>/dev/null || true; rm -rf "$site"' EXIT
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$((port + 1))/status" && break; sleep 0.2; done
-views=(
-  "GEFS probability|?product=gefs&view=prob&threshold=10&step=24"
-  "ECMWF probability|?product=ecmwf&view=prob&threshold=10&step=24"
-  "ECMWF mean 2 m temperature|?product=ecmwf&view=mean&var=2t&step=24"
-  "ECMWF postage stamps|?product=ecmwf&view=stamps&threshold=10&step=24"
-)
-printf '%-28s %-16s %9s %9s %8s %9s %9s %8s %7s %9s\n' view line data_MB requests first_s finish_s floor_s shell_MB msg_MB longest_ms
-for line in "loopback|0|0" "10 Mbit/s + 30 ms|10|30"; do
-  IFS='|' read -r label mbps latency <<<"$line"
-  bw=()
-  [ "$mbps" != 0 ] && bw=(--bandwidth-mbps "$mbps")
-  "$bin/gik-mirror" --port "$port" --static "$site" --date 20250801 --run 00 \
-    --latency-ms "$latency" "${bw[@]}" >/dev/null 2>&1 &
-  mirror=$!
-  for _ in $(seq 50); do curl -sf -o /dev/null "$base/index.html" && break; sleep 0.2; done
-  for view in "${views[@]}"; do
-    IFS='|' read -r name query <<<"$view"
-    json=$("$GIK_VENV/bin/python" scripts/bench_app_network.py --chromedriver-port "$((port + 1))" \
-      --bandwidth-mbps "$mbps" "$base/$query" || true)
-    "$GIK_VENV/bin/python" - "$name" "$label" "$json" <<'PY'
-import json, sys
-name, label, raw = sys.argv[1], sys.argv[2], sys.argv[3]
-r = json.loads(raw) if raw.strip() else {}
-f = lambda v: "-" if v is None else f"{v:.2f}"
-print(f"{name:<28} {label:<16} {r.get('data_bytes', 0) / 1e6:9.2f} {r.get('data_requests', 0):9d} "
-      f"{f(r.get('first_member_s')):>8} {f(r.get('finished_s')):>9} {f(r.get('floor_s')):>9} "
-      f"{r.get('shell_bytes', 0) / 1e6:8.2f} {r.get('message_bytes', 0) / 1e6:7.2f} "
-      f"{r.get('longest_task_loading_ms', 0):9.0f}"
-      + ("" if r.get("finished_s") is not None else f"   NOT FINISHED: {r.get('status')}"))
-PY
-  done
-  kill $mirror 2>/dev/null || true
-  wait $mirror 2>/dev/null || true
-done
+start_driver
+bytes_per_map \
+  "GEFS probability|-|?product=gefs&view=prob&threshold=10&step=24" \
+  "ECMWF probability|-|?product=ecmwf&view=prob&threshold=10&step=24" \
+  "ECMWF mean 2 m temperature|-|?product=ecmwf&view=mean&var=2t&step=24" \
+  "ECMWF postage stamps|-|?product=ecmwf&view=stamps&threshold=10&step=24"
 echo
 
 # Decode pool: the same view with 0 (main thread), 1 and 2 workers, at loopback speed (bytes
 # are free there, so the time after the first member is mostly decoding).
 echo "decode workers (ECMWF mean 2 m temperature, loopback, cold cache):"
-"$bin/gik-mirror" --port "$port" --static "$site" --date 20250801 --run 00 --latency-ms 0 >/dev/null 2>&1 &
-mirror=$!
-for _ in $(seq 50); do curl -sf -o /dev/null "$base/index.html" && break; sleep 0.2; done
+start_mirror 0
 printf '%-8s %9s %9s %11s %11s\n' workers first_s finish_s decode_s longest_ms
 for workers in 0 1 2; do
   for round in 1 2; do
@@ -114,8 +73,7 @@ print(f"{workers:<8} {f(first):>9} {f(done):>9} {phase:>11} {r.get('longest_task
 PY
   done
 done
-kill $mirror 2>/dev/null || true
-wait $mirror 2>/dev/null || true
+stop_mirror
 echo
 
 [ "${GIK_BENCH_SKIP_WASM_DECODE:-0}" = 1 ] && exit 0

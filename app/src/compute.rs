@@ -1088,7 +1088,8 @@ mod tests {
     use gik_core::grib::LatLonGrid;
     use gik_core::product::{Sign, Term};
 
-    fn gefs_grid() -> Grid {
+    /// The global 0.25° grid from 90°N, its rows starting at `lon_first`.
+    fn global_grid(lon_first: f64) -> Grid {
         Grid {
             template: 0,
             num_points: 1440 * 721,
@@ -1096,9 +1097,9 @@ mod tests {
             nj: Some(721),
             latlon: Some(LatLonGrid {
                 lat_first: 90.0,
-                lon_first: 0.0,
+                lon_first,
                 lat_last: -90.0,
-                lon_last: 359.75,
+                lon_last: lon_first + 359.75,
                 di: 0.25,
                 dj: 0.25,
                 scanning_mode: 0,
@@ -1107,23 +1108,12 @@ mod tests {
         }
     }
 
+    fn gefs_grid() -> Grid {
+        global_grid(0.0)
+    }
+
     fn ecmwf_grid() -> Grid {
-        Grid {
-            template: 0,
-            num_points: 1440 * 721,
-            ni: Some(1440),
-            nj: Some(721),
-            latlon: Some(LatLonGrid {
-                lat_first: 90.0,
-                lon_first: -180.0,
-                lat_last: -90.0,
-                lon_last: 179.75,
-                di: 0.25,
-                dj: 0.25,
-                scanning_mode: 0,
-                gaussian: false,
-            }),
-        }
+        global_grid(-180.0)
     }
 
     /// A field whose value encodes its own coordinates: lat*1000 + lon (lon in −180..180).

@@ -24,6 +24,7 @@
 
 pub mod catalog;
 mod error;
+pub mod fnv;
 pub mod geo;
 pub mod grib;
 pub mod icpac;

@@ -7,6 +7,12 @@ pub fn fixture(relative: &str) -> PathBuf {
     PathBuf::from(env!("GIK_FIXTURES_DIR")).join(relative)
 }
 
+/// The run of 2026-05-12 at `hour` (UTC): the day ECMWF moved its control forecast to the
+/// `oper` stream, which the product tests use.
+pub fn switch_day_run(hour: u32) -> crate::time::RunTime {
+    crate::time::RunTime::new(2026, 5, 12, hour).unwrap()
+}
+
 /// Reads a fixture file, failing the test with a clear message when it is absent.
 pub fn read_fixture(relative: &str) -> Vec<u8> {
     let path = fixture(relative);

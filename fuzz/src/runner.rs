@@ -11,6 +11,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use gik_core::fnv::fnv1a64;
+
 use crate::alloc;
 use crate::mutate::Mutator;
 use crate::seeds::Seed;
@@ -88,13 +90,6 @@ pub fn run_one(target: &Target, input: &[u8]) -> Result<(), (String, String)> {
     })
 }
 
-/// FNV-1a, to name saved inputs by content.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 /// Fuzzes `target` from `seeds` within `budget`, saving crashes under `out/<target>/`.
 pub fn fuzz(
     target: &'static Target,
@@ -121,7 +116,7 @@ pub fn fuzz(
             known.hits += 1;
             return Ok(());
         }
-        let saved = dir.join(format!("crash-{:016x}.bin", fnv1a(input)));
+        let saved = dir.join(format!("crash-{:016x}.bin", fnv1a64(input.iter().copied())));
         std::fs::write(&saved, input)?;
         std::fs::write(
             saved.with_extension("txt"),

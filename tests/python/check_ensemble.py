@@ -18,11 +18,9 @@ EXPECTED.json::
                  "points": [[j, i, value], ...]}]}
 """
 
-import sys
-
 import numpy as np
 
-from check_manifest import compare_field, start_check, open_manifest, report, step_hours
+from check_manifest import compare_field, start_check, open_manifest, report, run_cli, step_hours
 
 
 def main(parquet, expected_path):
@@ -76,7 +74,4 @@ def main(parquet, expected_path):
     return report(parquet, problems, summary)
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        print(__doc__)
-        sys.exit(2)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    run_cli(main, __doc__)

@@ -22,7 +22,6 @@ EXPECTED.json::
 """
 
 import os
-import sys
 import urllib.request
 
 import eccodes
@@ -30,7 +29,7 @@ import icechunk
 import numpy as np
 import xarray as xr
 
-from check_manifest import compare_field, start_check, report, step_hours
+from check_manifest import compare_field, start_check, report, run_cli, step_hours
 
 
 def storage_of(path):
@@ -125,7 +124,4 @@ def main(path, expected_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        print(__doc__)
-        sys.exit(2)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    run_cli(main, __doc__)

@@ -110,6 +110,15 @@ def report(path, problems, summary):
     return 0
 
 
+def run_cli(main, doc):
+    """Runs a check from the command line: `main(MANIFEST, EXPECTED.json)`'s status, or the
+    usage `doc` and status 2 for any other number of arguments."""
+    if len(sys.argv) != 3:
+        print(doc)
+        sys.exit(2)
+    sys.exit(main(sys.argv[1], sys.argv[2]))
+
+
 def step_hours(ds):
     """The step coordinate in hours, whether xarray decoded it as timedelta64 or not."""
     values = ds["step"].values
@@ -195,7 +204,4 @@ def main(parquet, expected_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        print(__doc__)
-        sys.exit(2)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    run_cli(main, __doc__)

@@ -78,85 +78,46 @@ impl fmt::Display for WriteError {
 
 impl std::error::Error for WriteError {}
 
-/// A regular latitude/longitude grid (template 3.0), angles in microdegrees.
-///
-/// Scanning mode 0: the first point is the north-west corner (`la1`, `lo1`), points advance
-/// eastwards by `di` along a row, rows advance southwards by `dj`. Longitudes may be given in
-/// either convention (`-20_000_000` or `340_000_000`); they are written modulo 360° as GRIB2
-/// requires, so a decoder sees the conventional 0..360 value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LatLonGrid {
-    /// Points along a row (west→east).
-    pub ni: u32,
-    /// Rows (north→south).
-    pub nj: u32,
-    /// Latitude of the first (north-west) point, microdegrees.
-    pub la1: i32,
-    /// Longitude of the first point, microdegrees.
-    pub lo1: i64,
-    /// Latitude of the last (south-east) point, microdegrees.
-    pub la2: i32,
-    /// Longitude of the last point, microdegrees.
-    pub lo2: i64,
-    /// Increment along a row, microdegrees.
-    pub di: u32,
-    /// Increment between rows, microdegrees.
-    pub dj: u32,
+pub use encode::RegularGrid;
+
+/// A regular latitude/longitude grid (template 3.0, scanning mode 0, on the sphere of radius
+/// 6 371 229 m that GEFS and ECMWF files use) from its north-west corner to its south-east
+/// corner with the same step in both directions (all in degrees; the step must divide the
+/// spans, e.g. 0.25). Longitudes may be given in either convention (`-20` or `340`); they are
+/// written modulo 360° as GRIB2 requires, so a decoder sees the conventional 0..360 value.
+pub fn grid_from_corners(north: f64, west: f64, south: f64, east: f64, step: f64) -> RegularGrid {
+    let micro = |x: f64| (x * 1e6).round() as i64;
+    let step_u = micro(step).max(1);
+    let ni = ((micro(east) - micro(west)) / step_u + 1).max(1) as u32;
+    let nj = ((micro(north) - micro(south)) / step_u + 1).max(1) as u32;
+    RegularGrid {
+        ni,
+        nj,
+        la1: micro(north) as i32,
+        lo1: micro(west),
+        la2: micro(north) as i32 - ((i64::from(nj) - 1) * step_u) as i32,
+        lo2: micro(west) + (i64::from(ni) - 1) * step_u,
+        di: step_u as u32,
+        dj: step_u as u32,
+        earth: RegularGrid::SPHERE_6371229,
+        flags: 0,
+    }
 }
 
-impl LatLonGrid {
-    /// A grid from its north-west corner to its south-east corner with the same step in both
-    /// directions (all in degrees; the step must divide the spans, e.g. 0.25).
-    pub fn from_corners(north: f64, west: f64, south: f64, east: f64, step: f64) -> Self {
-        let micro = |x: f64| (x * 1e6).round() as i64;
-        let step_u = micro(step).max(1);
-        let ni = ((micro(east) - micro(west)) / step_u + 1).max(1) as u32;
-        let nj = ((micro(north) - micro(south)) / step_u + 1).max(1) as u32;
-        Self {
-            ni,
-            nj,
-            la1: micro(north) as i32,
-            lo1: micro(west),
-            la2: micro(north) as i32 - ((i64::from(nj) - 1) * step_u) as i32,
-            lo2: micro(west) + (i64::from(ni) - 1) * step_u,
-            di: step_u as u32,
-            dj: step_u as u32,
-        }
-    }
+/// Number of points of `grid` (`ni * nj`).
+pub fn point_count(grid: &RegularGrid) -> usize {
+    grid.ni as usize * grid.nj as usize
+}
 
-    /// Number of grid points (`ni * nj`).
-    pub fn points(&self) -> usize {
-        self.ni as usize * self.nj as usize
-    }
-
-    /// Latitude of row `row` in degrees.
-    pub fn latitude(&self, row: u32) -> f64 {
-        (i64::from(self.la1) - i64::from(row) * i64::from(self.dj)) as f64 / 1e6
-    }
-
-    /// Longitude of column `col` in degrees, in the convention `lo1` was given in.
-    pub fn longitude(&self, col: u32) -> f64 {
-        (self.lo1 + i64::from(col) * i64::from(self.di)) as f64 / 1e6
-    }
-
-    /// `(lat, lon)` in degrees of the point at `index` in scan order.
-    pub fn coordinates(&self, index: usize) -> (f64, f64) {
-        let ni = self.ni.max(1) as usize;
-        (
-            self.latitude((index / ni) as u32),
-            self.longitude((index % ni) as u32),
-        )
-    }
-
-    /// Index in scan order of the grid point nearest to `(lat, lon)` if it lies within the grid
-    /// (longitudes compared modulo 360°).
-    pub fn index_of(&self, lat: f64, lon: f64) -> Option<usize> {
-        let row = ((f64::from(self.la1) / 1e6 - lat) / (f64::from(self.dj) / 1e6)).round();
-        let dlon = (lon - self.lo1 as f64 / 1e6).rem_euclid(360.0);
-        let col = (dlon / (f64::from(self.di) / 1e6)).round();
-        (row >= 0.0 && row < f64::from(self.nj) && col >= 0.0 && col < f64::from(self.ni))
-            .then(|| row as usize * self.ni as usize + col as usize)
-    }
+/// `(lat, lon)` in degrees of the point of `grid` at `index` in scan order, the longitude in
+/// the convention `lo1` was given in.
+pub fn coordinates(grid: &RegularGrid, index: usize) -> (f64, f64) {
+    let ni = grid.ni.max(1) as usize;
+    let (row, col) = ((index / ni) as i64, (index % ni) as i64);
+    (
+        (i64::from(grid.la1) - row * i64::from(grid.dj)) as f64 / 1e6,
+        (grid.lo1 + col * i64::from(grid.di)) as f64 / 1e6,
+    )
 }
 
 /// Section 1 contents: who made the message and for which run.
@@ -376,7 +337,7 @@ pub struct Message {
     /// Section 1.
     pub identification: Identification,
     /// Section 3.
-    pub grid: LatLonGrid,
+    pub grid: RegularGrid,
     /// Section 4.
     pub product: Product,
     /// Section 5.
@@ -392,7 +353,7 @@ impl Message {
     /// Total length in octets of the message for a field with `valid` non-missing values out
     /// of the grid's points, with a bitmap when `bitmap` is true.
     pub fn encoded_len(&self, valid: usize, bitmap: bool) -> usize {
-        let n = self.grid.points();
+        let n = point_count(&self.grid);
         let sec6 = 6 + if bitmap { n.div_ceil(8) } else { 0 };
         let sec7 = 5 + (valid * usize::from(self.packing.bits)).div_ceil(8);
         SEC0_LEN + SEC1_LEN + SEC3_LEN + self.product.section_len() + SEC5_LEN + sec6 + sec7 + 4
@@ -401,7 +362,7 @@ impl Message {
     /// Writes the message. `values` are in scan order; NaN marks a missing point (a bitmap
     /// is then written).
     pub fn encode(&self, values: &[f32]) -> Result<Vec<u8>, WriteError> {
-        let n = self.grid.points();
+        let n = point_count(&self.grid);
         if values.len() != n {
             return Err(WriteError::WrongValueCount {
                 expected: n,
@@ -421,19 +382,6 @@ impl Message {
         self.write_section1(&mut identification)?;
         let mut product = Vec::with_capacity(self.product.section_len());
         self.write_section4(&mut product)?;
-        let g = &self.grid;
-        let grid = encode::RegularGrid {
-            ni: g.ni,
-            nj: g.nj,
-            la1: g.la1,
-            lo1: g.lo1,
-            la2: g.la2,
-            lo2: g.lo2,
-            di: g.di,
-            dj: g.dj,
-            earth: encode::RegularGrid::SPHERE_6371229,
-            flags: 0,
-        };
         let field = encode::PackedField {
             scale: encode::Scale {
                 reference: packed.reference,
@@ -448,7 +396,7 @@ impl Message {
         let out = encode::write_message(
             self.discipline,
             &identification,
-            &grid,
+            &self.grid,
             &product,
             &field,
             encode::DataPacking::Simple,
@@ -755,7 +703,7 @@ pub fn relabel(real: &[u8], spec: &Message) -> Result<Vec<u8>, String> {
     let bitmap = one(6)?;
     // Sections 1 and 4 as the writer writes them (on a one-point grid; they do not depend on it).
     let header = Message {
-        grid: LatLonGrid::from_corners(0.0, 0.0, 0.0, 0.0, 1.0),
+        grid: grid_from_corners(0.0, 0.0, 0.0, 0.0, 1.0),
         packing: SimplePacking {
             decimal_scale: 0,
             bits: 0,
@@ -824,7 +772,7 @@ mod tests {
         }
     }
 
-    fn apcp(grid: LatLonGrid, packing: SimplePacking) -> Message {
+    fn apcp(grid: RegularGrid, packing: SimplePacking) -> Message {
         Message {
             discipline: 0,
             identification: Identification::ncep(run()),
@@ -850,11 +798,11 @@ mod tests {
 
     #[test]
     fn sections_add_up_and_end_with_7777() {
-        let grid = LatLonGrid::from_corners(23.0, 21.0, -12.0, 53.0, 0.25);
+        let grid = grid_from_corners(23.0, 21.0, -12.0, 53.0, 0.25);
         assert_eq!((grid.ni, grid.nj), (129, 141));
         assert_eq!(grid.la2, -12_000_000);
         assert_eq!(grid.lo2, 53_000_000);
-        let values: Vec<f32> = (0..grid.points())
+        let values: Vec<f32> = (0..point_count(&grid))
             .map(|i| (i % 500) as f32 / 10.0)
             .collect();
         let packing = SimplePacking {
@@ -864,7 +812,7 @@ mod tests {
         };
         let msg = apcp(grid, packing);
         let bytes = msg.encode(&values).unwrap();
-        assert_eq!(bytes.len(), msg.encoded_len(grid.points(), false));
+        assert_eq!(bytes.len(), msg.encoded_len(point_count(&grid), false));
         assert_eq!(&bytes[..4], b"GRIB");
         assert_eq!(&bytes[bytes.len() - 4..], b"7777");
         let spans = sections(&bytes).unwrap();
@@ -885,13 +833,13 @@ mod tests {
             &[7, 233, 8, 1, 9, 0, 0]
         );
         // Section 7 holds 16 bits per point.
-        assert_eq!(spans[6].len, 5 + grid.points() * 2);
+        assert_eq!(spans[6].len, 5 + point_count(&grid) * 2);
         assert_eq!(split_messages(&bytes), vec![0..bytes.len()]);
     }
 
     #[test]
     fn exact_values_pack_to_integers() {
-        let grid = LatLonGrid::from_corners(1.0, 0.0, 0.0, 1.0, 1.0);
+        let grid = grid_from_corners(1.0, 0.0, 0.0, 1.0, 1.0);
         let packing = SimplePacking {
             decimal_scale: 4,
             bits: 16,
@@ -917,9 +865,9 @@ mod tests {
 
     #[test]
     fn bitmap_and_constant_fields() {
-        let grid = LatLonGrid::from_corners(10.0, 350.0, 0.0, 370.0, 5.0);
+        let grid = grid_from_corners(10.0, 350.0, 0.0, 370.0, 5.0);
         assert_eq!((grid.ni, grid.nj), (5, 3));
-        let mut values = vec![2.5f32; grid.points()];
+        let mut values = vec![2.5f32; point_count(&grid)];
         values[3] = f32::NAN;
         values[7] = f32::NAN;
         let packing = SimplePacking {
@@ -952,7 +900,7 @@ mod tests {
 
     #[test]
     fn automatic_binary_scale_fits_range() {
-        let grid = LatLonGrid::from_corners(0.0, 0.0, 0.0, 3.0, 1.0);
+        let grid = grid_from_corners(0.0, 0.0, 0.0, 3.0, 1.0);
         let packing = SimplePacking {
             decimal_scale: 0,
             bits: 8,
@@ -961,7 +909,7 @@ mod tests {
         let msg = apcp(grid, packing);
         let bytes = msg.encode(&[-1000.0, 0.0, 500.0, 3000.0]).unwrap();
         assert!(sections(&bytes).is_ok());
-        let negative_latitude = LatLonGrid::from_corners(-10.0, 0.0, -20.0, 0.0, 10.0);
+        let negative_latitude = grid_from_corners(-10.0, 0.0, -20.0, 0.0, 10.0);
         let bytes = apcp(negative_latitude, packing)
             .encode(&[1.0, 2.0])
             .unwrap();

@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use gik_core::fnv::fnv1a64;
 use http::{RangeRequest, Request};
 
 /// How often blocked reads wake up to check for shutdown and idle timeout.
@@ -704,7 +705,10 @@ fn handle(shared: &Shared, stream: &mut TcpStream, req: &Request, connection: u6
         let body = no_such_key(&req.path, ordinal);
         return send_simple(shared, stream, record, 404, &body, &[], keep_alive, is_head);
     };
-    let etag = format!("\"{:016x}\"", fnv1a(req.path.as_bytes(), len));
+    let etag = format!(
+        "\"{:016x}\"",
+        fnv1a64(req.path.bytes().chain(len.to_le_bytes()))
+    );
     let content_type = content.content_type(&req.path);
     let asked_range = range_header.as_deref().filter(|_| !ignore_range);
     let (status, range) = match http::resolve_range(asked_range, len) {
@@ -900,14 +904,4 @@ fn no_such_key(path: &str, ordinal: u64) -> String {
         Some(key),
         ordinal,
     )
-}
-
-/// FNV-1a over the path and the length: a stable ETag for immutable content.
-fn fnv1a(bytes: &[u8], len: u64) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes.iter().chain(len.to_le_bytes().iter()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }

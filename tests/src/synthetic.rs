@@ -36,8 +36,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use gik_core::time::RunTime;
 
 use crate::grib_writer::{
-    self, Ensemble, Identification, LatLonGrid, Message, Product, ProductTime, SimplePacking,
-    Surface, STAT_ACCUMULATION, STAT_AVERAGE,
+    self, coordinates, grid_from_corners, point_count, Ensemble, Identification, Message, Product,
+    ProductTime, RegularGrid, SimplePacking, Surface, STAT_ACCUMULATION, STAT_AVERAGE,
 };
 use crate::mirror::{Content, MirrorConfig, MirrorServer, Mount};
 
@@ -182,13 +182,13 @@ pub fn gefs_apcp_window(step: u32) -> Option<(u32, u32)> {
 
 /// The precipitation messages' grid for `model` over `region`: GEFS longitudes in 0..360,
 /// ECMWF in −180..180 (as each centre's global grids are presented).
-pub fn precip_grid(model: Model, region: Region) -> LatLonGrid {
+pub fn precip_grid(model: Model, region: Region) -> RegularGrid {
     let span = region.east - region.west;
     let west = match model {
         Model::Gefs => region.west.rem_euclid(360.0),
         Model::Ecmwf => (region.west + 180.0).rem_euclid(360.0) - 180.0,
     };
-    LatLonGrid::from_corners(region.north, west, region.south, west + span, 0.25)
+    grid_from_corners(region.north, west, region.south, west + span, 0.25)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,7 +350,7 @@ fn field_tenths(
     run: RunTime,
     member: u16,
     window_h: (u32, u32),
-    grid: &LatLonGrid,
+    grid: &RegularGrid,
 ) -> Vec<u32> {
     let factors: Vec<u32> = (window_h.0 / 3..window_h.1 / 3)
         .map(|b| block_factor(model, run, member, b))
@@ -360,9 +360,9 @@ fn field_tenths(
         .map(|wet| factors.iter().map(|&f| block_rain(wet, f)).sum())
         .collect();
     let pattern = Pattern::new(model, run, member);
-    (0..grid.points())
+    (0..point_count(grid))
         .map(|i| {
-            let (lat, lon) = grid.coordinates(i);
+            let (lat, lon) = coordinates(grid, i);
             let (qlat, qlon) = quarter(lat, lon);
             totals[pattern.wetness(qlat, qlon) as usize]
         })
@@ -475,6 +475,15 @@ struct Layout {
 }
 
 impl Layout {
+    /// Length of the GRIB2 file, or (`is_index`) of its index.
+    fn len(&self, is_index: bool) -> u64 {
+        if is_index {
+            self.index.len() as u64
+        } else {
+            self.total
+        }
+    }
+
     fn new() -> Self {
         Self {
             offsets: Vec::new(),
@@ -667,7 +676,7 @@ fn relabel_spec(key: RelabelKey) -> Message {
     Message {
         discipline,
         identification,
-        grid: LatLonGrid::from_corners(0.0, 0.0, 0.0, 0.0, 1.0),
+        grid: grid_from_corners(0.0, 0.0, 0.0, 0.0, 1.0),
         product: Product {
             category,
             number,
@@ -940,6 +949,17 @@ impl Inner {
         layout
     }
 
+    /// Bytes `range` of the GRIB2 file `layout` describes, or (`is_index`) of its index.
+    fn read_file(&self, layout: &Layout, is_index: bool, range: Range<u64>) -> Option<Vec<u8>> {
+        if is_index {
+            return layout
+                .index
+                .get(usize::try_from(range.start).ok()?..usize::try_from(range.end).ok()?)
+                .map(<[u8]>::to_vec);
+        }
+        self.read_layout(layout, range)
+    }
+
     fn read_layout(&self, layout: &Layout, range: Range<u64>) -> Option<Vec<u8>> {
         if range.end > layout.total || range.start > range.end {
             return None;
@@ -999,7 +1019,7 @@ impl Synthetic {
             (0, 0),
             config.region,
         )
-        .encoded_len(precip_grid(Model::Gefs, config.region).points(), false)
+        .encoded_len(point_count(&precip_grid(Model::Gefs, config.region)), false)
             as u64;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -1110,24 +1130,13 @@ impl SyntheticGefs {
 impl Content for SyntheticGefs {
     fn len(&self, path: &str) -> Option<u64> {
         let (run, member, step, is_index) = self.parse(path)?;
-        let layout = self.inner.gefs_layout(run, member, step);
-        Some(if is_index {
-            layout.index.len() as u64
-        } else {
-            layout.total
-        })
+        Some(self.inner.gefs_layout(run, member, step).len(is_index))
     }
 
     fn read(&self, path: &str, range: Range<u64>) -> Option<Vec<u8>> {
         let (run, member, step, is_index) = self.parse(path)?;
         let layout = self.inner.gefs_layout(run, member, step);
-        if is_index {
-            return layout
-                .index
-                .get(range.start as usize..range.end as usize)
-                .map(<[u8]>::to_vec);
-        }
-        self.inner.read_layout(&layout, range)
+        self.inner.read_file(&layout, is_index, range)
     }
 }
 
@@ -1169,24 +1178,13 @@ impl SyntheticEcmwf {
 impl Content for SyntheticEcmwf {
     fn len(&self, path: &str) -> Option<u64> {
         let (run, step, is_index) = self.parse(path)?;
-        let layout = self.inner.ecmwf_layout(run, step);
-        Some(if is_index {
-            layout.index.len() as u64
-        } else {
-            layout.total
-        })
+        Some(self.inner.ecmwf_layout(run, step).len(is_index))
     }
 
     fn read(&self, path: &str, range: Range<u64>) -> Option<Vec<u8>> {
         let (run, step, is_index) = self.parse(path)?;
         let layout = self.inner.ecmwf_layout(run, step);
-        if is_index {
-            return layout
-                .index
-                .get(range.start as usize..range.end as usize)
-                .map(<[u8]>::to_vec);
-        }
-        self.inner.read_layout(&layout, range)
+        self.inner.read_file(&layout, is_index, range)
     }
 }
 
@@ -1335,18 +1333,18 @@ mod tests {
                 .collect();
             for threshold in [1u32, 5, 10, 25, 50] {
                 let mut partial = 0;
-                for i in 0..grid.points() {
+                for i in 0..point_count(&grid) {
                     let above = fields.iter().filter(|f| f[i] > threshold * 10).count();
                     if above > 0 && above < fields.len() {
                         partial += 1;
                     }
                 }
-                let share = partial as f64 / grid.points() as f64;
+                let share = partial as f64 / point_count(&grid) as f64;
                 assert!(share > 0.05, "{model:?} > {threshold} mm: {share}");
             }
         }
         // The point helper agrees with the field.
-        let (lat, lon) = grid.coordinates(5000);
+        let (lat, lon) = coordinates(&grid, 5000);
         let p = expected_exceedance(Model::Ecmwf, r, (24, 48), 5.0, lat, lon);
         assert!((0.0..=100.0).contains(&p));
     }
@@ -1363,7 +1361,10 @@ mod tests {
             let spans = grib_writer::sections(&bytes).unwrap();
             assert_eq!(spans.len(), 8);
             let spec = precip_spec(model, r, 3, window, Region::EAST_AFRICA);
-            assert_eq!(bytes.len(), spec.encoded_len(spec.grid.points(), false));
+            assert_eq!(
+                bytes.len(),
+                spec.encoded_len(point_count(&spec.grid), false)
+            );
         }
     }
 }

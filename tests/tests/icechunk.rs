@@ -15,11 +15,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::moto::{s3_settings, Moto, BUCKET};
 use common::{
-    build_to_dir, gik_binary, plan, range_read, read_member, runtime, venv_program, workspace_root,
+    build_to_dir, gik_binary, gik_build_gefs, plan, range_read, read_member, runtime, venv_program,
+    workspace_root,
 };
 use gik_builder::build::BuildReport;
 use gik_builder::icechunk::write_run;
@@ -218,27 +219,11 @@ fn two_gik_processes_append_runs_to_one_repository_in_a_bucket() {
         .iter()
         .zip(&outs)
         .map(|(run, out)| {
-            Command::new(gik_binary())
-                .args(["--quiet", "build", "--product", "gefs", "--date"])
-                .arg(run.date_string())
-                .args([
-                    "--run",
-                    &run.hour_string(),
-                    "--members",
-                    "0,1,5",
-                    "--steps",
-                    "0-12",
-                ])
-                .args(["--vars", "APCP:surface", "--concurrency", "16", "--source"])
-                .arg(server.url(GEFS_BUCKET))
+            gik_build_gefs(&server, *run, "0,1,5", "0-12")
                 .arg("--out")
                 .arg(out.path())
                 .args(["--icechunk", &repo])
-                .env_remove("GIK_SOURCE")
                 .envs(s3_settings(&moto).iter().map(|(k, v)| (*k, v.as_str())))
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })

@@ -228,6 +228,8 @@ fn slow_down_bursts() {
 #[test]
 fn resets_close_without_answering() {
     let server = mem_server();
+    // A GET of the object on a connection of its own.
+    let fresh_get = || client::get(server.addr(), "/bucket/obj", None);
     server
         .faults()
         .add(FaultRule::reset().path("bucket/obj").times(1));
@@ -240,12 +242,7 @@ fn resets_close_without_answering() {
         ),
         "{err:?}"
     );
-    assert_eq!(
-        client::get(server.addr(), "/bucket/obj", None)
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(fresh_get().unwrap().status, 200);
 
     // By request ordinal. Let the first part's log entries land before clearing them.
     assert!(server.wait_idle(Duration::from_secs(5)));
@@ -253,19 +250,9 @@ fn resets_close_without_answering() {
     server
         .faults()
         .set(vec![FaultRule::reset().on_requests([2])]);
-    assert_eq!(
-        client::get(server.addr(), "/bucket/obj", None)
-            .unwrap()
-            .status,
-        200
-    );
-    assert!(client::get(server.addr(), "/bucket/obj", None).is_err());
-    assert_eq!(
-        client::get(server.addr(), "/bucket/obj", None)
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(fresh_get().unwrap().status, 200);
+    assert!(fresh_get().is_err());
+    assert_eq!(fresh_get().unwrap().status, 200);
     assert!(server.wait_idle(Duration::from_secs(5)));
     // Log entries are written as requests finish, so find the second request by its ordinal.
     let log = server.requests();
@@ -509,6 +496,19 @@ fn gefs_idx_lines_point_at_messages() {
     }
 }
 
+/// The number `name` holds in one line of an ECMWF `.index` file as the mirror writes it
+/// (`"name": 123`).
+fn index_number(line: &str, name: &str) -> u64 {
+    let at = line.find(&format!("\"{name}\": ")).unwrap() + name.len() + 4;
+    line[at..]
+        .split([',', '}'])
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 #[test]
 fn ecmwf_index_lines_point_at_messages_and_parse() {
     let (_synthetic, server) = synthetic_server();
@@ -537,17 +537,7 @@ fn ecmwf_index_lines_point_at_messages_and_parse() {
     let size = size_of(&mut c, &grib);
     let mut total = 0;
     for line in &lines {
-        let field = |name: &str| -> u64 {
-            let at = line.find(&format!("\"{name}\": ")).unwrap() + name.len() + 4;
-            line[at..]
-                .split([',', '}'])
-                .next()
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
-        };
-        let (offset, length) = (field("_offset"), field("_length"));
+        let (offset, length) = (index_number(line, "_offset"), index_number(line, "_length"));
         assert_eq!(offset, total);
         total += length;
         assert_message_at(&mut c, &grib, offset, length);
@@ -622,17 +612,10 @@ fn precipitation_messages_decode_to_the_documented_values() {
             .find(|l| l.contains("\"number\": \"17\",") && l.contains("\"param\": \"tp\""))
             .unwrap()
             .to_string();
-        let field = |name: &str| -> u64 {
-            let at = line.find(&format!("\"{name}\": ")).unwrap() + name.len() + 4;
-            line[at..]
-                .split([',', '}'])
-                .next()
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
-        };
-        let (offset, length) = (field("_offset"), field("_length"));
+        let (offset, length) = (
+            index_number(&line, "_offset"),
+            index_number(&line, "_length"),
+        );
         let msg = c
             .get_range(&grib, offset, offset + length - 1)
             .unwrap()

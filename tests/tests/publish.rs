@@ -41,7 +41,8 @@ use gik_tests::synthetic::{Synthetic, SyntheticConfig, GEFS_BUCKET};
 
 use common::moto::{destination, s3_settings, Moto, BUCKET, PREFIX};
 use common::{
-    build_into, build_to_dir, gik_binary, mirror, plan, quick_retries, read_catalog, read_member,
+    build_into, build_to_dir, gik_binary, gik_build_gefs, mirror, plan, quick_retries,
+    read_catalog, read_member,
 };
 
 /// Builds `plan` to moto and checks the order of its writes: every manifest (the members',
@@ -179,24 +180,8 @@ fn spawn_gik_build(
     out: &str,
     env: &[(&'static str, String)],
 ) -> Child {
-    let mut cmd = Command::new(gik_binary());
-    cmd.args(["--quiet", "build", "--product", "gefs", "--date"])
-        .arg(run.date_string())
-        .args([
-            "--run",
-            &run.hour_string(),
-            "--members",
-            "0-1",
-            "--steps",
-            "0-6",
-        ])
-        .args(["--vars", "APCP:surface", "--concurrency", "16", "--source"])
-        .arg(server.url(GEFS_BUCKET))
-        .args(["--out", out])
-        .env_remove("GIK_SOURCE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = gik_build_gefs(server, run, "0-1", "0-6");
+    cmd.args(["--out", out]);
     for (k, v) in env {
         cmd.env(k, v);
     }

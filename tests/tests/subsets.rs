@@ -25,24 +25,13 @@ use gik_builder::http::HttpClient;
 use gik_builder::progress::Progress;
 use gik_builder::stream::{stream, StreamArgs};
 use gik_builder::subset::SubsetPlan;
+use gik_core::fnv::fnv1a64_values;
 use gik_core::geo::{CropMap, Lattice, OutputGrid};
 use gik_core::grib;
 use gik_core::icpac::EAST_AFRICA;
 use gik_tests::mirror::{DirContent, MirrorConfig, MirrorServer};
 use gik_tests::synthetic::{Synthetic, SyntheticConfig, ECMWF_BUCKET};
 use serde_json::{json, Value};
-
-fn fnv1a64(values: &[f32]) -> u64 {
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
-    for v in values {
-        let bits = if v.is_nan() { 0x7fc0_0000 } else { v.to_bits() };
-        for b in bits.to_le_bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01B3);
-        }
-    }
-    h
-}
 
 #[test]
 fn east_africa_subset_equals_the_bucket_in_the_box() {
@@ -122,15 +111,15 @@ fn east_africa_subset_equals_the_bucket_in_the_box() {
                     .apply(&source.values)
                     .unwrap();
                 assert_eq!(
-                    fnv1a64(&cut.values),
-                    fnv1a64(&want),
+                    fnv1a64_values(&cut.values),
+                    fnv1a64_values(&want),
                     "{member} {array} f{step:03}"
                 );
                 assert_eq!(cut.values.len(), 141 * 129);
                 messages.push(json!({
                     "offset": o, "length": l, "count": want.len(),
                     "Ni": cut.info.grid.ni, "Nj": cut.info.grid.nj,
-                    "hash": fnv1a64(&want),
+                    "hash": fnv1a64_values(&want),
                     "source": {"path": sources_path, "offset": source_at, "length": source_bytes.len()},
                 }));
                 compared += 1;

@@ -24,6 +24,7 @@ pub use metadata::{LevelInfo, MessageMetadata};
 pub use sections::scan;
 
 use sections::Cut;
+use unpack::Packed;
 
 use serde::Serialize;
 
@@ -341,23 +342,15 @@ pub fn bytes_for_rows(prefix: &[u8], rows: usize) -> Result<BytesForRows, GribEr
         Some(b) => count_set(b, points),
         None => points,
     };
-    let count = s.representation.u32(6)? as usize;
     let data_start = section_offset(prefix, s.data.tail_from(1)?)?;
     let data_length = s.data.u32(1)?;
+    let packed = Packed::of(&s)?;
     let total = s.total_length;
-    let template = s.representation.u16(10)?;
     let exact = |bits: Option<u64>| bits.map(|b| (data_start + 5 + b.div_ceil(8)).min(total));
-    let packed_bits = unpack::packed_bits(
-        template,
-        s.representation,
-        s.data.tail_from(6)?,
-        count,
-        present,
-    )?;
-    Ok(match exact(packed_bits) {
+    Ok(match exact(packed.bits_for(present)?) {
         Some(n) => BytesForRows::Exact(n),
         None => {
-            let share = u64::from(data_length) as f64 * present as f64 / count.max(1) as f64;
+            let share = u64::from(data_length) as f64 * present as f64 / packed.count.max(1) as f64;
             let guess = data_start as f64 + share * 1.02 + 4096.0;
             BytesForRows::Unknown {
                 at_least: (data_start + 5).min(total),
@@ -419,29 +412,23 @@ fn decode_points(
     let info = info(s)?;
     let points = info.grid.num_points;
     let wanted_points = limit.unwrap_or(points).min(points);
-    let packed_count = s.representation.u32(6)? as usize;
-    let data = s.data.tail_from(6)?;
+    let packed = Packed::of(s)?;
     let bitmap = bitmap(s, points)?;
     let present = match bitmap {
         Some(b) => count_set(b, points),
         None => points,
     };
-    if packed_count != present {
+    if packed.count != present {
         return Err(GribError::Inconsistent(format!(
-            "section 5 packs {packed_count} values, the grid/bitmap expects {present}"
+            "section 5 packs {} values, the grid/bitmap expects {present}",
+            packed.count
         )));
     }
     let want = match bitmap {
         Some(b) => count_set(b, wanted_points),
         None => wanted_points,
     };
-    let packed = unpack::unpack(
-        info.packing.template,
-        s.representation,
-        data,
-        packed_count,
-        want,
-    )?;
+    let packed = packed.unpack(want)?;
     let values = match bitmap {
         None => packed,
         Some(b) => {

@@ -14,6 +14,7 @@
 
 use super::bits::{sign_magnitude, BitStream, Octets};
 use super::ccsds;
+use super::sections::Sections;
 use super::GribError;
 
 /// The packing parameters common to templates 5.0, 5.2, 5.3, 5.40, 5.41 and 5.42.
@@ -71,29 +72,65 @@ impl Scaling {
     }
 }
 
-/// Unpacks the first `want` of the `count` packed values (the points that the bitmap marks
-/// present), NaN where the packing's own missing-value management says so.
-pub(crate) fn unpack(
-    template: u16,
-    representation: Octets<'_>,
-    data: &[u8],
-    count: usize,
-    want: usize,
-) -> Result<Vec<f32>, GribError> {
-    let scaling = Scaling::parse(representation)?;
-    let want = want.min(count);
-    match template {
-        // In every template but 5.2/5.3 (whose groups can mark missing values), zero bits per
-        // value means every point is the reference value R.
-        0 | 40 | 41 | 42 if scaling.bits == 0 => Ok(vec![scaling.constant(); want]),
-        0 => unpack_simple(&scaling, data, want),
-        2 | 3 => unpack_complex(template, representation, &scaling, data, count, want),
-        41 => unpack_png(&scaling, data, count, want),
-        42 => unpack_ccsds(representation, &scaling, data, want),
-        40 => unpack_with_gribberish(representation, data, count, want),
-        t => Err(GribError::Unsupported(format!(
-            "data representation template 5.{t}"
-        ))),
+/// A field's packed values: what section 5 says of them, and section 7's data.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Packed<'a> {
+    /// Data representation template number (5.x).
+    pub template: u16,
+    /// Section 5.
+    pub representation: Octets<'a>,
+    /// Section 7 from octet 6: the packed data (possibly cut after the values a caller needs).
+    pub data: &'a [u8],
+    /// Number of packed values: the points the bitmap marks present.
+    pub count: usize,
+}
+
+impl<'a> Packed<'a> {
+    /// The packed values of the field in `s`.
+    pub(crate) fn of(s: &Sections<'a>) -> Result<Self, GribError> {
+        Ok(Self {
+            template: s.representation.u16(10)?,
+            representation: s.representation,
+            data: s.data.tail_from(6)?,
+            count: s.representation.u32(6)? as usize,
+        })
+    }
+
+    /// Unpacks the first `want` of the packed values, NaN where the packing's own
+    /// missing-value management says so.
+    pub(crate) fn unpack(&self, want: usize) -> Result<Vec<f32>, GribError> {
+        let scaling = Scaling::parse(self.representation)?;
+        let want = want.min(self.count);
+        match self.template {
+            // In every template but 5.2/5.3 (whose groups can mark missing values), zero bits
+            // per value means every point is the reference value R.
+            0 | 40 | 41 | 42 if scaling.bits == 0 => Ok(vec![scaling.constant(); want]),
+            0 => unpack_simple(&scaling, self.data, want),
+            2 | 3 => unpack_complex(self, &scaling, want),
+            41 => unpack_png(self, &scaling, want),
+            42 => unpack_ccsds(self, &scaling, want),
+            40 => unpack_with_gribberish(self, want),
+            t => Err(GribError::Unsupported(format!(
+                "data representation template 5.{t}"
+            ))),
+        }
+    }
+
+    /// Where the bits of the first `want` packed values end, counted from the start of the
+    /// packed data (section 7 octet 6), when the packing says so without decoding: simple
+    /// packing, constant fields, and complex packing whose group descriptors are in the data.
+    pub(crate) fn bits_for(&self, want: usize) -> Result<Option<u64>, GribError> {
+        let bits = u64::from(self.representation.u8(20)?);
+        Ok(match self.template {
+            0 => Some(bits.saturating_mul(want as u64)),
+            40..=42 if bits == 0 => Some(0),
+            2 | 3 => match Groups::parse(self) {
+                Ok(groups) => Some(groups.bits_for(want)),
+                Err(GribError::DataTooShort { .. }) => None,
+                Err(e) => return Err(e),
+            },
+            _ => None,
+        })
     }
 }
 
@@ -127,41 +164,6 @@ fn unpack_simple(scaling: &Scaling, data: &[u8], want: usize) -> Result<Vec<f32>
     Ok(out)
 }
 
-/// Where the bits of the first `want` of `count` packed values end, counted from the start of
-/// the packed data (section 7 octet 6), when the packing says so without decoding: simple
-/// packing, constant fields, and complex packing whose group descriptors are in `data`.
-pub(crate) fn packed_bits(
-    template: u16,
-    representation: Octets<'_>,
-    data: &[u8],
-    count: usize,
-    want: usize,
-) -> Result<Option<u64>, GribError> {
-    let bits = u64::from(representation.u8(20)?);
-    Ok(match template {
-        0 => Some(bits.saturating_mul(want as u64)),
-        40..=42 if bits == 0 => Some(0),
-        2 | 3 => match Groups::parse(template, representation, data, count) {
-            Ok(groups) => {
-                let mut total = (groups.values_start as u64) * 8;
-                let mut left = want as u64;
-                for (&width, &length) in groups.widths.iter().zip(&groups.lengths) {
-                    if left == 0 {
-                        break;
-                    }
-                    let take = length.min(left);
-                    total = total.saturating_add(take * u64::from(width));
-                    left -= take;
-                }
-                Some(total)
-            }
-            Err(GribError::DataTooShort { .. }) => None,
-            Err(e) => return Err(e),
-        },
-        _ => None,
-    })
-}
-
 /// The layout of complex packing (5.2, 5.3): spatial-differencing descriptors, then each
 /// group's reference, width and length, all before the packed values.
 struct Groups {
@@ -176,16 +178,10 @@ struct Groups {
 }
 
 impl Groups {
-    /// The group descriptors of complex packing (templates 5.2/5.3).
-    ///
-    /// Not split: it reads the octets of sections 5 and 7 in the order the WMO templates list
-    /// them, each read checked; split, the offsets would have to travel between functions.
-    fn parse(
-        template: u16,
-        section: Octets<'_>,
-        data: &[u8],
-        count: usize,
-    ) -> Result<Self, GribError> {
+    /// The group descriptors of complex packing (templates 5.2/5.3), read in the order the WMO
+    /// templates list them, each read checked.
+    fn parse(packed: &Packed<'_>) -> Result<Self, GribError> {
+        let (section, data, count) = (packed.representation, packed.data, packed.count);
         let bits = u32::from(section.u8(20)?);
         let missing_management = section.u8(23)?;
         let groups = section.u32(32)? as usize;
@@ -195,7 +191,7 @@ impl Groups {
         let length_increment = u64::from(section.u8(42)?);
         let last_length = u64::from(section.u32(43)?);
         let length_bits = u32::from(section.u8(47)?);
-        let (order, extra_octets) = if template == 3 {
+        let (order, extra_octets) = if packed.template == 3 {
             (section.u8(48)?, usize::from(section.u8(49)?))
         } else {
             (0, 0)
@@ -211,35 +207,7 @@ impl Groups {
                 "{groups} groups for {count} values"
             )));
         }
-        // Extra descriptors of 5.3: first value(s) and the minimum of the differences.
-        let mut descriptors = [0i64; 3];
-        if order > 0 {
-            if extra_octets == 0 || extra_octets > 8 {
-                return Err(GribError::Inconsistent(format!(
-                    "{extra_octets} octets per spatial-differencing descriptor"
-                )));
-            }
-            let octets = Octets::new(data, 7);
-            for (k, d) in descriptors
-                .iter_mut()
-                .take(usize::from(order) + 1)
-                .enumerate()
-            {
-                let raw = octets
-                    .uint(1 + k * extra_octets, extra_octets)
-                    .map_err(|_| GribError::DataTooShort {
-                        needed_bits: (k + 1) * extra_octets * 8,
-                        available_bits: data.len() * 8,
-                    })?;
-                *d = sign_magnitude(raw, (extra_octets * 8) as u32);
-            }
-        }
-        let skipped = if order > 0 {
-            extra_octets * (usize::from(order) + 1)
-        } else {
-            0
-        };
-
+        let (descriptors, skipped) = spatial_descriptors(order, extra_octets, data)?;
         for n in [bits, width_bits, length_bits] {
             if n > 32 {
                 return Err(GribError::Unsupported(format!("{n}-bit group descriptors")));
@@ -266,17 +234,7 @@ impl Groups {
         if let Some(last) = lengths.last_mut() {
             *last = last_length;
         }
-        // Sums in u64: on wasm32 a usize sum of corrupt lengths would wrap.
-        let total = lengths.iter().try_fold(0u64, |a, &l| a.checked_add(l));
-        if total != Some(count as u64) {
-            return Err(GribError::Inconsistent(format!(
-                "groups hold {} values but section 5 announces {count}",
-                total.map_or_else(|| "more than 2^64".to_string(), |t| t.to_string())
-            )));
-        }
-        if let Some(w) = widths.iter().find(|&&w| w > 32) {
-            return Err(GribError::Inconsistent(format!("group width {w} bits")));
-        }
+        check_groups(&widths, &lengths, count)?;
         Ok(Self {
             order,
             descriptors,
@@ -287,20 +245,83 @@ impl Groups {
             values_start: skipped + reader.consumed().div_ceil(8),
         })
     }
+
+    /// Where the bits of the first `want` values end, counted from the start of the data.
+    fn bits_for(&self, want: usize) -> u64 {
+        let mut total = (self.values_start as u64) * 8;
+        let mut left = want as u64;
+        for (&width, &length) in self.widths.iter().zip(&self.lengths) {
+            if left == 0 {
+                break;
+            }
+            let take = length.min(left);
+            total = total.saturating_add(take * u64::from(width));
+            left -= take;
+        }
+        total
+    }
+}
+
+/// The extra descriptors of template 5.3 at the start of the data: the first value(s) and the
+/// minimum of the differences of spatial differencing of `order` (at most 2), each
+/// `extra_octets` long; with the number of octets they take. Order 0 (template 5.2) has none.
+fn spatial_descriptors(
+    order: u8,
+    extra_octets: usize,
+    data: &[u8],
+) -> Result<([i64; 3], usize), GribError> {
+    let mut descriptors = [0i64; 3];
+    if order == 0 {
+        return Ok((descriptors, 0));
+    }
+    if extra_octets == 0 || extra_octets > 8 {
+        return Err(GribError::Inconsistent(format!(
+            "{extra_octets} octets per spatial-differencing descriptor"
+        )));
+    }
+    let octets = Octets::new(data, 7);
+    for (k, d) in descriptors
+        .iter_mut()
+        .take(usize::from(order) + 1)
+        .enumerate()
+    {
+        let raw = octets
+            .uint(1 + k * extra_octets, extra_octets)
+            .map_err(|_| GribError::DataTooShort {
+                needed_bits: (k + 1) * extra_octets * 8,
+                available_bits: data.len() * 8,
+            })?;
+        *d = sign_magnitude(raw, (extra_octets * 8) as u32);
+    }
+    Ok((descriptors, extra_octets * (usize::from(order) + 1)))
+}
+
+/// Fails unless the group lengths sum to the `count` values section 5 announces and every
+/// group width fits 32 bits.
+fn check_groups(widths: &[u32], lengths: &[u64], count: usize) -> Result<(), GribError> {
+    // Sums in u64: on wasm32 a usize sum of corrupt lengths would wrap.
+    let total = lengths.iter().try_fold(0u64, |a, &l| a.checked_add(l));
+    if total != Some(count as u64) {
+        return Err(GribError::Inconsistent(format!(
+            "groups hold {} values but section 5 announces {count}",
+            total.map_or_else(|| "more than 2^64".to_string(), |t| t.to_string())
+        )));
+    }
+    if let Some(w) = widths.iter().find(|&&w| w > 32) {
+        return Err(GribError::Inconsistent(format!("group width {w} bits")));
+    }
+    Ok(())
 }
 
 /// Templates 5.2 and 5.3: values in groups, each with a reference, a width and a length.
 fn unpack_complex(
-    template: u16,
-    section: Octets<'_>,
+    field: &Packed<'_>,
     scaling: &Scaling,
-    data: &[u8],
-    count: usize,
     want: usize,
 ) -> Result<Vec<f32>, GribError> {
     let bits = u32::from(scaling.bits);
-    let groups = Groups::parse(template, section, data, count)?;
-    let packed = data.get(groups.values_start..).unwrap_or(&[]);
+    let groups = Groups::parse(field)?;
+    let packed = field.data.get(groups.values_start..).unwrap_or(&[]);
     let mut stream = BitStream::new(packed);
     let mut out = vec![0f32; want];
     let all_ones = |w: u32| if w >= 32 { u32::MAX } else { (1u32 << w) - 1 };
@@ -412,13 +433,9 @@ impl Undifferencing {
 
 /// Template 5.41: the packed integers are the samples of a greyscale or colour PNG image, read
 /// row by row until `want` values are out.
-fn unpack_png(
-    scaling: &Scaling,
-    data: &[u8],
-    count: usize,
-    want: usize,
-) -> Result<Vec<f32>, GribError> {
-    let mut decoder = png::Decoder::new(std::io::Cursor::new(data));
+fn unpack_png(field: &Packed<'_>, scaling: &Scaling, want: usize) -> Result<Vec<f32>, GribError> {
+    let count = field.count;
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(field.data));
     decoder.set_transformations(png::Transformations::IDENTITY);
     let mut reader = decoder
         .read_info()
@@ -456,12 +473,8 @@ fn unpack_png(
 }
 
 /// Template 5.42: CCSDS, with our own decoder.
-fn unpack_ccsds(
-    representation: Octets<'_>,
-    scaling: &Scaling,
-    data: &[u8],
-    want: usize,
-) -> Result<Vec<f32>, GribError> {
+fn unpack_ccsds(field: &Packed<'_>, scaling: &Scaling, want: usize) -> Result<Vec<f32>, GribError> {
+    let representation = field.representation;
     // Octets 21-25 of template 5.42; checked here so that a short section is an error naming it.
     let params = ccsds::Params {
         bits: scaling.bits,
@@ -470,18 +483,21 @@ fn unpack_ccsds(
         rsi: representation.u16(24)?,
     };
     let mut out = vec![0f32; want];
-    ccsds::decode(params, data, &mut out, |x| scaling.apply(f64::from(x)))?;
+    ccsds::decode(params, field.data, &mut out, |x| {
+        scaling.apply(f64::from(x))
+    })?;
     Ok(out)
 }
 
 /// Template 5.40 (JPEG 2000, native builds only) through gribberish: the whole data section is
 /// needed (JPEG 2000 has no row order), then the first `want` values are kept.
-fn unpack_with_gribberish(
-    representation: Octets<'_>,
-    data: &[u8],
-    count: usize,
-    want: usize,
-) -> Result<Vec<f32>, GribError> {
+fn unpack_with_gribberish(field: &Packed<'_>, want: usize) -> Result<Vec<f32>, GribError> {
+    let Packed {
+        representation,
+        data,
+        count,
+        ..
+    } = *field;
     use bitvec::prelude::*;
     use gribberish::sections::data_representation::DataRepresentationSection;
     // gribberish indexes section 5 without checking its length: template 5.40 has 23 octets.

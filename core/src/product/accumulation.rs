@@ -252,10 +252,7 @@ mod tests {
     use super::*;
     use crate::index::Statistic;
     use crate::product::{Ecmwf, Gefs};
-
-    fn run(hour: u32) -> RunTime {
-        RunTime::new(2026, 5, 12, hour).unwrap()
-    }
+    use crate::test_support::switch_day_run as run;
 
     fn plus(step: u32, from: u32) -> Term {
         Term {

@@ -14,16 +14,15 @@
 //!
 //! Precipitation (`tp`) accumulates from the start of the run, in metres.
 
-use crate::index::{EnsembleMember, IndexFormat, IndexRecord};
+use crate::index::{IndexFormat, IndexRecord};
 use crate::time::RunTime;
-use crate::{Error, Result};
+use crate::Result;
 
-use super::layout::{file_url, layout_at, FileLayout, Label, Layout};
-use super::variable::{ecmwf_type_of_level, generic_units, KnownVariable};
+use super::layout::{layout_at, FileLayout, Label, Layout};
+use super::variable::{ecmwf_type_of_level, is_index_name, KnownVariable};
 use super::{
-    normalise_host, Accumulation, AccumulationKind, Credits, DisplayConversion, IndexMatcher,
-    LevelMatcher, Member, Product, PublicSource, SpecOrigin, StepType, VariableSpec,
-    ECMWF_DEFAULT_HOST, ECMWF_SOURCES,
+    Accumulation, AccumulationKind, Credits, Facts, IndexMatcher, LevelMatcher, Member, Product,
+    StepType, VariableSpec, ECMWF_DEFAULT_HOST, ECMWF_SOURCES,
 };
 
 /// The first run whose control forecast is published in the `oper` stream (type `fc`) rather
@@ -37,7 +36,7 @@ pub const ECMWF_CONTROL_IN_OPER_FROM: RunTime = RunTime {
 
 /// The ensemble file of a step: control (`cf`) and perturbed members (`pf`).
 const ENFO: FileLayout = FileLayout {
-    path: "{date}/{hh}z/ifs/0p25/{stream}/{date}{hh}0000-{step}h-{stream}-{type}.grib2",
+    path: "ifs/0p25/{stream}/{date}{hh}0000-{step}h-{stream}-{type}.grib2",
     index_suffix: ".index",
     strip: ".grib2",
     stream: "enfo",
@@ -75,14 +74,39 @@ const LAYOUTS: &[Layout] = &[
 
 /// The product's name.
 pub(crate) const NAME: &str = "ecmwf";
-const PERTURBED: u16 = 50;
 const FORMAT_HINT: &str =
     "expected an ecCodes short name, with a pressure level where needed: \"2t\", \"tp\", \"u:700\" (or \"u@700\", \"u:pl:700\")";
 
-const DEFAULTS: &[&str] = &[
-    "tp", "2t", "10u", "10v", "msl", "sp", "ssr", "ssrd", "tcw", "tcwv", "tcc", "sf", "ro",
-    "u:700", "v:700",
-];
+/// Everything about IFS ENS that is plain data.
+static FACTS: Facts = Facts {
+    name: NAME,
+    variable_noun: "ECMWF variable",
+    default_host: ECMWF_DEFAULT_HOST,
+    public_sources: ECMWF_SOURCES,
+    run_path: "/{date}/{hh}z/",
+    layouts: LAYOUTS,
+    run_hours: &[0, 6, 12, 18],
+    perturbed: 50,
+    control_name: "control",
+    perturbed_prefix: "ens",
+    index_format: IndexFormat::Ecmwf,
+    default_variables: &[
+        "tp", "2t", "10u", "10v", "msl", "sp", "ssr", "ssrd", "tcw", "tcwv", "tcc", "sf", "ro",
+        "u:700", "v:700",
+    ],
+    precipitation: Accumulation {
+        variable: "tp",
+        kind: AccumulationKind::FromRunStart,
+        scale_to_mm: 1000.0,
+    },
+    credits: Credits {
+        label: "ECMWF IFS ensemble",
+        institution: "European Centre for Medium-Range Weather Forecasts (ECMWF)",
+        attribution: "© ECMWF, CC BY 4.0, derived from ECMWF open data",
+        licence: "CC-BY-4.0 (https://creativecommons.org/licenses/by/4.0/); ECMWF accepts \
+                  no responsibility for derived products",
+    },
+};
 
 #[rustfmt::skip]
 const TABLE: &[KnownVariable] = &[
@@ -103,6 +127,10 @@ const TABLE: &[KnownVariable] = &[
     KnownVariable::new("v", "pl", "v", StepType::Instant, "isobaricInhPa", None, "m s**-1", "V component of wind", false),
 ];
 
+/// A requested level: ECMWF `levtype` (never `sfc`) and value; `None` for single-level
+/// parameters.
+type RequestedLevel<'a> = Option<(&'a str, f64)>;
+
 /// ECMWF IFS ENS (see the module docs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ecmwf {
@@ -122,69 +150,25 @@ impl Ecmwf {
     /// IFS ENS at `host` (a mirror base URL; trailing slash tolerated), or at
     /// [`ECMWF_DEFAULT_HOST`] when `None`.
     pub fn new(host: Option<&str>) -> Result<Self> {
-        match host {
-            Some(h) => Ok(Self {
-                host: normalise_host(NAME, h)?,
-            }),
-            None => Ok(Self::default()),
-        }
+        Ok(Self {
+            host: FACTS.host(host)?,
+        })
     }
 
     /// Whether `run`'s control forecast is in the `oper` stream file (from
     /// [`ECMWF_CONTROL_IN_OPER_FROM`] on, by the layout table) rather than in the `enfo` file.
     pub fn control_in_oper(run: RunTime) -> bool {
-        layout_at(LAYOUTS, run).is_some_and(|l| l.control.stream == "oper")
+        layout_at(LAYOUTS, run).is_some_and(|l| l.control.stream == OPER.stream)
     }
 }
 
 impl Product for Ecmwf {
-    fn default_host(&self) -> &'static str {
-        ECMWF_DEFAULT_HOST
-    }
-
-    fn public_sources(&self) -> &'static [PublicSource] {
-        ECMWF_SOURCES
-    }
-
-    fn layouts(&self) -> &'static [Layout] {
-        LAYOUTS
-    }
-
-    fn run_path(&self, run: RunTime) -> String {
-        format!("/{}/{}z/", run.date_string(), run.hour_string())
-    }
-
-    fn credits(&self) -> Credits {
-        Credits {
-            label: "ECMWF IFS ensemble",
-            institution: "European Centre for Medium-Range Weather Forecasts (ECMWF)",
-            attribution: "© ECMWF, CC BY 4.0, derived from ECMWF open data",
-            licence: "CC-BY-4.0 (https://creativecommons.org/licenses/by/4.0/); ECMWF accepts \
-                      no responsibility for derived products",
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        NAME
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
 
     fn host(&self) -> &str {
         &self.host
-    }
-
-    fn run_hours(&self) -> &'static [u32] {
-        &[0, 6, 12, 18]
-    }
-
-    fn members(&self) -> Vec<Member> {
-        Member::control_and_perturbed(PERTURBED)
-    }
-
-    fn member_name(&self, member: Member) -> String {
-        match member {
-            Member::Control => "control".to_string(),
-            Member::Perturbed(n) => format!("ens{n:02}"),
-        }
     }
 
     fn steps(&self, run: RunTime) -> Vec<u32> {
@@ -196,147 +180,115 @@ impl Product for Ecmwf {
         }
     }
 
-    fn grib_url(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
-        file_url(self, &self.host, run, member, step, false)
-    }
-
-    fn index_url(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
-        file_url(self, &self.host, run, member, step, true)
-    }
-
-    fn index_format(&self) -> IndexFormat {
-        IndexFormat::Ecmwf
-    }
-
-    fn default_variables(&self) -> &'static [&'static str] {
-        DEFAULTS
-    }
-
-    /// Not split: it parses `name[:levtype][:value]` and checks each rule in the order the
-    /// text is read, each error naming one rule; the parts share the parsed pieces.
     fn variable(&self, text: &str) -> Result<VariableSpec> {
-        let invalid = |reason: String| Error::InvalidArgument {
-            what: "ECMWF variable",
-            value: text.to_string(),
-            reason,
-        };
         let lower = text.trim().to_ascii_lowercase();
-        let parts: Vec<&str> = lower.split([':', '@', '/']).map(str::trim).collect();
-        let parse_value = |s: &str| {
-            s.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| invalid(format!("bad level value {s:?}; {FORMAT_HINT}")))
-        };
-        let (name, levtype, value) = match parts.as_slice() {
-            [name] => (*name, None, None),
-            [name, x] if x.parse::<f64>().is_ok() => (*name, Some("pl"), Some(parse_value(x)?)),
-            [name, levtype] => (*name, Some(*levtype), None),
-            [name, levtype, value] => (*name, Some(*levtype), Some(parse_value(value)?)),
-            _ => return Err(invalid(FORMAT_HINT.to_string())),
-        };
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(invalid(format!(
-                "bad parameter name {name:?}; {FORMAT_HINT}"
-            )));
-        }
-        let levtype = match levtype {
-            Some(lt) if ecmwf_type_of_level(lt).is_none() => {
-                return Err(invalid(format!(
-                    "unknown levtype {lt:?} (expected sfc, pl, sol or ml)"
-                )))
-            }
-            Some("sfc") if value.is_some() => {
-                return Err(invalid("sfc levels take no value".to_string()))
-            }
-            Some("sfc") => None,
-            Some(lt) if value.is_none() => {
-                return Err(invalid(format!(
-                    "levtype {lt} needs a level value, e.g. {name}:{lt}:700"
-                )))
-            }
-            other => other,
-        };
-        let level = levtype.zip(value);
+        let (name, level) = parse_request(text, &lower)?;
         let request = match level {
             None => name.to_string(),
             Some(("pl", v)) => format!("{name}:{v}"),
             Some((lt, v)) => format!("{name}:{lt}:{v}"),
         };
+        let by_value = |levtype: &str, value: f64| LevelMatcher::Value {
+            levtype: levtype.to_string(),
+            value,
+        };
         if let Some(row) = TABLE.iter().find(|k| k.index_name == name) {
+            let invalid = |reason: String| FACTS.invalid_variable(text, reason);
             return match (row.level, level) {
                 ("sfc", None) => Ok(row.spec(request, LevelMatcher::Any, None)),
                 ("sfc", Some(_)) => Err(invalid(format!(
                     "{name} is a single-level parameter: write it without a level"
                 ))),
-                (_, Some((lt, v))) if lt == row.level => Ok(row.spec(
-                    request,
-                    LevelMatcher::Value {
-                        levtype: lt.to_string(),
-                        value: v,
-                    },
-                    Some(v),
-                )),
+                (_, Some((lt, v))) if lt == row.level => {
+                    Ok(row.spec(request, by_value(lt, v), Some(v)))
+                }
                 (want, _) => Err(invalid(format!(
                     "{name} is on {want} levels: write e.g. {name}:700"
                 ))),
             };
         }
-        let units = generic_units(name);
         let (matcher, type_of_level, level_value) = match level {
             None => (LevelMatcher::Any, "surface", None),
             Some((lt, v)) => (
-                LevelMatcher::Value {
-                    levtype: lt.to_string(),
-                    value: v,
-                },
+                by_value(lt, v),
                 ecmwf_type_of_level(lt).unwrap_or("unknown"),
                 Some(v),
             ),
         };
-        Ok(VariableSpec {
-            long_name: request.clone(),
+        let matcher = IndexMatcher {
+            variable: name.to_string(),
+            level: matcher,
+        };
+        Ok(VariableSpec::generic(
             request,
-            matcher: IndexMatcher {
-                variable: name.to_string(),
-                level: matcher,
-            },
-            cf_name: name.to_string(),
-            step_type: StepType::Instant,
-            type_of_level: type_of_level.to_string(),
-            level: level_value,
-            units: units.to_string(),
-            display: DisplayConversion::for_units(units, false),
-            origin: SpecOrigin::Generic,
-        })
+            matcher,
+            name.to_string(),
+            type_of_level.to_string(),
+            level_value,
+        ))
     }
 
     /// Labelled records (`cf`, `pf` number n) belong to their member. Records without an
     /// ensemble label, or of type `fc`, come from the `oper` stream file and are the control's.
     fn record_belongs_to(&self, member: Member, record: &IndexRecord) -> bool {
-        let unlabelled_fc = match &record.member {
-            None => true,
-            Some(EnsembleMember::Derived(kind)) => kind.eq_ignore_ascii_case("fc"),
-            Some(_) => false,
-        };
-        member.matches(record) || (member == Member::Control && unlabelled_fc)
+        member.matches(record)
+            || (member == Member::Control && Label::of(record) == Some(Label::Unlabelled))
     }
+}
 
-    fn precipitation(&self) -> Accumulation {
-        Accumulation {
-            variable: "tp",
-            kind: AccumulationKind::FromRunStart,
-            scale_to_mm: 1000.0,
-        }
+/// Parses `lower` (`text` trimmed and in lower case): `name[:levtype][:value]`, with `@` or `/`
+/// for `:` and `name:value` meaning a pressure level. Checks each rule in the order the text is
+/// read, each error naming one rule; `sfc` becomes no level.
+fn parse_request<'a>(text: &str, lower: &'a str) -> Result<(&'a str, RequestedLevel<'a>)> {
+    let invalid = |reason: String| FACTS.invalid_variable(text, reason);
+    let parts: Vec<&str> = lower.split([':', '@', '/']).map(str::trim).collect();
+    let parse_value = |s: &str| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| invalid(format!("bad level value {s:?}; {FORMAT_HINT}")))
+    };
+    let (name, levtype, value) = match parts.as_slice() {
+        [name] => (*name, None, None),
+        [name, x] if x.parse::<f64>().is_ok() => (*name, Some("pl"), Some(parse_value(x)?)),
+        [name, levtype] => (*name, Some(*levtype), None),
+        [name, levtype, value] => (*name, Some(*levtype), Some(parse_value(value)?)),
+        _ => return Err(invalid(FORMAT_HINT.to_string())),
+    };
+    if !is_index_name(name) {
+        return Err(invalid(format!(
+            "bad parameter name {name:?}; {FORMAT_HINT}"
+        )));
     }
+    let levtype = match levtype {
+        Some(lt) if ecmwf_type_of_level(lt).is_none() => {
+            return Err(invalid(format!(
+                "unknown levtype {lt:?} (expected sfc, pl, sol or ml)"
+            )))
+        }
+        Some("sfc") if value.is_some() => {
+            return Err(invalid("sfc levels take no value".to_string()))
+        }
+        Some("sfc") => None,
+        Some(lt) if value.is_none() => {
+            return Err(invalid(format!(
+                "levtype {lt} needs a level value, e.g. {name}:{lt}:700"
+            )))
+        }
+        other => other,
+    };
+    Ok((name, levtype.zip(value)))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::index::{ForecastTime, Level};
-    use crate::product::{conformance, product_by_name, records_for, select_variables, Hosts};
+    use crate::index::{EnsembleMember, ForecastTime, Level};
+    use crate::product::{
+        conformance, product_by_name, records_for, select_variables, DisplayConversion, Hosts,
+        SpecOrigin,
+    };
     use crate::test_support::read_fixture;
 
     fn run(day: u32, hour: u32) -> RunTime {

@@ -7,20 +7,19 @@
 
 use crate::index::{IndexFormat, IndexRecord};
 use crate::time::RunTime;
-use crate::{Error, Result};
+use crate::Result;
 
-use super::layout::{file_url, FileLayout, Label, Layout};
-use super::variable::{generic_units, normalise_words, KnownVariable};
+use super::layout::{FileLayout, Label, Layout};
+use super::variable::{is_index_name, normalise_words, KnownVariable};
 use super::{
-    normalise_host, Accumulation, AccumulationKind, Credits, DisplayConversion, IndexMatcher,
-    LevelMatcher, Member, Product, PublicSource, SpecOrigin, StepType, VariableSpec,
-    GEFS_DEFAULT_HOST, GEFS_SOURCES,
+    Accumulation, AccumulationKind, Credits, Facts, IndexMatcher, LevelMatcher, Member, Product,
+    StepType, VariableSpec, GEFS_DEFAULT_HOST, GEFS_SOURCES,
 };
 
 /// GEFS v12 "secondary" 0.25° files, one per member and step, with a wgrib2 `.idx` beside.
 /// GEFSv13's renaming of `pgrb2sp25` is one more entry in [`LAYOUTS`].
 const PGRB2SP25: FileLayout = FileLayout {
-    path: "gefs.{date}/{hh}/atmos/{stream}/{member}.t{hh}z.pgrb2s.0p25.f{step3}",
+    path: "atmos/{stream}/{member}.t{hh}z.pgrb2s.0p25.f{step3}",
     index_suffix: ".idx",
     strip: "",
     stream: "pgrb2sp25",
@@ -42,21 +41,46 @@ const LAYOUTS: &[Layout] = &[Layout {
 
 /// The product's name.
 pub(crate) const NAME: &str = "gefs";
-const PERTURBED: u16 = 30;
 const LAST_STEP: u32 = 240;
 const STRIDE: u32 = 3;
 const FORMAT_HINT: &str = "expected VAR:LEVEL as written in a GEFS .idx file, e.g. \"TMP:2 m above ground\" or \"APCP:surface\"";
 
-const DEFAULTS: &[&str] = &[
-    "PRES:surface",
-    "TMP:2 m above ground",
-    "UGRD:10 m above ground",
-    "VGRD:10 m above ground",
-    "PWAT:entire atmosphere (considered as a single layer)",
-    "CAPE:surface",
-    "MSLET:mean sea level",
-    "APCP:surface",
-];
+/// Everything about GEFS that is plain data.
+static FACTS: Facts = Facts {
+    name: NAME,
+    variable_noun: "GEFS variable",
+    default_host: GEFS_DEFAULT_HOST,
+    public_sources: GEFS_SOURCES,
+    run_path: "/gefs.{date}/{hh}/",
+    layouts: LAYOUTS,
+    run_hours: &[0, 6, 12, 18],
+    perturbed: 30,
+    control_name: "gec00",
+    perturbed_prefix: "gep",
+    index_format: IndexFormat::Noaa,
+    default_variables: &[
+        "PRES:surface",
+        "TMP:2 m above ground",
+        "UGRD:10 m above ground",
+        "VGRD:10 m above ground",
+        "PWAT:entire atmosphere (considered as a single layer)",
+        "CAPE:surface",
+        "MSLET:mean sea level",
+        "APCP:surface",
+    ],
+    precipitation: Accumulation {
+        variable: "APCP:surface",
+        kind: AccumulationKind::ResettingBuckets { period_hours: 6 },
+        scale_to_mm: 1.0,
+    },
+    credits: Credits {
+        label: "NOAA GEFS",
+        institution: "NOAA/NCEP",
+        attribution: "NOAA Global Ensemble Forecast System (GEFS), NOAA/NCEP, via the NOAA \
+                      Open Data Dissemination (NODD) program; derived from NOAA GEFS data",
+        licence: "NOAA open data: no restrictions on use (credit NOAA/NCEP)",
+    },
+};
 
 #[rustfmt::skip]
 const TABLE: &[KnownVariable] = &[
@@ -89,97 +113,33 @@ impl Gefs {
     /// GEFS at `host` (a mirror base URL; trailing slash tolerated), or at
     /// [`GEFS_DEFAULT_HOST`] when `None`.
     pub fn new(host: Option<&str>) -> Result<Self> {
-        match host {
-            Some(h) => Ok(Self {
-                host: normalise_host(NAME, h)?,
-            }),
-            None => Ok(Self::default()),
-        }
+        Ok(Self {
+            host: FACTS.host(host)?,
+        })
     }
 }
 
 impl Product for Gefs {
-    fn default_host(&self) -> &'static str {
-        GEFS_DEFAULT_HOST
-    }
-
-    fn public_sources(&self) -> &'static [PublicSource] {
-        GEFS_SOURCES
-    }
-
-    fn layouts(&self) -> &'static [Layout] {
-        LAYOUTS
-    }
-
-    fn run_path(&self, run: RunTime) -> String {
-        format!("/gefs.{}/{}/", run.date_string(), run.hour_string())
-    }
-
-    fn credits(&self) -> Credits {
-        Credits {
-            label: "NOAA GEFS",
-            institution: "NOAA/NCEP",
-            attribution: "NOAA Global Ensemble Forecast System (GEFS), NOAA/NCEP, via the NOAA \
-                          Open Data Dissemination (NODD) program; derived from NOAA GEFS data",
-            licence: "NOAA open data: no restrictions on use (credit NOAA/NCEP)",
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        NAME
+    fn facts(&self) -> &'static Facts {
+        &FACTS
     }
 
     fn host(&self) -> &str {
         &self.host
     }
 
-    fn run_hours(&self) -> &'static [u32] {
-        &[0, 6, 12, 18]
-    }
-
-    fn members(&self) -> Vec<Member> {
-        Member::control_and_perturbed(PERTURBED)
-    }
-
-    fn member_name(&self, member: Member) -> String {
-        match member {
-            Member::Control => "gec00".to_string(),
-            Member::Perturbed(n) => format!("gep{n:02}"),
-        }
-    }
-
     fn steps(&self, _run: RunTime) -> Vec<u32> {
         (0..=LAST_STEP).step_by(STRIDE as usize).collect()
     }
 
-    fn grib_url(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
-        file_url(self, &self.host, run, member, step, false)
-    }
-
-    fn index_url(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
-        file_url(self, &self.host, run, member, step, true)
-    }
-
-    fn index_format(&self) -> IndexFormat {
-        IndexFormat::Noaa
-    }
-
-    fn default_variables(&self) -> &'static [&'static str] {
-        DEFAULTS
-    }
-
     fn variable(&self, text: &str) -> Result<VariableSpec> {
-        let invalid = |reason: String| Error::InvalidArgument {
-            what: "GEFS variable",
-            value: text.to_string(),
-            reason,
-        };
+        let invalid = |reason: String| FACTS.invalid_variable(text, reason);
         let Some((var, level)) = text.split_once(':') else {
             return Err(invalid(FORMAT_HINT.to_string()));
         };
         let var = var.trim().to_ascii_uppercase();
         let level = normalise_words(level);
-        if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !is_index_name(&var) {
             return Err(invalid(format!("bad variable name {var:?}; {FORMAT_HINT}")));
         }
         if level.is_empty() {
@@ -199,36 +159,24 @@ impl Product for Gefs {
             return Ok(row.spec(request, matcher, None));
         }
         let (type_of_level, value) = provisional_level(&level);
-        let units = generic_units(&var);
-        Ok(VariableSpec {
-            long_name: request.clone(),
+        let cf_name = var.to_ascii_lowercase();
+        let matcher = IndexMatcher {
+            variable: var,
+            level: matcher,
+        };
+        Ok(VariableSpec::generic(
             request,
-            matcher: IndexMatcher {
-                variable: var.clone(),
-                level: matcher,
-            },
-            cf_name: var.to_ascii_lowercase(),
-            step_type: StepType::Instant,
+            matcher,
+            cf_name,
             type_of_level,
-            level: value,
-            units: units.to_string(),
-            display: DisplayConversion::for_units(units, false),
-            origin: SpecOrigin::Generic,
-        })
+            value,
+        ))
     }
 
     /// GEFS files hold one member each: a record belongs to `member` when it is labelled so, or
     /// when it carries no member label at all (it can only have come from that member's file).
     fn record_belongs_to(&self, member: Member, record: &IndexRecord) -> bool {
         record.member.is_none() || member.matches(record)
-    }
-
-    fn precipitation(&self) -> Accumulation {
-        Accumulation {
-            variable: "APCP:surface",
-            kind: AccumulationKind::ResettingBuckets { period_hours: 6 },
-            scale_to_mm: 1.0,
-        }
     }
 }
 
@@ -255,12 +203,9 @@ fn provisional_level(level: &str) -> (String, Option<f64>) {
 mod tests {
     use super::*;
     use crate::index::{EnsembleMember, ForecastTime, Level, Statistic};
-    use crate::product::{conformance, records_for, select_variables, Hosts};
+    use crate::product::{conformance, records_for, select_variables, Hosts, SpecOrigin};
     use crate::test_support::read_fixture;
-
-    fn run(hour: u32) -> RunTime {
-        RunTime::new(2026, 5, 12, hour).unwrap()
-    }
+    use crate::test_support::switch_day_run as run;
 
     #[test]
     fn conforms() {

@@ -5,7 +5,8 @@
 //! the `oper` stream from the 2026-05-12 06z run on; GEFSv13 will rename `pgrb2sp25`). Each
 //! change is one [`Layout`] entry with the run it applies from, plus a test with a URL written
 //! by hand — not new code. The URL of a file is its base (a source, see [`super::sources`])
-//! followed by a [`FileLayout`] template rendered for one run, member and step.
+//! followed by the run path ([`super::Facts::run_path`]) and a [`FileLayout`] template, both
+//! rendered for one run, member and step.
 //!
 //! A layout also says which member labels the file's index is expected to hold
 //! ([`FileLayout::labels`]), so a builder meeting an index it cannot map says what it saw and
@@ -59,12 +60,13 @@ impl fmt::Display for Label {
 
 /// Where one kind of file lies and what its index holds.
 ///
-/// `path` is a template of the path after the base URL, with placeholders `{date}`
-/// (`YYYYMMDD`), `{hh}` (run hour, 2 digits), `{step}` (hours), `{step3}` (hours, 3 digits),
-/// `{member}` (the product's member name), `{stream}` and `{type}` (this entry's fields).
+/// `path` is a template of the path after the run path ([`super::Facts::run_path`]), with
+/// placeholders `{date}` (`YYYYMMDD`), `{hh}` (run hour, 2 digits), `{step}` (hours), `{step3}`
+/// (hours, 3 digits), `{member}` (the product's member name), `{stream}` and `{type}` (this
+/// entry's fields).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileLayout {
-    /// Template of the GRIB2 file's path after the base URL.
+    /// Template of the GRIB2 file's path after the run path.
     pub path: &'static str,
     /// Appended to the GRIB2 path to make the index's (`.idx`); see `strip`.
     pub index_suffix: &'static str,
@@ -111,11 +113,11 @@ pub fn layout_at(table: &'static [Layout], run: RunTime) -> Option<&'static Layo
 }
 
 /// The URL of `member`'s GRIB2 file (or, with `index`, of its index) at `step` of `run` on
-/// `base`, by the product's layout in force for `run`; an error for what the product does not
-/// publish ([`check_request`]).
-pub(crate) fn file_url(
-    product: &dyn Product,
-    base: &str,
+/// the product's host: the host, the run path ([`Product::run_path`]) and the path of the file
+/// layout in force for `run`; an error for what the product does not publish
+/// ([`check_request`]).
+pub(crate) fn file_url<P: Product + ?Sized>(
+    product: &P,
     run: RunTime,
     member: Member,
     step: u32,
@@ -132,7 +134,9 @@ pub(crate) fn file_url(
         member: &product.member_name(member),
     };
     Ok(format!(
-        "{base}/{}",
+        "{}{}{}",
+        product.host(),
+        product.run_path(run),
         render(layout.file(member), &fill, index)
     ))
 }
@@ -144,13 +148,16 @@ pub(crate) struct Fill<'a> {
     pub member: &'a str,
 }
 
-/// The GRIB2 path (`index == false`) or index path of `file` for `fill`, after the base URL.
+/// `template` with the run's placeholders, `{date}` and `{hh}`, filled in.
+pub(crate) fn fill_run(template: &str, run: RunTime) -> String {
+    template
+        .replace("{date}", &run.date_string())
+        .replace("{hh}", &run.hour_string())
+}
+
+/// The GRIB2 path (`index == false`) or index path of `file` for `fill`, after the run path.
 pub(crate) fn render(file: &FileLayout, fill: &Fill<'_>, index: bool) -> String {
-    let (date, hh) = (fill.run.date_string(), fill.run.hour_string());
-    let mut out = file
-        .path
-        .replace("{date}", &date)
-        .replace("{hh}", &hh)
+    let mut out = fill_run(file.path, fill.run)
         .replace("{step3}", &format!("{:03}", fill.step))
         .replace("{step}", &fill.step.to_string())
         .replace("{member}", fill.member)

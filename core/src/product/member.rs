@@ -127,7 +127,7 @@ pub fn parse_members(product: &dyn Product, text: &str) -> Result<Vec<Member>> {
 }
 
 /// Names of the product's first and last members (`gec00`, `gep30`), for error messages.
-pub(crate) fn member_range(product: &dyn Product) -> (String, String) {
+pub(crate) fn member_range<P: Product + ?Sized>(product: &P) -> (String, String) {
     let members = product.members();
     let name = |m: Option<&Member>| m.map(|m| product.member_name(*m)).unwrap_or_default();
     (name(members.first()), name(members.last()))

@@ -4,10 +4,13 @@
 //! (list members and steps, fetch an index, pick the records of the wanted variables, write a
 //! manifest, combine precipitation). Only a handful of facts differ between products: where the
 //! files live, how members and variables are named, which steps exist, and how precipitation is
-//! accumulated. [`Product`] holds exactly those facts; everything else is written once on top of
-//! `&dyn Product` in this module ([`records_for`], [`check_request`], [`select_variables`]) and in
-//! its submodules ([`parse_steps`], [`Member::parse`], [`precipitation_plan`]). The same pattern
-//! as object_store's minimal `ObjectStore` plus shared helpers (`docs/STYLE.md`, "Products behind one trait").
+//! accumulated. [`Product`] holds exactly those facts — the plain data in one [`Facts`]
+//! constant per product, read by the trait's default methods, and as required methods only what
+//! needs code (steps, the variable vocabulary, which index records are a member's); everything
+//! else is written once on top of `&dyn Product` in this module ([`records_for`],
+//! [`check_request`], [`select_variables`]) and in its submodules ([`parse_steps`],
+//! [`Member::parse`], [`precipitation_plan`], [`layout`]). The same pattern as object_store's
+//! minimal `ObjectStore` plus shared helpers (`docs/STYLE.md`, "Products behind one trait").
 //!
 //! Invariants:
 //! - The public sources (mirrors with one key layout) are written down once, in [`sources`]
@@ -25,6 +28,7 @@ mod accumulation;
 pub(crate) mod conformance;
 mod credits;
 mod ecmwf;
+mod facts;
 mod gefs;
 pub mod layout;
 mod member;
@@ -38,6 +42,7 @@ pub use accumulation::{
 };
 pub use credits::Credits;
 pub use ecmwf::{Ecmwf, ECMWF_CONTROL_IN_OPER_FROM};
+pub use facts::Facts;
 pub use gefs::Gefs;
 pub use layout::{explain_unmapped, layout_at, FileLayout, Label, Layout};
 pub use member::{parse_members, Member};
@@ -118,6 +123,11 @@ impl Hosts {
 /// What differs between forecast products. Everything shared is written once on top of
 /// `&dyn Product` (see the module docs).
 ///
+/// A product implements five methods: [`facts`](Product::facts) (everything that is plain
+/// data, [`Facts`]), [`host`](Product::host), [`steps`](Product::steps),
+/// [`variable`](Product::variable) and [`record_belongs_to`](Product::record_belongs_to). The
+/// other methods are defaults written once over those.
+///
 /// Contract for implementations:
 /// - [`members`](Product::members) lists the control first, then the perturbed members in order.
 /// - [`steps`](Product::steps) is strictly increasing and starts at 0.
@@ -130,35 +140,15 @@ impl Hosts {
 ///
 /// `product::conformance` (tests only) checks all of this for any implementation.
 pub trait Product: Send + Sync + fmt::Debug {
-    /// Short lowercase name, as accepted by [`product_by_name`] (`gefs`, `ecmwf`).
-    fn name(&self) -> &'static str;
+    /// What the product is, as data: names, buckets, layouts, members, index format, default
+    /// variables, precipitation and credits.
+    fn facts(&self) -> &'static Facts;
 
     /// Base URL of the bucket or mirror, without a trailing slash.
     fn host(&self) -> &str;
 
-    /// Hours of day (UTC) at which runs start.
-    fn run_hours(&self) -> &'static [u32];
-
-    /// All members, control first.
-    fn members(&self) -> Vec<Member>;
-
-    /// The member's name in manifest file names (`gec00`, `gep01`; `control`, `ens01`).
-    fn member_name(&self, member: Member) -> String;
-
     /// Forecast steps (hours after the run) published for `run`, ascending.
     fn steps(&self, run: RunTime) -> Vec<u32>;
-
-    /// URL of the GRIB2 file holding `member` at `step` hours of `run`.
-    fn grib_url(&self, run: RunTime, member: Member, step: u32) -> Result<String>;
-
-    /// URL of the index published beside [`grib_url`](Product::grib_url).
-    fn index_url(&self, run: RunTime, member: Member, step: u32) -> Result<String>;
-
-    /// Format of the files at [`index_url`](Product::index_url).
-    fn index_format(&self) -> IndexFormat;
-
-    /// The variables selected when the user names none, in the product's own vocabulary.
-    fn default_variables(&self) -> &'static [&'static str];
 
     /// Resolves one variable as users of this product write it (`TMP:2 m above ground`; `2t`,
     /// `u:700`).
@@ -167,29 +157,82 @@ pub trait Product: Send + Sync + fmt::Debug {
     /// Whether an index record (from a file of this product) holds data of `member`.
     fn record_belongs_to(&self, member: Member, record: &IndexRecord) -> bool;
 
+    /// Short lowercase name, as accepted by [`product_by_name`] (`gefs`, `ecmwf`).
+    fn name(&self) -> &'static str {
+        self.facts().name
+    }
+
+    /// Hours of day (UTC) at which runs start.
+    fn run_hours(&self) -> &'static [u32] {
+        self.facts().run_hours
+    }
+
+    /// All members, control first.
+    fn members(&self) -> Vec<Member> {
+        Member::control_and_perturbed(self.facts().perturbed)
+    }
+
+    /// The member's name in manifest file names (`gec00`, `gep01`; `control`, `ens01`).
+    fn member_name(&self, member: Member) -> String {
+        self.facts().member_name(member)
+    }
+
+    /// URL of the GRIB2 file holding `member` at `step` hours of `run`, by the layout in force
+    /// for `run` ([`layout`]).
+    fn grib_url(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
+        layout::file_url(self, run, member, step, false)
+    }
+
+    /// URL of the index published beside [`grib_url`](Product::grib_url).
+    fn index_url(&self, run: RunTime, member: Member, step: u32) -> Result<String> {
+        layout::file_url(self, run, member, step, true)
+    }
+
+    /// Format of the files at [`index_url`](Product::index_url).
+    fn index_format(&self) -> IndexFormat {
+        self.facts().index_format
+    }
+
+    /// The variables selected when the user names none, in the product's own vocabulary.
+    fn default_variables(&self) -> &'static [&'static str] {
+        self.facts().default_variables
+    }
+
     /// How this product's precipitation is accumulated.
-    fn precipitation(&self) -> Accumulation;
+    fn precipitation(&self) -> Accumulation {
+        self.facts().precipitation
+    }
 
     /// The public bucket the product is published on (what [`host`](Product::host) is without
     /// a mirror).
-    fn default_host(&self) -> &'static str;
+    fn default_host(&self) -> &'static str {
+        self.facts().default_host
+    }
 
     /// The path, right after the host, under which every file of `run` lies
     /// (`/gefs.20250801/00/`, `/20250801/00z/`); URLs are re-rooted on mirrors by it
     /// ([`reroot_url`]).
-    fn run_path(&self, run: RunTime) -> String;
+    fn run_path(&self, run: RunTime) -> String {
+        layout::fill_run(self.facts().run_path, run)
+    }
 
     /// Label, institution, attribution and licence of the product's data.
-    fn credits(&self) -> Credits;
+    fn credits(&self) -> Credits {
+        self.facts().credits
+    }
 
     /// The public mirrors of the product's files, in the order they are tried; one of them
     /// is [`default_host`](Product::default_host) ([`sources`]).
-    fn public_sources(&self) -> &'static [PublicSource];
+    fn public_sources(&self) -> &'static [PublicSource] {
+        self.facts().public_sources
+    }
 
     /// The product's file layouts, sorted by the run they apply from ([`layout`]);
     /// [`grib_url`](Product::grib_url) and [`index_url`](Product::index_url) follow the one in
     /// force for the run.
-    fn layouts(&self) -> &'static [Layout];
+    fn layouts(&self) -> &'static [Layout] {
+        self.facts().layouts
+    }
 
     /// The CF standard name of one of the product's variables, when one applies.
     fn standard_name(&self, spec: &VariableSpec) -> Option<&'static str> {
@@ -215,7 +258,12 @@ pub fn product_by_name(name: &str, hosts: &Hosts) -> Result<Box<dyn Product>> {
 
 /// Checks that `product` publishes `member` at `step` hours of `run`; the error names what is not
 /// published and what is.
-pub fn check_request(product: &dyn Product, run: RunTime, member: Member, step: u32) -> Result<()> {
+pub fn check_request<P: Product + ?Sized>(
+    product: &P,
+    run: RunTime,
+    member: Member,
+    step: u32,
+) -> Result<()> {
     let fail = |reason: String| {
         Err(Error::Product {
             product: product.name().to_string(),

@@ -109,10 +109,7 @@ pub fn describe_steps(steps: &[u32]) -> String {
 mod tests {
     use super::*;
     use crate::product::{Ecmwf, Gefs};
-
-    fn run(hour: u32) -> RunTime {
-        RunTime::new(2026, 5, 12, hour).unwrap()
-    }
+    use crate::test_support::switch_day_run as run;
 
     #[test]
     fn lists_ranges_and_strides() {

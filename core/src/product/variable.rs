@@ -247,6 +247,31 @@ impl VariableSpec {
         spec
     }
 
+    /// The spec of a well-formed request that no table row knows ([`SpecOrigin::Generic`]):
+    /// named after the index name in `matcher`, with generic units, an instant step type and
+    /// a provisional level that [`VariableSpec::for_record`] replaces by the record's.
+    pub(crate) fn generic(
+        request: String,
+        matcher: IndexMatcher,
+        cf_name: String,
+        type_of_level: String,
+        level: Option<f64>,
+    ) -> VariableSpec {
+        let units = generic_units(&matcher.variable);
+        VariableSpec {
+            long_name: request.clone(),
+            request,
+            matcher,
+            cf_name,
+            step_type: StepType::Instant,
+            type_of_level,
+            level,
+            units: units.to_string(),
+            display: DisplayConversion::for_units(units, false),
+            origin: SpecOrigin::Generic,
+        }
+    }
+
     /// Whether two specs land in the same manifest array at the same level.
     pub(crate) fn same_target(&self, other: &VariableSpec) -> bool {
         self.zarr_path() == other.zarr_path()
@@ -323,6 +348,12 @@ impl KnownVariable {
             origin: SpecOrigin::Table,
         }
     }
+}
+
+/// Whether `name` can be a variable's name in an index: ASCII letters, digits and `_`, not
+/// empty.
+pub(crate) fn is_index_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Units of common variables, for generic specs (`unknown` otherwise, as cfgrib writes).

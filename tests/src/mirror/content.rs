@@ -45,20 +45,6 @@ impl<T: Content + ?Sized> Content for Arc<T> {
     }
 }
 
-impl<T: Content + ?Sized> Content for Box<T> {
-    fn len(&self, path: &str) -> Option<u64> {
-        (**self).len(path)
-    }
-
-    fn read(&self, path: &str, range: Range<u64>) -> Option<Vec<u8>> {
-        (**self).read(path, range)
-    }
-
-    fn content_type(&self, path: &str) -> &'static str {
-        (**self).content_type(path)
-    }
-}
-
 /// The `Content-Type` the mirror sends for a path, from its extension: the static-site types a
 /// browser is strict about (`.wasm` must be `application/wasm` for streaming compilation,
 /// `.js` must be JavaScript for module scripts), index files as text, the rest as bytes.

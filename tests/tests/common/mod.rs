@@ -10,7 +10,7 @@ pub mod moto;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -204,6 +204,31 @@ pub fn gik_binary() -> PathBuf {
         gik
     })
     .clone()
+}
+
+/// `gik build` of GEFS `run` (`members`, `steps`, `APCP:surface`) from `server`, to run as a
+/// separate process the way users do: quiet, `GIK_SOURCE` unset, no input, output piped. The
+/// caller adds where it writes (`--out`, `--icechunk`) and its environment.
+pub fn gik_build_gefs(server: &MirrorServer, run: RunTime, members: &str, steps: &str) -> Command {
+    let mut cmd = Command::new(gik_binary());
+    cmd.args(["--quiet", "build", "--product", "gefs", "--date"])
+        .arg(run.date_string())
+        .args(["--run", &run.hour_string(), "--members", members])
+        .args([
+            "--steps",
+            steps,
+            "--vars",
+            "APCP:surface",
+            "--concurrency",
+            "16",
+        ])
+        .arg("--source")
+        .arg(server.url(GEFS_BUCKET))
+        .env_remove("GIK_SOURCE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
 }
 
 /// Every file under `dir` (paths relative to it, sorted) with its bytes; empty when `dir` does

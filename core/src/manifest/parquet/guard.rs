@@ -630,10 +630,8 @@ impl<'a> Compact<'a> {
         }
     }
 
-    /// A value of wire type `wire`, with its declared type when known.
-    ///
-    /// Not split: it is one `match` over the Thrift compact protocol's wire types, each arm
-    /// a few lines, read best side by side with the specification's table.
+    /// A value of wire type `wire`, with its declared type when known: one arm per wire type
+    /// of the Thrift compact protocol, in the specification's order.
     fn value(
         &mut self,
         wire: u8,
@@ -659,52 +657,9 @@ impl<'a> Compact<'a> {
                 self.skip(n)?;
                 TValue::Bin(self.data.get(start..self.pos).unwrap_or_default())
             }
-            9 | 10 => {
-                if depth >= MAX_DEPTH {
-                    return Err("thrift nested too deeply".into());
-                }
-                let header = self.byte()?;
-                let elem = header & 0x0f;
-                let short = u64::from(header >> 4);
-                let raw = if short == 15 { self.varint()? } else { short };
-                let n = self.size(raw)?;
-                let elem_ty = match declared {
-                    Some(Ty::List(t)) => Some(*t),
-                    _ => None,
-                };
-                if n > 0 {
-                    if !(1..=12).contains(&elem) {
-                        return Err(format!("thrift list of unknown type {elem}"));
-                    }
-                    if elem_ty.is_some_and(|t| !t.matches_wire(elem)) {
-                        return Err(format!(
-                            "thrift list elements of wire type {elem}, expected {elem_ty:?}"
-                        ));
-                    }
-                }
-                let mut items = Vec::with_capacity(n);
-                for _ in 0..n {
-                    items.push(self.value(elem, elem_ty, depth + 1)?);
-                }
-                TValue::List(items)
-            }
+            9 | 10 => self.list(declared, depth)?,
             11 => {
-                if depth >= MAX_DEPTH {
-                    return Err("thrift nested too deeply".into());
-                }
-                let raw = self.varint()?;
-                let n = self.size(raw)?;
-                if n > 0 {
-                    let types = self.byte()?;
-                    let (k, v) = (types >> 4, types & 0x0f);
-                    if !(1..=12).contains(&k) || !(1..=12).contains(&v) {
-                        return Err("thrift map of unknown type".into());
-                    }
-                    for _ in 0..n {
-                        self.value(k, None, depth + 1)?;
-                        self.value(v, None, depth + 1)?;
-                    }
-                }
+                self.skip_map(depth)?;
                 TValue::Other
             }
             12 => {
@@ -717,6 +672,63 @@ impl<'a> Compact<'a> {
             other => return Err(format!("unknown thrift type {other}")),
         })
     }
+
+    /// A list or set (wire types 9, 10) at nesting `depth`, its elements checked against the
+    /// declared element type when known.
+    fn list(&mut self, declared: Option<Ty>, depth: usize) -> Result<TValue<'a>, String> {
+        check_depth(depth)?;
+        let header = self.byte()?;
+        let elem = header & 0x0f;
+        let short = u64::from(header >> 4);
+        let raw = if short == 15 { self.varint()? } else { short };
+        let n = self.size(raw)?;
+        let elem_ty = match declared {
+            Some(Ty::List(t)) => Some(*t),
+            _ => None,
+        };
+        if n > 0 {
+            if !(1..=12).contains(&elem) {
+                return Err(format!("thrift list of unknown type {elem}"));
+            }
+            if elem_ty.is_some_and(|t| !t.matches_wire(elem)) {
+                return Err(format!(
+                    "thrift list elements of wire type {elem}, expected {elem_ty:?}"
+                ));
+            }
+        }
+        let mut items = Vec::with_capacity(n);
+        for _ in 0..n {
+            items.push(self.value(elem, elem_ty, depth + 1)?);
+        }
+        Ok(TValue::List(items))
+    }
+
+    /// A map (wire type 11) at nesting `depth`, read to skip it (no field we check is a map).
+    fn skip_map(&mut self, depth: usize) -> Result<(), String> {
+        check_depth(depth)?;
+        let raw = self.varint()?;
+        let n = self.size(raw)?;
+        if n > 0 {
+            let types = self.byte()?;
+            let (k, v) = (types >> 4, types & 0x0f);
+            if !(1..=12).contains(&k) || !(1..=12).contains(&v) {
+                return Err("thrift map of unknown type".into());
+            }
+            for _ in 0..n {
+                self.value(k, None, depth + 1)?;
+                self.value(v, None, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fails when a container at nesting `depth` would pass [`MAX_DEPTH`].
+fn check_depth(depth: usize) -> Result<(), String> {
+    if depth >= MAX_DEPTH {
+        return Err("thrift nested too deeply".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
