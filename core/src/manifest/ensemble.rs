@@ -46,6 +46,16 @@ struct Entry {
     number: u32,
 }
 
+impl Entry {
+    /// A key every member shares (metadata, coordinates): filed under member 0.
+    fn shared(reference: Reference) -> Self {
+        Self {
+            reference,
+            number: 0,
+        }
+    }
+}
+
 /// Combines member manifests, each given with its member number (0 = control), into one
 /// ensemble manifest (see the module docs). `root_attrs` are added to the attributes every
 /// member agrees on, replacing any of the same name.
@@ -149,13 +159,7 @@ fn add_number_coords(
         let mut entries = Vec::new();
         coord_entries(&coord, &path, &dims, &mut entries)?;
         for (key, reference) in entries {
-            out.insert(
-                key,
-                Entry {
-                    reference,
-                    number: 0,
-                },
-            );
+            out.insert(key, Entry::shared(reference));
         }
     }
     Ok(())
@@ -176,13 +180,7 @@ fn add_root_attrs(
     if !root.is_empty() {
         let key = MetadataFile::ZAttrs.key_for("");
         let reference = Reference::metadata_json(&key, &root)?;
-        out.insert(
-            key,
-            Entry {
-                reference,
-                number: 0,
-            },
-        );
+        out.insert(key, Entry::shared(reference));
     }
     Ok(())
 }
