@@ -47,6 +47,7 @@ use gik_core::time::RunTime;
 use icechunk::config::{GcsCredentials, S3Credentials, S3Options};
 use icechunk::format::manifest::{VirtualChunkLocation, VirtualChunkRef};
 use icechunk::format::ByteRange;
+use icechunk::repository::RepositoryErrorKind;
 use icechunk::session::SessionErrorKind;
 use icechunk::store::StoreErrorKind;
 use icechunk::virtual_chunks::VirtualChunkContainer;
@@ -203,11 +204,26 @@ async fn commit_run(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let repo = Repository::open_or_create(Arc::clone(&storage))
+        let repo = match Repository::open_or_create(Arc::clone(&storage))
             .config(config.clone())
             .execute()
             .await
-            .with_context(|| format!("opening the Icechunk repository {dest}"))?;
+        {
+            Ok(repo) => repo,
+            // Another build created or updated the repository while this one opened it
+            // (S3's conditional writes refused ours): open it again.
+            Err(e) if is_race(&e.kind) && attempt < MAX_ATTEMPTS => {
+                tracing::info!(
+                    attempt,
+                    "{dest}: another build updated the repository; reopening"
+                );
+                tokio::time::sleep(update_backoff(attempt)).await;
+                continue;
+            }
+            Err(e) => {
+                return Err(anyhow!(e).context(format!("opening the Icechunk repository {dest}")))
+            }
+        };
         let session = repo
             .writable_session(BRANCH)
             .await
@@ -235,7 +251,10 @@ async fn commit_run(
                     references,
                 })
             }
-            Err(e) if matches!(e.kind, SessionErrorKind::Conflict { .. }) => {
+            Err(e)
+                if matches!(e.kind, SessionErrorKind::Conflict { .. })
+                    || matches!(&e.kind, SessionErrorKind::RepositoryError(k) if is_race(k)) =>
+            {
                 if attempt >= MAX_ATTEMPTS {
                     bail!("{dest}: {message} lost {attempt} commit races to other builds");
                 }
@@ -248,6 +267,19 @@ async fn commit_run(
             Err(e) => return Err(anyhow!(e).context(format!("{dest}: committing {message}"))),
         }
     }
+}
+
+/// Whether a repository error is another writer's update winning a race (the repository's info
+/// object, its config or a branch changed under us): worth redoing, not a failure.
+fn is_race(kind: &RepositoryErrorKind) -> bool {
+    matches!(
+        kind,
+        RepositoryErrorKind::RepoInfoUpdated
+            // Two builds found no repository and both created one: the loser reopens it.
+            | RepositoryErrorKind::ParentDirectoryNotClean
+            | RepositoryErrorKind::ConfigWasUpdated
+            | RepositoryErrorKind::Conflict { .. }
+    )
 }
 
 /// One variable of the run, all members together.

@@ -244,7 +244,10 @@ fn two_gik_processes_append_runs_to_one_repository_in_a_bucket() {
     // The repository is in the bucket, not on the local disk.
     let keys = moto.list("icechunk/gefs");
     assert!(
-        keys.keys().any(|k| k.contains("/snapshots/")) && keys.keys().any(|k| k.contains("/refs/")),
+        keys.contains_key("icechunk/gefs/repo")
+            && keys
+                .keys()
+                .any(|k| k.starts_with("icechunk/gefs/snapshots/")),
         "no Icechunk repository under icechunk/gefs: {keys:?}"
     );
     let built: Vec<(RunTime, &Path)> = runs()
