@@ -212,7 +212,17 @@ async fn commit_run(
             Ok(repo) => repo,
             // Another build created or updated the repository while this one opened it
             // (S3's conditional writes refused ours): open it again.
-            Err(e) if is_race(&e.kind) && attempt < MAX_ATTEMPTS => {
+            // A prefix holding something else than a repository stays unclean: a few tries
+            // only for that one.
+            Err(e)
+                if is_race(&e.kind)
+                    && attempt
+                        < if matches!(e.kind, RepositoryErrorKind::ParentDirectoryNotClean) {
+                            3
+                        } else {
+                            MAX_ATTEMPTS
+                        } =>
+            {
                 tracing::info!(
                     attempt,
                     "{dest}: another build updated the repository; reopening"
