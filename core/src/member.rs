@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use crate::grib::Grid;
 use crate::manifest::{
     ArraySpec, ByteRange, CoordSpec, CoordValues, DType, Ensemble, GroupSpec, Manifest,
-    ManifestBuilder, ManifestError,
+    ManifestBuilder, ManifestError, ManifestTail,
 };
 use crate::product::{StepType, VariableSpec};
 use crate::time::RunTime;
@@ -218,6 +218,17 @@ impl MemberManifest {
     /// Reads a member manifest from parquet bytes.
     pub fn from_parquet(bytes: &[u8]) -> Result<Self> {
         Self::new(crate::manifest::read_parquet(bytes)?)
+    }
+
+    /// Reads the groups of the arrays at `arrays` (and the root) of a member manifest read by
+    /// parts: its footer (`tail`) and the byte ranges [`ManifestTail::ranges`] named
+    /// (`(offset, bytes)`). Only those groups are in the result.
+    pub fn from_parts(
+        tail: &ManifestTail,
+        arrays: &[&str],
+        parts: impl IntoIterator<Item = (u64, bytes::Bytes)>,
+    ) -> Result<Self> {
+        Self::new(tail.read(arrays, parts)?)
     }
 
     /// The underlying manifest.

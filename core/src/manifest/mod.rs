@@ -31,7 +31,8 @@
 //!   builds for `wasm32-unknown-unknown`; two private submodules harden reading against corrupt
 //!   files, `parquet::guard` (checks the Thrift footer and page headers before the parquet
 //!   crate sees them) and `parquet::pages` (decodes page contents without the parquet crate's
-//!   asserting decoders).
+//!   asserting decoders); `parquet::ranged` ([`ManifestTail`]) reads only the groups a reader
+//!   needs, from the file's tail and the byte ranges of their row groups.
 //!
 //! The submodules are private; what they offer is re-exported here, so every item has one
 //! path (`gik_core::manifest::Manifest`).
@@ -66,7 +67,8 @@ pub use ensemble_read::Ensemble;
 pub use layout::ManifestBuilder;
 pub use model::{check_key, ChunkKey, Manifest, MetadataFile, Problem, StructureProblem};
 pub use parquet::{
-    read_parquet, read_parquet_bytes, write_parquet, MANIFEST_VERSION, VERSION_METADATA_KEY,
+    read_parquet, read_parquet_bytes, write_parquet, ManifestTail, GROUPS_METADATA_KEY,
+    MANIFEST_VERSION, VERSION_METADATA_KEY,
 };
 pub use reference::{ByteRange, Reference, BASE64_PREFIX};
 pub use spec::{
@@ -191,6 +193,15 @@ pub enum ManifestError {
         number: u32,
         /// How many members it has.
         members: usize,
+    },
+
+    /// The bytes of a manifest read by parts ([`ManifestTail`]) do not fit together: a tail
+    /// too short for its footer or longer than the file it describes, a part outside the file,
+    /// a row-group index that is not one.
+    #[error("manifest read by parts: {reason}")]
+    Parts {
+        /// What does not fit.
+        reason: String,
     },
 
     /// [`Manifest::ensure_valid`] found structural problems.

@@ -20,6 +20,10 @@
 //! * every page header fits in its chunk, its compressed size too, and its uncompressed size is
 //!   at most what snappy can expand the compressed bytes to.
 //!
+//! A file read by parts (its tail and some row groups, see `ranged`) is checked the same way
+//! through [`Held`]: the whole footer, the place of every column chunk, and the page headers of
+//! the row groups that will be read; bytes that are not held are never looked at.
+//!
 //! The checks only reject files no writer produces; a valid file passes unchanged.
 
 /// Deepest Thrift nesting (and schema nesting) accepted.
@@ -29,13 +33,44 @@ const MAX_SCHEMA_ELEMENTS: usize = 10_000;
 /// Snappy expands at most ~21x (a 3-byte copy of 64 bytes); allow margin.
 const MAX_EXPANSION: i64 = 32;
 
-/// Checks `data`; the error says what is wrong.
+/// Checks `data`, a whole file; the error says what is wrong.
 pub(super) fn check_file(data: &[u8]) -> Result<(), String> {
-    let len = data.len();
+    check_held(data, &|_| true)
+}
+
+/// The bytes of a parquet file that are in memory: the whole file, or some spans of it (its
+/// tail and the row groups to read, see `ranged`).
+pub(super) trait Held {
+    /// The file's length.
+    fn file_len(&self) -> usize;
+    /// Bytes `start..end` of the file, when they are held.
+    fn bytes(&self, start: usize, end: usize) -> Option<&[u8]>;
+}
+
+impl Held for [u8] {
+    fn file_len(&self) -> usize {
+        self.len()
+    }
+
+    fn bytes(&self, start: usize, end: usize) -> Option<&[u8]> {
+        self.get(start..end)
+    }
+}
+
+/// Checks the footer of the file `data` holds, and the page headers of the row groups
+/// `pages_of` names (their bytes must be held); the error says what is wrong. Every column
+/// chunk, read or not, must lie inside the file.
+pub(super) fn check_held(
+    data: &(impl Held + ?Sized),
+    pages_of: &dyn Fn(usize) -> bool,
+) -> Result<(), String> {
+    let len = data.file_len();
     if len < 12 {
         return Err(format!("{len} bytes is too short for a parquet file"));
     }
-    let tail = data.get(len - 8..).unwrap_or_default();
+    let tail = data
+        .bytes(len - 8, len)
+        .ok_or("the last 8 bytes of the file are not held")?;
     let (footer_len, magic) = tail.split_at(4);
     if magic != b"PAR1" {
         return Err("no PAR1 magic at the end (truncated, or an encrypted footer)".into());
@@ -46,7 +81,9 @@ pub(super) fn check_file(data: &[u8]) -> Result<(), String> {
         .and_then(|f| (len - 8).checked_sub(f))
         .filter(|&s| s >= 4)
         .ok_or_else(|| format!("footer of {footer_len} bytes does not fit in {len} bytes"))?;
-    let footer = data.get(footer_start..len - 8).unwrap_or_default();
+    let footer = data
+        .bytes(footer_start, len - 8)
+        .ok_or_else(|| format!("the footer (bytes {footer_start}..{}) is not held", len - 8))?;
 
     let mut reader = Compact::new(footer);
     let meta = reader.read_struct(Some(FILE_META_DATA), 0)?;
@@ -84,23 +121,9 @@ pub(super) fn check_file(data: &[u8]) -> Result<(), String> {
                         return Err("column chunk is not a struct".into());
                     };
                     for meta in fields(column, 3) {
-                        let TValue::Struct(meta) = meta else {
-                            continue;
-                        };
-                        // The crate takes the type from the schema; a chunk declaring another
-                        // must fit both.
-                        let mut types = vec![leaf.ty];
-                        types.extend(fields(meta, 1).map(|t| int(Some(t))));
-                        let types: Vec<i64> = types.into_iter().flatten().collect();
-                        let column = Column {
-                            path: &leaf.path,
-                            row_group: r,
-                            types: &types,
-                        };
-                        for stats in fields(meta, 12) {
-                            check_statistics(stats, &column, "")?;
+                        if let TValue::Struct(meta) = meta {
+                            check_column_chunk(data, meta, leaf, r, pages_of(r))?;
                         }
-                        check_chunk(data, meta, &column)?;
                     }
                 }
             }
@@ -235,8 +258,44 @@ fn check_schema(schema: Option<&TValue>) -> Result<Vec<Leaf>, String> {
     Ok(leaves)
 }
 
-/// One column chunk (`ColumnMetaData`) and the headers of all its pages.
-fn check_chunk(data: &[u8], meta: &[(i16, TValue)], column: &Column) -> Result<(), String> {
+/// One column chunk (`ColumnMetaData`) of row group `row_group`, for the schema column `leaf`:
+/// its statistics, its place in the file and, when `read`, the headers of all its pages (then
+/// its bytes must be held).
+fn check_column_chunk(
+    data: &(impl Held + ?Sized),
+    meta: &[(i16, TValue)],
+    leaf: &Leaf,
+    row_group: usize,
+    read: bool,
+) -> Result<(), String> {
+    // The crate takes the type from the schema; a chunk declaring another must fit both.
+    let mut types = vec![leaf.ty];
+    types.extend(fields(meta, 1).map(|t| int(Some(t))));
+    let types: Vec<i64> = types.into_iter().flatten().collect();
+    let column = Column {
+        path: &leaf.path,
+        row_group,
+        types: &types,
+    };
+    for stats in fields(meta, 12) {
+        check_statistics(stats, &column, "")?;
+    }
+    let (start, end) = chunk_span(data.file_len(), meta)?;
+    if !read {
+        return Ok(());
+    }
+    let bytes = data.bytes(start, end).ok_or_else(|| {
+        format!(
+            "column {:?} of row group {row_group} (bytes {start}..{end}) is not held",
+            leaf.path
+        )
+    })?;
+    check_pages(bytes, start, &column)
+}
+
+/// Where one column chunk (`ColumnMetaData`) lies in a file of `file_len` bytes: `start..end`,
+/// checked to be inside it.
+fn chunk_span(file_len: usize, meta: &[(i16, TValue)]) -> Result<(usize, usize), String> {
     let compressed = int(field(meta, 7)).unwrap_or(0);
     let data_offset = int(field(meta, 9)).unwrap_or(0);
     let dict_offset = int(field(meta, 11));
@@ -246,14 +305,21 @@ fn check_chunk(data: &[u8], meta: &[(i16, TValue)], column: &Column) -> Result<(
     }
     let end = start
         .checked_add(compressed)
-        .filter(|&e| e <= data.len() as i64)
+        .filter(|&e| e <= file_len as i64)
         .ok_or_else(|| {
             format!("column chunk at {start} of {compressed} bytes is outside the file")
         })?;
     // Both fit in the file length, hence in usize.
-    let (mut pos, end) = (start as usize, end as usize);
-    while pos < end {
-        let slice = data.get(pos..end).unwrap_or_default();
+    Ok((start as usize, end as usize))
+}
+
+/// The headers of all the pages of one column chunk, `chunk` (which starts at byte `base` of
+/// the file, for messages).
+fn check_pages(chunk: &[u8], base: usize, column: &Column) -> Result<(), String> {
+    let mut at = 0;
+    while at < chunk.len() {
+        let pos = base + at;
+        let slice = chunk.get(at..).unwrap_or_default();
         let mut reader = Compact::new(slice);
         let header = reader.read_struct(Some(PAGE_HEADER), 0)?;
         let header_len = reader.pos;
@@ -283,10 +349,10 @@ fn check_chunk(data: &[u8], meta: &[(i16, TValue)], column: &Column) -> Result<(
                 return Err(format!("page at byte {pos}: bad level lengths"));
             }
         }
-        pos = pos
+        at = at
             .checked_add(header_len)
             .and_then(|p| p.checked_add(page as usize))
-            .filter(|&p| p <= end)
+            .filter(|&p| p <= chunk.len())
             .ok_or_else(|| format!("page at byte {pos} runs past its column chunk"))?;
     }
     Ok(())

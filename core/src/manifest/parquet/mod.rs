@@ -1,10 +1,14 @@
 //! The manifest file: a two-column parquet table, written and read in memory.
 //!
-//! Format (version [`MANIFEST_VERSION`]): one row per key, sorted by key; column `key`
+//! Format (version [`MANIFEST_VERSION`]): one row per key; column `key`
 //! (`REQUIRED BYTE_ARRAY (STRING)`) and column `value` (`REQUIRED BYTE_ARRAY`, the text of
 //! [`Reference::to_value_string`]); snappy compression; file metadata
 //! `gik_manifest_version = "1"`. pyarrow reads it as `key: string, value: binary`, which the
-//! Python opener of `docs/MANIFEST_FORMAT.md` expects.
+//! Python opener of `docs/MANIFEST_FORMAT.md` expects. Rows are laid out by group so that a
+//! reader can fetch only the groups it needs (`ranged`, [`ManifestTail`]): one row group per
+//! top-level group in name order, keys sorted within each, the root's own keys last, and the
+//! row-group index in the footer's `gik_row_groups` entry. Statistics are kept per column chunk
+//! for `key` only (its min and max let pyarrow filters skip row groups); no page index.
 //!
 //! The crate is built without parquet's `arrow` feature (it would pull arrow into the wasm app),
 //! so this module writes with parquet's low-level column writer. For reading it uses only the
@@ -23,6 +27,9 @@
 
 mod guard;
 mod pages;
+mod ranged;
+
+pub use ranged::{ManifestTail, GROUPS_METADATA_KEY};
 
 use std::sync::Arc;
 
@@ -31,12 +38,12 @@ use ::parquet::column::writer::ColumnWriter;
 use ::parquet::data_type::ByteArray;
 use ::parquet::errors::ParquetError;
 use ::parquet::file::metadata::KeyValue;
-use ::parquet::file::properties::WriterProperties;
-use ::parquet::file::reader::{FileReader, RowGroupReader};
+use ::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use ::parquet::file::reader::{ChunkReader, FileReader, RowGroupReader};
 use ::parquet::file::serialized_reader::SerializedFileReader;
 use ::parquet::file::writer::SerializedFileWriter;
 use ::parquet::schema::parser::parse_message_type;
-use ::parquet::schema::types::SchemaDescriptor;
+use ::parquet::schema::types::{ColumnPath, SchemaDescriptor};
 use bytes::Bytes;
 
 use super::model::{check_key, Manifest};
@@ -57,35 +64,53 @@ const SCHEMA: &str = "message schema {
     REQUIRED BYTE_ARRAY value;
 }";
 
-/// Writes `manifest` as a parquet file (snappy, rows sorted by key).
+/// Writes `manifest` as a parquet file (snappy; one row group per top-level group, see the
+/// module documentation).
 pub fn write_parquet(manifest: &Manifest) -> Result<Vec<u8>, ManifestError> {
     write_with_version(manifest, &MANIFEST_VERSION.to_string())
 }
 
 fn write_with_version(manifest: &Manifest, version: &str) -> Result<Vec<u8>, ManifestError> {
     let schema = Arc::new(parse_message_type(SCHEMA)?);
+    let groups = ranged::row_groups(manifest);
+    let names: Vec<&str> = groups.iter().map(|(name, _)| *name).collect();
+    let metadata = vec![
+        KeyValue::new(VERSION_METADATA_KEY.to_owned(), version.to_owned()),
+        KeyValue::new(GROUPS_METADATA_KEY.to_owned(), ranged::index_value(&names)),
+    ];
     let props = Arc::new(
         WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             // Every key and almost every value is unique: a dictionary would only add bytes.
             .set_dictionary_enabled(false)
-            .set_key_value_metadata(Some(vec![KeyValue::new(
-                VERSION_METADATA_KEY.to_owned(),
-                version.to_owned(),
-            )]))
+            .set_key_value_metadata(Some(metadata))
+            // No page index between the row groups and the footer (see `ranged`), and no
+            // statistics of values (long text no reader filters on).
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_column_statistics_enabled(ColumnPath::from(VALUE_COLUMN), EnabledStatistics::None)
+            .set_offset_index_disabled(true)
             .build(),
     );
-    // `Manifest` iterates in key order, so the rows come out sorted.
-    let keys: Vec<ByteArray> = manifest
-        .keys()
-        .map(|k| ByteArray::from(k.as_bytes().to_vec()))
+    let mut writer = SerializedFileWriter::new(Vec::new(), schema, props)?;
+    for (_, rows) in &groups {
+        write_row_group(&mut writer, rows)?;
+    }
+    Ok(writer.into_inner()?)
+}
+
+/// Writes `rows` as one row group.
+fn write_row_group(
+    writer: &mut SerializedFileWriter<Vec<u8>>,
+    rows: &[(&String, &Reference)],
+) -> Result<(), ManifestError> {
+    let keys: Vec<ByteArray> = rows
+        .iter()
+        .map(|(k, _)| ByteArray::from(k.as_bytes().to_vec()))
         .collect();
-    let values: Vec<ByteArray> = manifest
+    let values: Vec<ByteArray> = rows
         .iter()
         .map(|(_, r)| ByteArray::from(r.to_value_string().into_bytes()))
         .collect();
-
-    let mut writer = SerializedFileWriter::new(Vec::new(), schema, props)?;
     let mut row_group = writer.next_row_group()?;
     for data in [&keys, &values] {
         let Some(mut column) = row_group.next_column()? else {
@@ -104,7 +129,7 @@ fn write_with_version(manifest: &Manifest, version: &str) -> Result<Vec<u8>, Man
         column.close()?;
     }
     row_group.close()?;
-    Ok(writer.into_inner()?)
+    Ok(())
 }
 
 /// Reads a manifest from parquet bytes (copies them; see [`read_parquet_bytes`]).
@@ -118,6 +143,29 @@ pub fn read_parquet_bytes(data: Bytes) -> Result<Manifest, ManifestError> {
     guard::check_file(&data)
         .map_err(|reason| corrupt(&format!("corrupt parquet file: {reason}")))?;
     let reader = SerializedFileReader::new(data)?;
+    read_rows(
+        &reader,
+        Span {
+            file_len,
+            held: file_len,
+        },
+        &|_| true,
+    )
+}
+
+/// The size of a file, and how many of its bytes are in memory (they bound the rows decoded).
+#[derive(Clone, Copy)]
+struct Span {
+    file_len: usize,
+    held: usize,
+}
+
+/// The rows of the row groups `read` names, as a manifest.
+fn read_rows<R: ChunkReader + 'static>(
+    reader: &SerializedFileReader<R>,
+    size: Span,
+    read: &dyn Fn(usize) -> bool,
+) -> Result<Manifest, ManifestError> {
     let metadata = reader.metadata();
     check_version(metadata.file_metadata().key_value_metadata())?;
 
@@ -127,21 +175,21 @@ pub fn read_parquet_bytes(data: Bytes) -> Result<Manifest, ManifestError> {
 
     let mut manifest = Manifest::new();
     let mut row: u64 = 0;
-    for rg_idx in 0..reader.num_row_groups() {
+    for rg_idx in (0..reader.num_row_groups()).filter(|&i| read(i)) {
         let row_group = reader.get_row_group(rg_idx)?;
         // Bound the rows decoded (a corrupt run length must not allocate gigabytes): no more
-        // than the row group declares, and no more than a real file of this size can hold
-        // (every key is distinct, so each costs bytes).
+        // than the row group declares, and no more than the bytes in hand can hold (every key
+        // is distinct, so each costs bytes).
         let declared = usize::try_from(row_group.metadata().num_rows())
             .map_err(|_| corrupt("negative row count"))?;
-        let max_rows = declared.min(file_len.saturating_mul(4).saturating_add(1024));
+        let max_rows = declared.min(size.held.saturating_mul(4).saturating_add(1024));
         let keys = read_column(
             row_group.as_ref(),
             key_idx,
             key_max_def,
             max_rows,
             KEY_COLUMN,
-            file_len,
+            size.file_len,
         )?;
         let values = read_column(
             row_group.as_ref(),
@@ -149,7 +197,7 @@ pub fn read_parquet_bytes(data: Bytes) -> Result<Manifest, ManifestError> {
             value_max_def,
             keys.len(),
             VALUE_COLUMN,
-            file_len,
+            size.file_len,
         )?;
         if keys.len() != declared || values.len() != declared {
             return Err(ManifestError::RowCount {
@@ -363,20 +411,30 @@ mod tests {
             value.self_type().get_basic_info().repetition(),
             Repetition::REQUIRED
         );
-        for c in meta.row_group(0).columns() {
-            assert_eq!(c.compression(), Compression::SNAPPY);
+        // One row group for `tp`, then the root's; rows sorted by key within each.
+        assert_eq!(meta.num_row_groups(), 2);
+        let mut all = Vec::new();
+        for i in 0..meta.num_row_groups() {
+            for c in meta.row_group(i).columns() {
+                assert_eq!(c.compression(), Compression::SNAPPY);
+            }
+            let rg = r.get_row_group(i).unwrap();
+            let keys: Vec<String> = read_column(rg.as_ref(), 0, 0, usize::MAX, "key", data.len())
+                .unwrap()
+                .into_iter()
+                .map(|k| String::from_utf8(k.unwrap().to_vec()).unwrap())
+                .collect();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            assert_eq!(keys, sorted);
+            assert_eq!(
+                keys.iter().all(|k| k.starts_with("tp/")),
+                i == 0,
+                "{keys:?}"
+            );
+            all.extend(keys);
         }
-        // Rows are sorted by key.
-        let rg = r.get_row_group(0).unwrap();
-        let keys: Vec<String> = read_column(rg.as_ref(), 0, 0, usize::MAX, "key", data.len())
-            .unwrap()
-            .into_iter()
-            .map(|k| String::from_utf8(k.unwrap().to_vec()).unwrap())
-            .collect();
-        let mut sorted = keys.clone();
-        sorted.sort();
-        assert_eq!(keys, sorted);
-        assert_eq!(keys.len(), m.len());
+        assert_eq!(all.len(), m.len());
     }
 
     #[test]
