@@ -530,6 +530,98 @@ mod tests {
         assert_eq!(level, CoordValues::F64(vec![700.0]));
     }
 
+    /// A member manifest of `product`'s default variables and steps on a global 0.25° grid
+    /// whose first point is (90° N, `lon_first`): the size the builder publishes.
+    fn real_size(product: &dyn Product, lon_first: f64) -> Manifest {
+        let run = RunTime::parse("20250801", "00").unwrap();
+        let member = product.members()[1];
+        let grid = crate::test_support::quarter_degree_grid(90.0, lon_first, 1440, 721, 0);
+        let all_steps = product.steps(run);
+        let vars: Vec<VariableMessages> = select_variables(product, product.default_variables())
+            .unwrap()
+            .into_iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let steps = variable_steps(&spec, &all_steps);
+                let messages = steps
+                    .iter()
+                    .map(|&step| MessageRef {
+                        step,
+                        range: ByteRange::new(
+                            product.grib_url(run, member, step).unwrap(),
+                            i as u64 * 987_654,
+                            654_321 + u64::from(step),
+                        ),
+                    })
+                    .collect();
+                VariableMessages {
+                    spec,
+                    grid: grid.clone(),
+                    steps,
+                    messages,
+                }
+            })
+            .collect();
+        let who = identity(product, &product.member_name(member));
+        build_member_manifest(&who, &vars).unwrap()
+    }
+
+    /// Every data array of real-size ECMWF and GEFS members read by parts (the footer, then
+    /// the row groups of its variable) equals the whole file's, and costs a fraction of it.
+    /// The sizes are printed (`cargo test -p gik-core real_size -- --nocapture`).
+    #[test]
+    fn real_size_members_read_by_parts_equal_whole_reads() {
+        let ecmwf = Ecmwf::default();
+        let gefs = Gefs::default();
+        for (product, lon_first) in [(&ecmwf as &dyn Product, -180.0), (&gefs, 0.0)] {
+            let file = crate::manifest::write_parquet(&real_size(product, lon_first)).unwrap();
+            let whole = MemberManifest::from_parquet(&file).unwrap();
+            let footer = ManifestTail::footer_size(&file).unwrap() as usize;
+            let tail = bytes::Bytes::copy_from_slice(&file[file.len() - footer..]);
+            let tail = ManifestTail::new(tail).unwrap();
+            let arrays = whole.data_arrays();
+            assert_eq!(arrays.len(), product.default_variables().len());
+            for array in &arrays {
+                let ranges = tail.ranges(&[array]).unwrap();
+                let fetched: usize = ranges.iter().map(|r| (r.end - r.start) as usize).sum();
+                let parts = ranges.iter().map(|r| {
+                    let bytes = &file[r.start as usize..r.end as usize];
+                    (r.start, bytes::Bytes::copy_from_slice(bytes))
+                });
+                let part = MemberManifest::from_parts(&tail, &[array], parts).unwrap();
+                let group = array.split('/').next().unwrap();
+                let expected = Manifest::from_refs(
+                    whole
+                        .manifest()
+                        .iter()
+                        .filter(|(k, _)| !k.contains('/') || k.starts_with(&format!("{group}/")))
+                        .map(|(k, r)| (k.clone(), r.clone())),
+                )
+                .unwrap();
+                assert_eq!(part.manifest(), &expected, "{array}");
+                let steps = part.steps(array).unwrap();
+                assert_eq!(steps, whole.steps(array).unwrap());
+                for step in steps {
+                    assert_eq!(
+                        part.chunk(array, step).unwrap(),
+                        whole.chunk(array, step).unwrap()
+                    );
+                }
+                let read = footer + fetched;
+                assert!(
+                    read * 3 < file.len(),
+                    "{array}: {read} of {} bytes",
+                    file.len()
+                );
+                println!(
+                    "{} {array}: footer {footer} + row groups {fetched} = {read} of {} bytes",
+                    product.name(),
+                    file.len()
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_message_off_the_step_axis_is_an_error() {
         let gefs = Gefs::default();
