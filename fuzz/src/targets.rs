@@ -15,7 +15,9 @@
 //! * `manifest`: a manifest read from parquet writes back to parquet and reads back equal; the
 //!   member-manifest accessors (`data_arrays`, `steps`, `chunk`, `chunk_ranges`, `Manifest::array` values,
 //!   `validate_structure`) never panic, nor do they on the members read out of it as an ensemble
-//!   manifest (`EnsembleManifest::member`).
+//!   manifest (`EnsembleManifest::member`); a read by parts ([`manifest::ManifestTail`], from
+//!   tails of several lengths) never panics and holds only keys of the whole read, with their
+//!   values.
 //! * `catalog`: a catalog that parses serialises and parses back equal.
 //!
 //! The app's `config.json` is parsed in `app/`, not in gik-core, so it has no target here; the
@@ -240,7 +242,9 @@ fn run_ecmwf(input: &[u8]) {
 }
 
 fn run_manifest(input: &[u8]) {
-    let Ok(read) = manifest::read_parquet(input) else {
+    let whole = manifest::read_parquet(input);
+    read_by_parts(input, whole.as_ref().ok());
+    let Ok(read) = whole else {
         return;
     };
     let _ = read.validate_structure();
@@ -273,6 +277,45 @@ fn read_member(member: &MemberManifest) {
         if let Ok(steps) = member.steps(&array) {
             for step in steps.into_iter().take(64) {
                 let _ = member.chunk(&array, step);
+            }
+        }
+    }
+}
+
+/// Reads `input` by parts for each of its top-level groups (as named in `whole`, or a guess),
+/// from tails of several lengths; what is read must be part of `whole`.
+fn read_by_parts(input: &[u8], whole: Option<&manifest::Manifest>) {
+    let Ok(footer) = manifest::ManifestTail::footer_size(input) else {
+        return;
+    };
+    let mut groups: Vec<String> = whole
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .filter_map(|k| k.split_once('/').map(|(g, _)| g.to_owned()))
+        .collect();
+    groups.dedup();
+    groups.truncate(8);
+    groups.push("tp".into());
+    let len = input.len() as u64;
+    for tail in [footer, footer + 100, len] {
+        let Some(start) = len.checked_sub(tail) else {
+            continue;
+        };
+        let Ok(tail) = manifest::ManifestTail::new(input[start as usize..].to_vec().into()) else {
+            continue;
+        };
+        for group in &groups {
+            let Some(ranges) = tail.ranges(&[group.as_str()]) else {
+                return;
+            };
+            let parts = ranges.iter().filter_map(|r| {
+                let bytes = input.get(r.start as usize..r.end as usize)?;
+                Some((r.start, bytes.to_vec().into()))
+            });
+            if let (Ok(part), Some(whole)) = (tail.read(&[group.as_str()], parts), whole) {
+                for (key, value) in part.iter() {
+                    assert_eq!(whole.get(key), Some(value), "{key} read by parts");
+                }
             }
         }
     }
