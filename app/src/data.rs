@@ -191,6 +191,14 @@ pub enum Want {
         /// Number of bytes.
         length: u64,
     },
+    /// The last `length` bytes (a suffix Range request, `bytes=-length`). A shorter file comes
+    /// whole, and so does a `200` (a server that ignores `Range`), read up to `max` bytes.
+    Tail {
+        /// Bytes asked for.
+        length: u64,
+        /// Size cap in bytes.
+        max: u64,
+    },
 }
 
 /// Why a fetch failed, by kind.
@@ -409,6 +417,9 @@ pub async fn fetch_bytes(
             return Ok(Vec::new());
         }
     }
+    if let Want::Tail { length: 0, .. } = want {
+        return Ok(Vec::new());
+    }
     let response = send(url, want, signal).await?;
     if let Err(failure) = check_answer(&response, url, want) {
         discard(&response);
@@ -428,21 +439,31 @@ pub async fn fetch_bytes(
 }
 
 impl Want {
-    /// The most bytes the answer may have: the cap of a whole file, the length of a range.
+    /// The most bytes the answer may have: the cap of a whole file (or of a tail, which may
+    /// come whole), the length of a range.
     pub fn limit(&self) -> u64 {
         match *self {
-            Self::Whole { max } => max,
+            Self::Whole { max } | Self::Tail { max, .. } => max,
             Self::Range { length, .. } => length,
         }
     }
 
-    /// The first and last byte of a range (`None` for a whole file).
+    /// The first and last byte of a range (`None` for a whole file or a tail).
     pub fn bytes(&self) -> Option<(u64, u64)> {
         match *self {
-            Self::Whole { .. } => None,
+            Self::Whole { .. } | Self::Tail { .. } => None,
             Self::Range { offset, length } => {
                 Some((offset, offset.saturating_add(length.saturating_sub(1))))
             }
+        }
+    }
+
+    /// The `Range` header asking for it, if any.
+    pub fn range_header(&self) -> Option<String> {
+        match *self {
+            Self::Whole { .. } => None,
+            Self::Range { .. } => self.bytes().map(|(a, b)| format!("bytes={a}-{b}")),
+            Self::Tail { length, .. } => Some(format!("bytes=-{length}")),
         }
     }
 }
@@ -458,8 +479,8 @@ async fn send(
         .mode(RequestMode::Cors)
         .redirect(RequestRedirect::Error)
         .abort_signal(signal);
-    if let Some((first, last)) = want.bytes() {
-        request = request.header("Range", &format!("bytes={first}-{last}"));
+    if let Some(range) = want.range_header() {
+        request = request.header("Range", &range);
     }
     // gloo-net turns the rejection into its `JsError` (name + message), which keeps the kind.
     // (Its conversion assumes an `Error` object: true of fetch rejections, which are
@@ -475,13 +496,14 @@ async fn send(
 }
 
 /// Checks an answer before its body is read: the status `want` calls for (`206` for a range,
-/// `200` for a whole file; a `200` to a range is a server that dropped `Range`), the
+/// `200` for a whole file, either for a tail; a `200` to a range is a server that dropped
+/// `Range`), the
 /// `Content-Range` of a `206` when the server exposes it, and a `Content-Length` within the
 /// cap.
 fn check_answer(response: &Response, url: &AllowedUrl, want: Want) -> Result<(), FetchFailure> {
     let status = response.status();
     match (status, want) {
-        (206, Want::Range { .. }) | (200, Want::Whole { .. }) => {}
+        (206, Want::Range { .. }) | (200, Want::Whole { .. }) | (200 | 206, Want::Tail { .. }) => {}
         (200, Want::Range { .. }) => {
             return Err(FetchFailure::RangeIgnored {
                 url: url.to_string(),
@@ -818,6 +840,14 @@ mod tests {
         assert_eq!((range.limit(), range.bytes()), (5, Some((10, 14))));
         let whole = Want::Whole { max: 7 };
         assert_eq!((whole.limit(), whole.bytes()), (7, None));
+        let tail = Want::Tail {
+            length: 8192,
+            max: 1 << 20,
+        };
+        assert_eq!((tail.limit(), tail.bytes()), (1 << 20, None));
+        assert_eq!(range.range_header().as_deref(), Some("bytes=10-14"));
+        assert_eq!(tail.range_header().as_deref(), Some("bytes=-8192"));
+        assert_eq!(whole.range_header(), None);
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! - [`sources`] — which mirror of a product each message is read from (pure);
 //! - [`coalesce`] — neighbouring ranges of one file fetched with one request;
 //! - [`prefix`] — prefix range reads: only the rows a box needs, with a safe retry;
+//! - [`manifest_fetch`] — only the parts of a member manifest a view needs (its tail, then
+//!   its variable's row groups);
 //! - [`store`] — manifests and cropped fields kept in the browser (Cache API, bounded);
 //! - [`loader`] — runs a view: concurrency, caching, cancellation, progress, failures;
 //! - [`worker`] — the Web Worker pool that decodes off the main thread;
@@ -30,6 +32,7 @@ pub mod compute;
 pub mod data;
 pub mod data_origin;
 pub mod loader;
+pub mod manifest_fetch;
 pub mod prefix;
 pub mod render;
 pub mod sources;

@@ -30,7 +30,8 @@ use leptos::prelude::{RwSignal, Set};
 
 use crate::coalesce::Coalescer;
 use crate::compute::{convert, Crop, CropCache, Ensemble, Frame, MemberSource, ViewPlan};
-use crate::data::{self, FetchFailure, Want, MAX_MANIFEST_BYTES};
+use crate::data::{self, FetchFailure, Want};
+use crate::manifest_fetch::{self, ManifestFetchError};
 use crate::prefix::Hints;
 use crate::store::{Store, StoreUsage};
 use crate::tasks::{join_all, Gate, Limiter};
@@ -176,7 +177,7 @@ pub struct Loader {
     policy: UrlPolicy,
     catalog_url: AllowedUrl,
     outputs: Outputs,
-    manifests: RefCell<BoundedCache<AllowedUrl, Rc<MemberManifest>>>,
+    manifests: RefCell<BoundedCache<String, Rc<MemberManifest>>>,
     fields: RefCell<BoundedCache<FieldKey, CachedField>>,
     crops: RefCell<CropCache>,
     hints: RefCell<Hints>,
@@ -456,7 +457,7 @@ impl Loader {
         })));
     }
 
-    /// A member's manifest, from the cache or fetched and parsed.
+    /// A member's manifest (the view's array's group), from the caches or read by parts.
     async fn manifest(
         &self,
         job: &Job,
@@ -466,45 +467,54 @@ impl Loader {
             .policy
             .resolve(&source.manifest, Some(&self.catalog_url))
             .map_err(|e| MessageError::Failed(e.to_string()))?;
-        let cached = self.manifests.borrow().get(&url);
+        let array = job.plan.recipe.array();
+        let key = manifest_fetch::cache_key(&url, array);
+        let cached = self.manifests.borrow().get(&key);
         if let Some(m) = cached {
             return Ok(m);
         }
-        let store_key = format!("manifest {url}");
         if let Some(store) = self.store() {
-            if let Some(bytes) = store.get(&store_key).await {
-                if let Ok(m) = MemberManifest::from_parquet(&bytes) {
+            if let Some(bytes) = store.get(&key).await {
+                if let Ok(m) = manifest_fetch::from_stored(array, &bytes) {
                     let m = Rc::new(m);
-                    self.manifests.borrow_mut().insert(url, Rc::clone(&m), 1);
+                    self.manifests.borrow_mut().insert(key, Rc::clone(&m), 1);
                     return Ok(m);
                 }
             }
         }
-        let bytes = {
-            let _permit = job.limiter.acquire().await;
-            if job.cancelled.get() {
-                return Err(MessageError::Aborted);
+        let signal = job.signal();
+        let fetch = |want: Want| {
+            let (url, signal) = (&url, signal.as_ref());
+            async move {
+                let bytes = {
+                    let _permit = job.limiter.acquire().await;
+                    if job.cancelled.get() {
+                        return Err(FetchFailure::Aborted);
+                    }
+                    data::fetch_bytes(url, want, signal).await?
+                };
+                self.progress(job, |p| {
+                    p.bytes += bytes.len() as u64;
+                    p.requests += 1;
+                });
+                data::yield_now().await;
+                if job.cancelled.get() {
+                    return Err(FetchFailure::Aborted);
+                }
+                Ok(bytes)
             }
-            let want = Want::Whole {
-                max: MAX_MANIFEST_BYTES,
-            };
-            data::fetch_bytes(&url, want, job.signal().as_ref()).await?
         };
-        self.progress(job, |p| {
-            p.bytes += bytes.len() as u64;
-            p.requests += 1;
-        });
-        data::yield_now().await;
-        if job.cancelled.get() {
-            return Err(MessageError::Aborted);
-        }
-        let manifest = MemberManifest::from_parquet(&bytes)
-            .map_err(|e| MessageError::Failed(format!("{url}: {e}")))?;
-        let manifest = Rc::new(manifest);
-        self.store_put(store_key, bytes);
+        let fetched = manifest_fetch::fetch_member(array, manifest_fetch::TAIL_BYTES, fetch)
+            .await
+            .map_err(|e| match e {
+                ManifestFetchError::Fetch(f) => MessageError::from(f),
+                e => MessageError::Failed(format!("{url}: {e}")),
+            })?;
+        let manifest = Rc::new(fetched.manifest);
+        self.store_put(key.clone(), fetched.stored);
         self.manifests
             .borrow_mut()
-            .insert(url, Rc::clone(&manifest), 1);
+            .insert(key, Rc::clone(&manifest), 1);
         Ok(manifest)
     }
 }

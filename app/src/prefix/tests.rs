@@ -30,7 +30,7 @@ pub(crate) fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// Polls a future whose reads are all ready (no executor needed).
-fn run<F: Future>(f: F) -> F::Output {
+pub(crate) fn run<F: Future>(f: F) -> F::Output {
     let mut f = pin!(f);
     match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(v) => v,
