@@ -613,8 +613,18 @@ mod tests {
                     "{array}: {read} of {} bytes",
                     file.len()
                 );
+                // As the app reads it: the last 8 KiB, then what they do not hold.
+                let app_tail = 8 << 10;
+                let app = bytes::Bytes::copy_from_slice(&file[file.len() - app_tail..]);
+                let app = ManifestTail::new(app).unwrap().ranges(&[array]).unwrap();
+                let app = app_tail
+                    + app
+                        .iter()
+                        .map(|r| (r.end - r.start) as usize)
+                        .sum::<usize>();
                 println!(
-                    "{} {array}: footer {footer} + row groups {fetched} = {read} of {} bytes",
+                    "{} {array}: footer {footer} + row groups {fetched} = {read} of {} bytes \
+                     ({app} after an 8 KiB tail)",
                     product.name(),
                     file.len()
                 );
