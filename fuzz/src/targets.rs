@@ -283,7 +283,9 @@ fn read_member(member: &MemberManifest) {
 }
 
 /// Reads `input` by parts for each of its top-level groups (as named in `whole`, or a guess),
-/// from tails of several lengths; what is read must be part of `whole`.
+/// from tails of several lengths. When the file is as long as its footer says (the layout its
+/// row-group index promises; a mutated file may break that and read other bytes), what is read
+/// must be part of `whole`.
 fn read_by_parts(input: &[u8], whole: Option<&manifest::Manifest>) {
     let Ok(footer) = manifest::ManifestTail::footer_size(input) else {
         return;
@@ -297,13 +299,14 @@ fn read_by_parts(input: &[u8], whole: Option<&manifest::Manifest>) {
     groups.truncate(8);
     groups.push("tp".into());
     let len = input.len() as u64;
-    for tail in [footer, footer + 100, len] {
-        let Some(start) = len.checked_sub(tail) else {
+    for held in [footer, footer + 100, len] {
+        let Some(start) = len.checked_sub(held) else {
             continue;
         };
         let Ok(tail) = manifest::ManifestTail::new(input[start as usize..].to_vec().into()) else {
             continue;
         };
+        let whole = whole.filter(|_| tail.tail_offset() == start);
         for group in &groups {
             let Some(ranges) = tail.ranges(&[group.as_str()]) else {
                 return;

@@ -31,13 +31,14 @@ mod ranged;
 
 pub use ranged::{ManifestTail, GROUPS_METADATA_KEY};
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use ::parquet::basic::{Compression, Type as PhysicalType};
 use ::parquet::column::writer::ColumnWriter;
 use ::parquet::data_type::ByteArray;
 use ::parquet::errors::ParquetError;
-use ::parquet::file::metadata::KeyValue;
+use ::parquet::file::metadata::{ColumnChunkMetaData, KeyValue};
 use ::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use ::parquet::file::reader::{ChunkReader, FileReader, RowGroupReader};
 use ::parquet::file::serialized_reader::SerializedFileReader;
@@ -283,24 +284,20 @@ fn read_column(
     name: &'static str,
     file_len: usize,
 ) -> Result<Vec<Option<Bytes>>, ManifestError> {
-    // The parquet crate asserts that these are non-negative when it opens the chunk; check
-    // first, and that the chunk lies inside the file.
+    // The parquet crate asserts that the chunk's offsets are non-negative when it opens it;
+    // check first, and that the chunk lies inside the file.
     let chunk = row_group.metadata().column(idx);
-    let start = chunk
-        .dictionary_page_offset()
-        .unwrap_or_else(|| chunk.data_page_offset());
-    let len = chunk.compressed_size();
-    let inside = u64::try_from(start)
-        .ok()
-        .zip(u64::try_from(len).ok())
-        .and_then(|(s, l)| s.checked_add(l))
-        .is_some_and(|end| end <= file_len as u64);
-    if !inside {
-        return Err(corrupt(&format!(
-            "column {name:?}: chunk at {start} of {len} bytes lies outside the file"
-        ))
-        .into());
-    }
+    chunk_range(chunk)
+        .filter(|r| r.end <= file_len as u64)
+        .ok_or_else(|| {
+            corrupt(&format!(
+                "column {name:?}: chunk at {} of {} bytes lies outside the file",
+                chunk
+                    .dictionary_page_offset()
+                    .unwrap_or_else(|| chunk.data_page_offset()),
+                chunk.compressed_size()
+            ))
+        })?;
     let mut pages = row_group.get_column_page_reader(idx)?;
     Ok(pages::read_byte_array_column(
         pages.as_mut(),
@@ -308,6 +305,17 @@ fn read_column(
         max_rows,
         name,
     )?)
+}
+
+/// The bytes of the file a column chunk spans; `None` when its offset or size is negative (the
+/// parquet crate's own `byte_range` asserts on those) or their sum overflows.
+fn chunk_range(chunk: &ColumnChunkMetaData) -> Option<Range<u64>> {
+    let start = chunk
+        .dictionary_page_offset()
+        .unwrap_or_else(|| chunk.data_page_offset());
+    let start = u64::try_from(start).ok()?;
+    let len = u64::try_from(chunk.compressed_size()).ok()?;
+    Some(start..start.checked_add(len)?)
 }
 
 /// A key cell as a checked UTF-8 key.

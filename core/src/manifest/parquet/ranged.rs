@@ -138,19 +138,21 @@ impl ManifestTail {
         // The file's length is not known yet: read the footer as that of a long file.
         let metadata = read_footer(Sparse::new(PROBE_LEN, [(PROBE_LEN - held, tail.clone())])?)?;
         super::check_version(metadata.file_metadata().key_value_metadata())?;
-        let row_groups: Vec<Range<u64>> = metadata
+        let row_groups = metadata
             .row_groups()
             .iter()
-            .map(|rg| {
-                let spans = rg.columns().iter().map(|c| {
-                    let (start, len) = c.byte_range();
-                    start..start + len
+            .enumerate()
+            .map(|(i, rg)| {
+                let spans = rg.columns().iter().map(super::chunk_range);
+                let span = spans.reduce(|a, b| {
+                    let (a, b) = (a?, b?);
+                    Some(a.start.min(b.start)..a.end.max(b.end))
                 });
-                spans
-                    .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end))
-                    .unwrap_or(0..0)
+                span.unwrap_or(Some(0..0)).ok_or_else(|| {
+                    parts_error(format!("row group {i} has a negative column chunk offset"))
+                })
             })
-            .collect();
+            .collect::<Result<Vec<Range<u64>>, _>>()?;
         let kv = metadata.file_metadata().key_value_metadata();
         let index = parse_index(kv, row_groups.len())?;
         // With the index, the footer follows the last column chunk (after the leading `PAR1`).
@@ -165,6 +167,11 @@ impl ManifestTail {
             }
             // Another layout: nothing will be read by parts, the length does not matter.
             file_len = held;
+        }
+        if index.is_some() && held == file_len && !tail.starts_with(b"PAR1") {
+            return Err(parts_error(format!(
+                "a tail of {held} bytes, the whole file by its footer, does not start with PAR1"
+            )));
         }
         Ok(Self {
             file_len,
@@ -370,7 +377,7 @@ impl Held for Sparse {
 
     fn bytes(&self, start: usize, end: usize) -> Option<&[u8]> {
         let (bytes, at) = self.find(start as u64, end as u64)?;
-        bytes.get(at..at + (end - start))
+        bytes.get(at..at + end.checked_sub(start)?)
     }
 }
 
@@ -678,6 +685,10 @@ mod tests {
         padded.extend_from_slice(&[0; 10]);
         padded.extend_from_slice(&file[file.len() - footer..]);
         assert!(parts_err(ManifestTail::new(Bytes::from(padded))));
+        // A whole file (by its footer) that does not start as one.
+        let mut headless = file.clone();
+        headless[..4].copy_from_slice(b"PAR0");
+        assert!(parts_err(ManifestTail::new(Bytes::from(headless))));
         // A part outside the file, or a row group not fetched.
         let t = ManifestTail::new(Bytes::copy_from_slice(&file[file.len() - footer..])).unwrap();
         let outside = (file.len() as u64 - 2, Bytes::from_static(b"abcd"));
