@@ -119,6 +119,21 @@ def run_cli(main, doc):
     sys.exit(main(sys.argv[1], sys.argv[2]))
 
 
+def check_row_groups(parquet, expect):
+    """pyarrow sees gik's layout (core/src/manifest/parquet/ranged.rs): the footer's
+    ``gik_row_groups`` index maps each top-level group ("" for the root's own keys) to the row
+    group holding exactly its keys, and every row group is named once."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(parquet)
+    index = json.loads(pf.metadata.metadata[b"gik_row_groups"])
+    expect(sorted(index.values()) == list(range(pf.num_row_groups)), f"row-group index {index}")
+    for name, i in index.items():
+        keys = pf.read_row_group(i, columns=["key"]).column("key").to_pylist()
+        groups = {k.split("/", 1)[0] if "/" in k else "" for k in keys}
+        expect(groups == {name}, f"row group {i} ({name!r}) holds groups {sorted(groups)}")
+
+
 def step_hours(ds):
     """The step coordinate in hours, whether xarray decoded it as timedelta64 or not."""
     values = ds["step"].values
@@ -138,6 +153,7 @@ def main(parquet, expected_path):
     expect(all(isinstance(k, str) for k in df["key"]), "a key is not a str")
     expect(all(isinstance(v, bytes) for v in df["value"]), "a value is not bytes")
     expect(".zgroup" in refs, "no root .zgroup")
+    check_row_groups(parquet, expect)
 
     # 2. xarray through fsspec's reference filesystem, as a datatree.
     dt = open_manifest(parquet, expected["remote_protocol"])
