@@ -158,6 +158,18 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// Whether the file's host could not be reached at all (no answer: offline, DNS, a refused
+    /// connection or CORS), as opposed to an answer saying no.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Self::Fetch {
+                failure: FetchFailure::Network { .. } | FetchFailure::CrossOrigin { .. },
+                ..
+            }
+        )
+    }
+
     /// A fetch of `file` that failed.
     fn fetch(file: impl Into<String>, failure: impl Into<FetchFailure>) -> Self {
         Self::Fetch {
@@ -758,41 +770,36 @@ pub async fn fetch_message(
     }))
 }
 
-/// Fetches and parses the catalog; returns it with its URL (manifest paths are relative to it).
-pub async fn load_catalog(
-    site: &Site,
-) -> Result<(gik_core::catalog::Catalog, AllowedUrl), LoadError> {
-    let (url, bytes) = read_whole(
+/// The catalog's URL, as `config.json` names it.
+pub fn catalog_url(site: &Site) -> Result<AllowedUrl, LoadError> {
+    site.policy
+        .resolve(&site.config.catalog, None)
+        .map_err(|e| LoadError::fetch("the catalog", e))
+}
+
+/// Fetches the catalog's bytes (at most [`MAX_CATALOG_BYTES`]); returns them with its URL.
+pub async fn fetch_catalog(site: &Site) -> Result<(AllowedUrl, Vec<u8>), LoadError> {
+    read_whole(
         &site.policy,
         &site.config.catalog,
         MAX_CATALOG_BYTES,
         "the catalog",
     )
-    .await?;
-    let catalog = gik_core::catalog::Catalog::from_json(&bytes)
-        .map_err(|e| LoadError::malformed(url.as_str(), e))?;
-    Ok((catalog, url))
+    .await
+}
+
+/// Parses catalog bytes read from `url`.
+pub fn parse_catalog(
+    url: &AllowedUrl,
+    bytes: &[u8],
+) -> Result<gik_core::catalog::Catalog, LoadError> {
+    gik_core::catalog::Catalog::from_json(bytes).map_err(|e| LoadError::malformed(url.as_str(), e))
 }
 
 /// Fetches a file served with the page (`borders/borders-50m.json`), at most `max` bytes.
 pub async fn load_page_file(path: &str, max: u64) -> Result<Vec<u8>, LoadError> {
     let (_, bytes) = read_whole(&page_policy()?, path, max, path).await?;
     Ok(bytes)
-}
-
-/// Lets the browser handle events and paint before the next piece of work (a zero-delay
-/// timer, so a run of decodes never freezes the page).
-pub async fn yield_now() {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        let scheduled = web_sys::window().is_some_and(|w| {
-            w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
-                .is_ok()
-        });
-        if !scheduled {
-            let _ = resolve.call0(&JsValue::NULL);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
 }
 
 #[cfg(test)]

@@ -17,9 +17,10 @@
 //! - [`manifest_fetch`] — only the parts of a member manifest a view needs (its tail, then
 //!   its variable's row groups);
 //! - [`store`] — manifests and cropped fields kept in the browser (Cache API, bounded);
+//! - [`offline`] — the last catalog and view kept for visits without a network;
 //! - [`loader`] — runs a view: concurrency, caching, cancellation, progress, failures;
 //! - [`worker`] — the Web Worker pool that decodes off the main thread;
-//! - [`tasks`] — small single-threaded async helpers;
+//! - [`tasks`] — small single-threaded async helpers; [`timers`] — yielding to the event loop;
 //! - [`components`] — the Leptos components; [`App`] wires them.
 //!
 //! State flows one way: URL → [`ViewState`] signal → plan (a memo over the catalog) → loader
@@ -33,11 +34,13 @@ pub mod data;
 pub mod data_origin;
 pub mod loader;
 pub mod manifest_fetch;
+pub mod offline;
 pub mod prefix;
 pub mod render;
 pub mod sources;
 pub mod store;
 pub mod tasks;
+pub mod timers;
 pub mod view_state;
 pub mod worker;
 
@@ -50,6 +53,7 @@ use leptos::prelude::*;
 
 use crate::compute::{plan_view, Frame, Planned, ViewPlan};
 use crate::loader::{Failure, Loader, Outputs, Progress};
+use crate::offline::CatalogSource;
 use crate::render::Borders;
 use crate::store::{Store, StoreUsage};
 use crate::view_state::ViewState;
@@ -141,6 +145,7 @@ pub fn App() -> impl IntoView {
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
     let (initial, url_notes) = ViewState::from_query(&query);
+    let opened_without_view = initial == ViewState::from_query("").0;
     // Settings outside the view, read before the page rewrites its URL from the view state.
     let workers = worker::pool_size();
     let keep = page_param("store").as_deref() != Some("0");
@@ -192,17 +197,30 @@ pub fn App() -> impl IntoView {
             if let Some(n) = site.note.clone() {
                 notes.update(|v| v.push(n));
             }
-            match data::load_catalog(&site).await {
-                Ok((catalog, url)) => {
+            // Opened before the catalog: offline, the catalog comes from it (`store=0` in
+            // the URL: no persistent store).
+            let store = if keep {
+                Store::open().await.map(Rc::new)
+            } else {
+                None
+            };
+            match offline::load_catalog(&site, store.as_ref()).await {
+                Ok((catalog, url, source)) => {
                     let l = Rc::new(Loader::new(site.policy, url, outputs, workers));
-                    // Before the first view starts, so that it reads what earlier visits kept
-                    // (`store=0` in the URL: no persistent store).
-                    if keep {
-                        if let Some(store) = Store::open().await {
-                            l.set_store(Rc::new(store));
-                        }
+                    // Before the first view starts, so that it reads what earlier visits kept.
+                    if let Some(store) = store {
+                        l.set_store(store);
                     }
                     *loader.borrow_mut() = Some(l);
+                    if source == CatalogSource::Kept {
+                        notes.update(|v| v.push(offline::OFFLINE_NOTE.to_string()));
+                        // A page opened offline without a view shows the last one finished.
+                        if opened_without_view {
+                            if let Some(query) = offline::last_view() {
+                                state.set(ViewState::from_query(&query).0);
+                            }
+                        }
+                    }
                     boot.set(Boot::Ready(Arc::new(catalog)));
                 }
                 Err(e) => boot.set(Boot::Failed(e)),
@@ -259,11 +277,16 @@ pub fn App() -> impl IntoView {
         }
     });
 
-    // The service worker, once the first map is finished.
+    // Each finished view is remembered (for offline visits); the service worker is registered
+    // once the first map is finished.
     {
         let registered = std::cell::Cell::new(false);
         Effect::new(move |_| {
-            if app.progress.with(|p| p.complete) && !registered.get() {
+            if !app.progress.with(|p| p.complete) {
+                return;
+            }
+            offline::remember_view(&state.with_untracked(ViewState::to_query));
+            if !registered.get() {
                 registered.set(true);
                 register_service_worker();
             }

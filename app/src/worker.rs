@@ -4,8 +4,8 @@
 //! Why plain workers: each runs its own wasm instance (the `gik-worker` binary, which Trunk
 //! builds from the `data-type="worker"` link in `index.html`) and gets the message bytes as a
 //! transferred buffer; no `SharedArrayBuffer`, so no cross-origin isolation headers, and GitHub
-//! Pages (or any static host) works. The pool has `navigator.hardwareConcurrency` workers (at
-//! most [`MAX_WORKERS`]); `?workers=N` in the page's URL sets another number (0 decodes on the
+//! Pages (or any static host) works. The pool has one worker fewer than
+//! `navigator.hardwareConcurrency` (at least one, at most [`MAX_WORKERS`]: [`default_pool_size`]); `?workers=N` in the page's URL sets another number (0 decodes on the
 //! main thread; the benchmark compares 1 and 2).
 //!
 //! Protocol (one message each way, plain JS objects): the page posts
@@ -202,15 +202,28 @@ fn finish(
 }
 
 /// Number of workers for this page: `?workers=N` in its URL, else
-/// `navigator.hardwareConcurrency`, at most [`MAX_WORKERS`].
+/// [`default_pool_size`] of `navigator.hardwareConcurrency`.
 pub fn pool_size() -> usize {
     let Some(window) = web_sys::window() else {
         return 0;
     };
     crate::page_param("workers")
         .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or_else(|| window.navigator().hardware_concurrency() as usize)
-        .min(MAX_WORKERS)
+        .map(|n| n.min(MAX_WORKERS))
+        .unwrap_or_else(|| default_pool_size(window.navigator().hardware_concurrency()))
+}
+
+/// Workers for a machine with `cores` logical cores: one core is left to the page's own
+/// thread (drawing, fetching, storing), so a busy pool never stretches the page's tasks; at
+/// least one worker, at most [`MAX_WORKERS`]. On a 2-core machine 2 workers decoded a view no
+/// faster than 1 (BENCHMARKS.md, "decode workers"), and made the page's tasks longer.
+pub fn default_pool_size(cores: f64) -> usize {
+    let cores = if cores.is_finite() && cores >= 1.0 {
+        cores as usize
+    } else {
+        1
+    };
+    cores.saturating_sub(1).clamp(1, MAX_WORKERS)
 }
 
 impl Pool {
@@ -375,5 +388,16 @@ mod tests {
         );
         assert_eq!(w.crops.len(), 1);
         assert!(w.run(&message[..10], 1, &bbox, 5000).is_err());
+    }
+
+    #[test]
+    fn one_core_is_left_to_the_page() {
+        assert_eq!(default_pool_size(1.0), 1);
+        assert_eq!(default_pool_size(2.0), 1);
+        assert_eq!(default_pool_size(4.0), 3);
+        assert_eq!(default_pool_size(64.0), MAX_WORKERS);
+        // Browsers that hide the figure report 0 or nothing.
+        assert_eq!(default_pool_size(0.0), 1);
+        assert_eq!(default_pool_size(f64::NAN), 1);
     }
 }

@@ -14,6 +14,7 @@ use gik_app::compute::{plan_view, Crop, Frame, FrameData};
 use gik_app::data::{self, Config, FetchFailure, Want};
 use gik_app::render::{self, Borders};
 use gik_app::tasks::{join_all, Limiter};
+use gik_app::timers;
 use gik_app::view_state::ViewState;
 use gik_core::catalog::Catalog;
 use gik_core::grib::{Grid, LatLonGrid};
@@ -249,7 +250,7 @@ async fn limiter_and_yield_work_on_the_event_loop() {
                 let _permit = l.acquire().await;
                 n.set(n.get() + 1);
                 p.set(p.get().max(n.get()));
-                data::yield_now().await;
+                timers::yield_now().await;
                 n.set(n.get() - 1);
                 i
             }
@@ -258,4 +259,22 @@ async fn limiter_and_yield_work_on_the_event_loop() {
     assert_eq!(join_all(tasks).await, vec![0, 1, 2, 3, 4, 5]);
     assert_eq!(peak.get(), 2);
     assert_eq!(limiter.free(), 2);
+}
+
+/// Work deferred to idle time runs, in a task after the one that deferred it.
+#[wasm_bindgen_test]
+async fn idle_work_runs_after_the_current_task() {
+    let ran = std::rc::Rc::new(std::cell::Cell::new(false));
+    let r = ran.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        timers::when_idle().await;
+        r.set(true);
+    });
+    // Still in the task that deferred it.
+    assert!(!ran.get());
+    let start = js_sys::Date::now();
+    while !ran.get() && js_sys::Date::now() - start < 5_000.0 {
+        timers::sleep_ms(20).await;
+    }
+    assert!(ran.get(), "idle work did not run within 5 s");
 }

@@ -575,3 +575,115 @@ fn a_51_member_view_decodes_in_workers_reads_prefixes_and_reopens_from_the_store
         .collect();
     assert!(data.is_empty(), "reopening downloaded {data:?}");
 }
+
+/// Polls `js` (a WebDriver script) every 250 ms until it returns something other than `null`,
+/// for at most `secs` seconds.
+fn wait_for(driver: &Driver, js: &str, secs: u64, what: &str) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    loop {
+        let v = driver.script(js);
+        if !v.is_null() {
+            return v;
+        }
+        assert!(
+            start.elapsed().as_secs() < secs,
+            "{what}: not within {secs} s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// Once a view has been seen, the page opens with no network at all — every request to the
+/// site is cut off — from its service worker (the app shell) and its store (the catalog, the
+/// manifests, the fields), shows the last finished view although it is opened without one,
+/// says it is offline, and names the run.
+#[test]
+fn a_page_visited_once_opens_offline_with_its_last_map() {
+    let (server, _site) = serve_site();
+    let _one = ONE_BROWSER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let driver = Driver::start();
+    let view = format!(
+        "{}/?product=gefs&view=prob&threshold=5&step=48",
+        server.base_url()
+    );
+    let finished = "const p = document.querySelector('p.progress'); \
+        const e = document.querySelector('.error'); \
+        return (p && p.classList.contains('done')) || e ? document.body.innerText : null;";
+    driver.post("/url", serde_json::json!({ "url": view }));
+    let online = wait_for(&driver, finished, 120, "the online visit");
+    let online = online.as_str().unwrap();
+    assert!(online.contains("31 of 31 members on the map"), "{online}");
+    assert!(!online.contains("Offline"), "{online}");
+
+    // The service worker installed (its shell cached) and the page's writes to its store done:
+    // the number of stored entries no longer grows.
+    let counts = "if (window.__counts === undefined) { window.__counts = null; \
+          Promise.all([navigator.serviceWorker.ready \
+              .then(() => caches.open('gik-shell-v1')).then(c => c.keys()), \
+            caches.open('gik-data-v1').then(c => c.keys())]) \
+          .then(([s, d]) => { window.__counts = [s.length, d.map(r => r.url)]; }); } \
+        const c = window.__counts; if (c !== null) { window.__counts = undefined; } return c;";
+    let mut last = 0;
+    let mut stable = 0;
+    let start = std::time::Instant::now();
+    while stable < 3 {
+        let c = wait_for(&driver, counts, 60, "the service worker and the store");
+        let shell = c[0].as_u64().unwrap();
+        let data = c[1].as_array().unwrap().len();
+        stable = if shell >= 5 && data > 31 && data == last {
+            stable + 1
+        } else {
+            0
+        };
+        last = data;
+        assert!(
+            start.elapsed().as_secs() < 90,
+            "shell {shell} files, store {data} entries, still changing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+
+    // No network: every request to the site (page, shell, catalog, manifests, messages) is
+    // answered by closing the connection.
+    // The browser's HTTP cache would answer most of it (the mirror's files are old enough to
+    // count as fresh): emptied, so what answers is the service worker and the page's store.
+    server.faults().set(vec![FaultRule::reset()]);
+    driver.post("/url", serde_json::json!({ "url": "about:blank" }));
+    driver.post(
+        "/goog/cdp/execute",
+        serde_json::json!({"cmd": "Network.clearBrowserCache", "params": {}}),
+    );
+    driver.post(
+        "/url",
+        serde_json::json!({ "url": format!("{}/", server.base_url()) }),
+    );
+    let offline = wait_for(&driver, finished, 120, "the offline visit");
+    let offline = offline.as_str().unwrap();
+    assert!(server.faults().fired() > 0, "no request reached the site");
+    assert!(offline.contains("Offline"), "{offline}");
+    assert!(offline.contains("31 of 31 members on the map"), "{offline}");
+    assert!(
+        offline.contains("(124 from cache)") && offline.contains("in 0 requests"),
+        "{offline}"
+    );
+    assert!(!offline.contains("failed"), "{offline}");
+    // The last view, not the default one, and the run it was seen with.
+    let run = |text: &str| {
+        text.lines()
+            .skip_while(|l| l.trim() != "Run")
+            .nth(1)
+            .map(str::to_string)
+    };
+    assert!(run(online).is_some(), "{online}");
+    assert_eq!(run(offline), run(online), "{offline}");
+    let query = driver.script("return location.search;");
+    let query = query.as_str().unwrap();
+    assert!(
+        ["view=prob", "threshold=5", "step=48"]
+            .iter()
+            .all(|p| query.contains(p)),
+        "{query}"
+    );
+}

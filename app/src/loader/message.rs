@@ -294,7 +294,7 @@ impl MessageRead<'_> {
         };
         self.loader
             .progress(job, |p| p.message_bytes += bytes.len() as u64);
-        data::yield_now().await;
+        crate::timers::yield_now().await;
         if job.cancelled.get() {
             return Err(MessageError::Aborted);
         }
@@ -338,7 +338,7 @@ impl MessageRead<'_> {
                     Err(WorkerError::Gone) => decode_cropped(&copy, rows, &crop),
                 },
                 None => {
-                    data::yield_now().await;
+                    crate::timers::yield_now().await;
                     decode_cropped(&copy, rows, &crop)
                 }
             }?;
@@ -356,7 +356,7 @@ impl MessageRead<'_> {
 /// Waits for `event`, at most `ms` milliseconds.
 async fn wait_at_most(event: impl Future<Output = ()>, ms: i32) {
     let mut event = std::pin::pin!(event);
-    let mut timer = std::pin::pin!(sleep_ms(ms));
+    let mut timer = std::pin::pin!(crate::timers::sleep_ms(ms));
     std::future::poll_fn(|cx| {
         if event.as_mut().poll(cx).is_ready() || timer.as_mut().poll(cx).is_ready() {
             std::task::Poll::Ready(())
@@ -365,20 +365,6 @@ async fn wait_at_most(event: impl Future<Output = ()>, ms: i32) {
         }
     })
     .await;
-}
-
-/// Resolves after `ms` milliseconds (a browser timer; at once without a window).
-async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set = web_sys::window().map(|w| {
-            w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-                .is_ok()
-        });
-        if set != Some(true) {
-            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// Checks, from a message's sections 0–4, that it is the variable, step and member the view

@@ -260,11 +260,14 @@ impl Loader {
         self.store.borrow().clone()
     }
 
-    /// Stores `bytes` under `key` in the background: the view never waits for storage.
+    /// Stores `bytes` under `key` in the background, when the page is idle: the view never
+    /// waits for storage, and a view's fifty writes (each copies its body on the main thread)
+    /// are spread over idle tasks instead of running in one long task.
     fn store_put(&self, key: String, bytes: Vec<u8>) {
         if let Some(store) = self.store() {
             let stored = self.outputs.stored;
             wasm_bindgen_futures::spawn_local(async move {
+                crate::timers::when_idle().await;
                 store.put(&key, &bytes).await;
                 stored.set(store.usage());
             });
@@ -497,7 +500,7 @@ impl Loader {
                     p.bytes += bytes.len() as u64;
                     p.requests += 1;
                 });
-                data::yield_now().await;
+                crate::timers::yield_now().await;
                 if job.cancelled.get() {
                     return Err(FetchFailure::Aborted);
                 }
