@@ -432,6 +432,10 @@ pub async fn fetch_bytes(
     if let Want::Tail { length: 0, .. } = want {
         return Ok(Vec::new());
     }
+    // Each request starts in a task of its own: a view starts fifty at once, and a `fetch`
+    // call costs about a millisecond of the page's thread, so together they would be one
+    // long task.
+    crate::timers::yield_now().await;
     let response = send(url, want, signal).await?;
     if let Err(failure) = check_answer(&response, url, want) {
         discard(&response);
