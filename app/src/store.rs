@@ -262,12 +262,11 @@ impl Store {
         if evicted.is_empty() {
             return false;
         }
-        // Saved once the bodies are gone: an index never lacks a body the cache holds.
+        // Saved at once, so that a page opened next never serves them; a page closed before
+        // the bodies are deleted leaves them in the cache, unlisted (never served).
+        self.save_index();
         let store = Rc::clone(self);
-        wasm_bindgen_futures::spawn_local(async move {
-            store.delete(evicted).await;
-            store.save_index();
-        });
+        wasm_bindgen_futures::spawn_local(async move { store.delete(evicted).await });
         true
     }
 
