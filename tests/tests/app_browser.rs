@@ -115,6 +115,29 @@ fn load_view(driver: &Driver, url: &str, label: &str) -> String {
     text.as_str().unwrap().to_string()
 }
 
+/// Waits (at most 90 s) until the page's store lists at least `at_least` entries and their
+/// number has stopped changing (the page writes to it when idle, after the view is done).
+fn wait_for_store(driver: &Driver, at_least: u64) {
+    let count = "const t = localStorage.getItem('gik-store-index-v1'); \
+        return t ? JSON.parse(t).entries.length : 0;";
+    let (mut last, mut stable) = (0, 0);
+    let start = std::time::Instant::now();
+    while stable < 3 {
+        let n = driver.script(count).as_u64().unwrap();
+        stable = if n >= at_least && n == last {
+            stable + 1
+        } else {
+            0
+        };
+        last = n;
+        assert!(
+            start.elapsed().as_secs() < 90,
+            "the store lists {n} entries, still changing or under {at_least}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 /// Empties the browser's HTTP cache, which would answer the page's requests itself (the
 /// mirror's files are old enough to count as fresh).
 fn clear_http_cache(driver: &Driver) {
@@ -730,6 +753,8 @@ fn a_file_replaced_on_the_server_is_read_again_once_a_read_sees_its_new_etag() {
 
     let first = load_view(&driver, &temperature, "first visit");
     assert!(first.contains("31 of 31 members on the map"), "{first}");
+    // Each member's manifest and field.
+    wait_for_store(&driver, 62);
     assert!(
         content.append(&file, &[0; 64]),
         "{file} is not on the mirror"
