@@ -16,11 +16,13 @@
 //! reads any part of a file from the network and its `ETag` differs from the one its entries
 //! were read under, every entry of that file is evicted ([`Store::observe`]): the next view
 //! that needs them reads the new version. Entries from servers that send no `ETag` are never
-//! evicted that way. The catalog itself is not stored here (the service worker keeps the last
-//! one for offline use), so a new run is always seen.
+//! evicted that way. The last catalog is kept here too ([`crate::offline`]), untagged: every
+//! read of it from the network replaces it, and it is read from the store only when the
+//! network gives no answer, so a new run is always seen.
 //!
 //! Bounded: [`StoreIndex`] (least recently used first, kept in `localStorage`) evicts entries
-//! beyond [`STORE_BUDGET_BYTES`]. The page shows what it holds and can clear it.
+//! beyond [`STORE_BUDGET_BYTES`]. The page shows what it holds and can clear it. Entries of an
+//! index saved before versions were recorded are deleted when the store opens.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
