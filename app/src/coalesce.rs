@@ -71,24 +71,39 @@ pub fn merge_with(
     (members, (lo, hi))
 }
 
+/// What a request returns (its bytes, and anything that goes with them, such as the file's
+/// version), cut into the parts of the ranges it served.
+pub trait Span {
+    /// Bytes `from..to` of the answer (empty when they are not all there), with what goes with
+    /// them.
+    fn cut(&self, from: usize, to: usize) -> Self;
+}
+
+impl Span for Vec<u8> {
+    fn cut(&self, from: usize, to: usize) -> Self {
+        self.get(from..to).map(<[u8]>::to_vec).unwrap_or_default()
+    }
+}
+
 /// One range waiting to be read.
-struct Wanted<E> {
+struct Wanted<E, T> {
     file: String,
     range: (u64, u64),
     /// Set once another read took this range into its request.
     taken: Cell<bool>,
-    result: RefCell<Option<Result<Vec<u8>, E>>>,
+    result: RefCell<Option<Result<T, E>>>,
     waker: RefCell<Option<Waker>>,
 }
 
-/// Reads that wait for a request slot, by file; see the module doc.
-pub struct Coalescer<E> {
-    waiting: RefCell<Vec<Rc<Wanted<E>>>>,
+/// Reads that wait for a request slot, by file; see the module doc. `T`: what a request
+/// returns (bytes, or bytes and the file's version).
+pub struct Coalescer<E, T = Vec<u8>> {
+    waiting: RefCell<Vec<Rc<Wanted<E, T>>>>,
     /// Requests made and ranges served.
     stats: Cell<(usize, usize)>,
 }
 
-impl<E> Default for Coalescer<E> {
+impl<E, T> Default for Coalescer<E, T> {
     fn default() -> Self {
         Self {
             waiting: RefCell::new(Vec::new()),
@@ -98,12 +113,12 @@ impl<E> Default for Coalescer<E> {
 }
 
 /// Takes a waiting range out of the list if its read is dropped before it was served.
-struct Unlist<'a, E> {
-    coalescer: &'a Coalescer<E>,
-    wanted: Rc<Wanted<E>>,
+struct Unlist<'a, E, T> {
+    coalescer: &'a Coalescer<E, T>,
+    wanted: Rc<Wanted<E, T>>,
 }
 
-impl<E> Drop for Unlist<'_, E> {
+impl<E, T> Drop for Unlist<'_, E, T> {
     fn drop(&mut self) {
         self.coalescer
             .waiting
@@ -112,7 +127,7 @@ impl<E> Drop for Unlist<'_, E> {
     }
 }
 
-impl<E: Clone> Coalescer<E> {
+impl<E: Clone, T: Span> Coalescer<E, T> {
     /// No reads waiting.
     pub fn new() -> Self {
         Self::default()
@@ -133,10 +148,10 @@ impl<E: Clone> Coalescer<E> {
         start: u64,
         end: u64,
         fetch: F,
-    ) -> Result<Vec<u8>, E>
+    ) -> Result<T, E>
     where
         F: FnOnce(u64, u64) -> Fut,
-        Fut: Future<Output = Result<Vec<u8>, E>>,
+        Fut: Future<Output = Result<T, E>>,
     {
         let wanted = Rc::new(Wanted {
             file: file.to_string(),
@@ -160,7 +175,7 @@ impl<E: Clone> Coalescer<E> {
             Turn::Slot(p) => p,
         };
         // This read's turn: take the waiting neighbours along.
-        let group: Vec<Rc<Wanted<E>>> = {
+        let group: Vec<Rc<Wanted<E, T>>> = {
             let mut waiting = self.waiting.borrow_mut();
             let same: Vec<usize> = (0..waiting.len())
                 .filter(|&i| waiting[i].file == file)
@@ -185,10 +200,10 @@ impl<E: Clone> Coalescer<E> {
         self.stats.set((requests + 1, served + group.len()));
         let fetched = fetch(lo, hi).await;
         drop(permit);
-        let slice = |w: &Wanted<E>| match &fetched {
-            Ok(bytes) => {
+        let slice = |w: &Wanted<E, T>| match &fetched {
+            Ok(answer) => {
                 let (a, b) = ((w.range.0 - lo) as usize, (w.range.1 - lo) as usize);
-                Ok(bytes.get(a..b).map(<[u8]>::to_vec).unwrap_or_default())
+                Ok(answer.cut(a, b))
             }
             Err(e) => Err(e.clone()),
         };
@@ -202,21 +217,21 @@ impl<E: Clone> Coalescer<E> {
     }
 }
 
-enum Turn<E> {
+enum Turn<E, T> {
     Slot(Permit),
-    Served(Result<Vec<u8>, E>),
+    Served(Result<T, E>),
 }
 
 /// Waits for whichever comes first: a request slot, or another read serving this range.
-struct SlotOrServed<'a, E> {
+struct SlotOrServed<'a, E, T> {
     acquire: Pin<Box<crate::tasks::Acquire>>,
-    wanted: &'a Rc<Wanted<E>>,
+    wanted: &'a Rc<Wanted<E, T>>,
 }
 
-impl<E> Future for SlotOrServed<'_, E> {
-    type Output = Turn<E>;
+impl<E, T> Future for SlotOrServed<'_, E, T> {
+    type Output = Turn<E, T>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Turn<E>> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Turn<E, T>> {
         if self.wanted.taken.get() {
             return match self.wanted.result.borrow_mut().take() {
                 Some(r) => Poll::Ready(Turn::Served(r)),

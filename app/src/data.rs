@@ -32,7 +32,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestMode, RequestRedirect};
 
+use crate::coalesce::Span;
 use crate::sources::{DoctorOrder, SourceRouter, NOTE_PREFIX};
+use crate::version::Version;
 
 /// Largest `config.json` read (it holds a few URLs).
 pub const MAX_CONFIG_BYTES: u64 = 64 << 10;
@@ -407,16 +409,39 @@ fn discard(response: &Response) {
     }
 }
 
+/// The bytes of an answer and the version of the file they are from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// The body.
+    pub bytes: Vec<u8>,
+    /// The URL that answered and its `ETag` (read when the server exposes it).
+    pub version: Version,
+}
+
+impl Span for Answer {
+    fn cut(&self, from: usize, to: usize) -> Self {
+        Self {
+            bytes: self.bytes.cut(from, to),
+            version: self.version.clone(),
+        }
+    }
+}
+
 /// Fetches `url` (whole, or one byte range) with `redirect: "error"`, CORS mode and the abort
 /// `signal`, reading at most the bytes `want` allows: the request is sent (`send`), the
 /// answer's status and headers are checked before its body is read (`check_answer`; the body
 /// of a refused answer is abandoned unread), then the body is read up to the cap
-/// (`read_capped`).
+/// (`read_capped`). The answer's `ETag` comes with the bytes (cross-origin, only when the
+/// server lists it in `Access-Control-Expose-Headers`; see [`crate::version`]).
 pub async fn fetch_bytes(
     url: &AllowedUrl,
     want: Want,
     signal: Option<&web_sys::AbortSignal>,
-) -> Result<Vec<u8>, FetchFailure> {
+) -> Result<Answer, FetchFailure> {
+    let untagged = || Answer {
+        bytes: Vec::new(),
+        version: Version::new(url.as_str(), None),
+    };
     if let Want::Range { length, .. } = want {
         if length > MAX_MESSAGE_BYTES {
             return Err(FetchFailure::TooLarge {
@@ -426,11 +451,11 @@ pub async fn fetch_bytes(
             });
         }
         if length == 0 {
-            return Ok(Vec::new());
+            return Ok(untagged());
         }
     }
     if let Want::Tail { length: 0, .. } = want {
-        return Ok(Vec::new());
+        return Ok(untagged());
     }
     // Each request starts in a task of its own: a view starts fifty at once, and a `fetch`
     // call costs about a millisecond of the page's thread, so together they would be one
@@ -441,6 +466,7 @@ pub async fn fetch_bytes(
         discard(&response);
         return Err(failure);
     }
+    let version = Version::new(url.as_str(), response.headers().get("etag"));
     let bytes = read_capped(&response, want.limit(), url).await?;
     if let Want::Range { length, .. } = want {
         if (bytes.len() as u64) < length {
@@ -451,7 +477,7 @@ pub async fn fetch_bytes(
             });
         }
     }
-    Ok(bytes)
+    Ok(Answer { bytes, version })
 }
 
 impl Want {
@@ -677,10 +703,10 @@ async fn read_whole(
     let url = policy
         .resolve(path, None)
         .map_err(|e| LoadError::fetch(file, e))?;
-    let bytes = fetch_bytes(&url, Want::Whole { max }, None)
+    let answer = fetch_bytes(&url, Want::Whole { max }, None)
         .await
         .map_err(|e| LoadError::fetch(file, e))?;
-    Ok((url, bytes))
+    Ok((url, answer.bytes))
 }
 
 thread_local! {
@@ -727,13 +753,14 @@ fn host_failed(f: &FetchFailure) -> bool {
 
 /// Fetches one message (a byte range of `url`, a canonical URL from a manifest) from the
 /// product's sources in turn (see [`crate::sources`]); a URL under no source is fetched as it
-/// is. A host that fails is moved down for the rest of the page's life.
+/// is. A host that fails is moved down for the rest of the page's life. The answer's version
+/// names the URL that served it.
 pub async fn fetch_message(
     policy: &UrlPolicy,
     url: &AllowedUrl,
     want: Want,
     signal: Option<&web_sys::AbortSignal>,
-) -> Result<Vec<u8>, FetchFailure> {
+) -> Result<Answer, FetchFailure> {
     let router = ROUTER.with(|r| r.borrow().clone());
     let candidates = router
         .as_ref()
@@ -752,10 +779,10 @@ pub async fn fetch_message(
             }
         };
         match fetch_bytes(&allowed, want, signal).await {
-            Ok(bytes) => {
+            Ok(answer) => {
                 router.record_served(&base);
                 show_sources(&router);
-                return Ok(bytes);
+                return Ok(answer);
             }
             Err(e) if e.is_aborted() => return Err(e),
             Err(e @ FetchFailure::NotFound { .. }) => {
@@ -879,6 +906,18 @@ mod tests {
             bad.to_string(),
             "the doctor report doctor.json: expected value"
         );
+    }
+
+    #[test]
+    fn a_shared_answer_is_cut_with_its_version() {
+        let answer = Answer {
+            bytes: (0..10).collect(),
+            version: Version::new("https://m/f", Some("\"1\"".into())),
+        };
+        let part = answer.cut(2, 5);
+        assert_eq!(part.bytes, [2, 3, 4]);
+        assert_eq!(part.version, answer.version);
+        assert!(answer.cut(8, 12).bytes.is_empty());
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //!   its variable's row groups);
 //! - [`store`] — manifests and cropped fields kept in the browser (Cache API, bounded);
 //! - [`offline`] — the last catalog and view kept for visits without a network;
+//! - [`version`] — which version of a file a read saw (URL and `ETag`), so that the store and
+//!   multi-request reads never mix two versions (pure);
 //! - [`loader`] — runs a view: concurrency, caching, cancellation, progress, failures;
 //! - [`worker`] — the Web Worker pool that decodes off the main thread;
 //! - [`tasks`] — small single-threaded async helpers; [`timers`] — yielding to the event loop;
@@ -41,6 +43,7 @@ pub mod sources;
 pub mod store;
 pub mod tasks;
 pub mod timers;
+pub mod version;
 pub mod view_state;
 pub mod worker;
 

@@ -19,6 +19,9 @@
 //! request with the whole file (`200`), is read from that answer; a file without a row-group
 //! index (older gik manifests, Python-written ones) is fetched whole.
 //!
+//! Every part must come from one version of the file (its `ETag`, [`crate::version`]): a file
+//! replaced between two of the requests is an error naming it, never a manifest made of both.
+//!
 //! What was read is kept as one entry of the persistent store ([`Fetched::stored`]): the whole
 //! file as it is, or the tail and the ranges behind a short header; [`from_stored`] rebuilds
 //! the manifest from it without a request.
@@ -32,7 +35,8 @@ use gik_core::manifest::{ManifestError, ManifestTail};
 use gik_core::member::MemberManifest;
 use gik_core::origin::AllowedUrl;
 
-use crate::data::{FetchFailure, Want, MAX_MANIFEST_BYTES};
+use crate::data::{Answer, FetchFailure, Want, MAX_MANIFEST_BYTES};
+use crate::version::{Changed, Parts, Version};
 
 /// First read from the end of a manifest: a real-size ECMWF member's footer and root row group
 /// take ~3 KB (~190 bytes per variable), so 8 KiB holds them for up to ~40 variables.
@@ -60,6 +64,9 @@ pub enum ManifestFetchError {
         /// [`MAX_MANIFEST_BYTES`].
         limit: u64,
     },
+    /// The file was replaced between two of the requests.
+    #[error("{0}")]
+    Changed(#[from] Changed),
     /// A stored entry that [`Fetched::stored`] did not write.
     #[error("not a stored manifest entry")]
     Stored,
@@ -85,6 +92,42 @@ pub struct Fetched {
     pub manifest: MemberManifest,
     /// What was read, for the persistent store ([`from_stored`] reads it back).
     pub stored: Vec<u8>,
+    /// The version of the file every part came from.
+    pub version: Version,
+}
+
+/// The requests of one manifest read, and the versions of the file they answered from (one
+/// version: a file replaced between two requests is [`ManifestFetchError::Changed`]).
+struct Requests<F> {
+    fetch: F,
+    parts: Parts,
+}
+
+impl<F, Fut> Requests<F>
+where
+    F: FnMut(Want) -> Fut,
+    Fut: Future<Output = Result<Answer, FetchFailure>>,
+{
+    async fn get(&mut self, want: Want) -> Result<Vec<u8>, ManifestFetchError> {
+        let answer = (self.fetch)(want)
+            .await
+            .map_err(ManifestFetchError::Fetch)?;
+        self.parts.check(&answer.version)?;
+        Ok(answer.bytes)
+    }
+
+    /// What was read, as a whole file's manifest; stored as it is.
+    fn whole(&self, file: Vec<u8>) -> Result<Fetched, ManifestFetchError> {
+        Ok(Fetched {
+            manifest: MemberManifest::from_parquet(&file)?,
+            stored: file,
+            version: self.version(),
+        })
+    }
+
+    fn version(&self) -> Version {
+        self.parts.version().cloned().unwrap_or_default()
+    }
 }
 
 /// Reads the member manifest holding `array` with `fetch` (one HTTP request per call), first
@@ -92,21 +135,21 @@ pub struct Fetched {
 pub async fn fetch_member<F, Fut>(
     array: &str,
     tail: u64,
-    mut fetch: F,
+    fetch: F,
 ) -> Result<Fetched, ManifestFetchError>
 where
     F: FnMut(Want) -> Fut,
-    Fut: Future<Output = Result<Vec<u8>, FetchFailure>>,
+    Fut: Future<Output = Result<Answer, FetchFailure>>,
 {
     let max = MAX_MANIFEST_BYTES;
-    let mut get = |want: Want| {
-        let answer = fetch(want);
-        async move { answer.await.map_err(ManifestFetchError::Fetch) }
+    let mut requests = Requests {
+        fetch,
+        parts: Parts::new(),
     };
-    let mut end = get(Want::Tail { length: tail, max }).await?;
+    let mut end = requests.get(Want::Tail { length: tail, max }).await?;
     if end.len() as u64 != tail {
         // The whole file: shorter than the tail, or a server that ignored `Range`.
-        return whole(end);
+        return requests.whole(end);
     }
     let footer = ManifestTail::footer_size(&end)?;
     if footer > tail {
@@ -115,15 +158,16 @@ where
         }
         // The footer and, as the first read meant to, the root's row group before it.
         let length = footer.saturating_add(tail);
-        end = get(Want::Tail { length, max }).await?;
+        end = requests.get(Want::Tail { length, max }).await?;
         if end.len() as u64 != length {
-            return whole(end);
+            return requests.whole(end);
         }
     }
     let end = Bytes::from(end);
     let footer = ManifestTail::new(end.clone())?;
     let Some(ranges) = footer.ranges(&[array]) else {
-        return whole(get(Want::Whole { max }).await?);
+        let file = requests.get(Want::Whole { max }).await?;
+        return requests.whole(file);
     };
     let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
     if total > max {
@@ -135,11 +179,15 @@ where
             offset: r.start,
             length: r.end - r.start,
         };
-        parts.push((r.start, Bytes::from(get(want).await?)));
+        parts.push((r.start, Bytes::from(requests.get(want).await?)));
     }
     let stored = encode_parts(&end, &parts);
     let manifest = MemberManifest::from_parts(&footer, &[array], parts)?;
-    Ok(Fetched { manifest, stored })
+    Ok(Fetched {
+        manifest,
+        stored,
+        version: requests.version(),
+    })
 }
 
 /// The manifest holding `array` from an entry [`Fetched::stored`] wrote.
@@ -165,14 +213,6 @@ fn next_part(rest: &mut &[u8]) -> Option<(u64, Bytes)> {
     let (bytes, tail) = tail.split_at_checked(len)?;
     *rest = tail;
     Some((offset, Bytes::copy_from_slice(bytes)))
-}
-
-/// A whole file's manifest; stored as it is.
-fn whole(file: Vec<u8>) -> Result<Fetched, ManifestFetchError> {
-    Ok(Fetched {
-        manifest: MemberManifest::from_parquet(&file)?,
-        stored: file,
-    })
 }
 
 fn too_large(what: &'static str, bytes: u64) -> ManifestFetchError {
@@ -242,7 +282,7 @@ mod tests {
 
         fn read(&self, array: &str, tail: u64) -> Result<Fetched, ManifestFetchError> {
             run(fetch_member(array, tail, |want| {
-                std::future::ready(self.answer(want))
+                std::future::ready(self.answer(want).map(|bytes| tagged(bytes, TAG)))
             }))
         }
 
@@ -262,6 +302,17 @@ mod tests {
                 Want::Tail { length, .. } => length.min(len),
                 Want::Range { length, .. } => length,
             }
+        }
+    }
+
+    const URL: &str = "https://mirror.example/m/ens01.parquet";
+    const TAG: &str = "\"v1\"";
+
+    /// `bytes` as answered by [`URL`] with the `ETag` `etag`.
+    fn tagged(bytes: Vec<u8>, etag: &str) -> Answer {
+        Answer {
+            bytes,
+            version: Version::new(URL, Some(etag.to_string())),
         }
     }
 
@@ -328,6 +379,7 @@ mod tests {
         let (read, whole) = (server.bytes_sent(), server.file.len() as u64);
         println!("15 variables: read {read} of {whole} bytes in 2 requests");
         assert!(read * 3 < whole, "read {read} of {whole} bytes");
+        assert_eq!(fetched.version, Version::new(URL, Some(TAG.to_string())));
         // What is stored reads back to the same manifest.
         let again = from_stored(ARRAY, &fetched.stored).unwrap();
         assert_eq!(again.manifest(), fetched.manifest.manifest());
@@ -386,6 +438,24 @@ mod tests {
         assert_eq!(asked.len(), 2, "{asked:?}");
         assert!(matches!(asked[1], Want::Whole { .. }));
         assert_eq!(fetched.stored, old);
+    }
+
+    #[test]
+    fn a_file_replaced_between_its_requests_is_an_error_naming_it() {
+        let server = Server::new(write_parquet(&manifest(15)).unwrap());
+        // The tail is of one version, the row group of the next.
+        let got = run(fetch_member(ARRAY, TAIL_BYTES, |want| {
+            let n = server.asked.borrow().len();
+            let etag = format!("\"v{n}\"");
+            std::future::ready(server.answer(want).map(|bytes| tagged(bytes, &etag)))
+        }));
+        let err = got.unwrap_err();
+        assert!(matches!(err, ManifestFetchError::Changed(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!("{URL} changed while it was read (ETag \"v0\" → \"v1\")")
+        );
+        assert_eq!(server.asked.borrow().len(), 2);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use gik_core::origin::AllowedUrl;
 
 use crate::data::{self, LoadError, Site};
 use crate::store::Store;
+use crate::version::Version;
 
 /// `localStorage` key of the last finished view (its URL query).
 const LAST_VIEW_KEY: &str = "gik-last-view-v1";
@@ -48,9 +49,12 @@ pub async fn load_catalog(
             let catalog = data::parse_catalog(&url, &bytes)?;
             if let Some(store) = store {
                 let (store, key) = (std::rc::Rc::clone(store), catalog_key(&url));
+                // Stored untagged: every read from the network replaces the copy, so its
+                // `ETag` plays no part.
+                let version = Version::new(url.as_str(), None);
                 wasm_bindgen_futures::spawn_local(async move {
                     crate::timers::when_idle().await;
-                    store.put(&key, &bytes).await;
+                    store.put(&key, &bytes, &version).await;
                 });
             }
             Ok((catalog, url, CatalogSource::Network))

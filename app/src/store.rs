@@ -6,21 +6,33 @@
 //! Entries live in the cache [`STORE_NAME`] under synthetic URLs on the page's own origin
 //! (`/.gik-store/<key>`); nothing is ever fetched from those URLs.
 //!
-//! Keys: a manifest by its URL; a field by the URL and byte range of its message, the box and
-//! the point budget. Both are immutable under their key: the builder never rewrites a manifest
-//! the catalog names with other content (a changed one gets a new name), and a run's GRIB2 files
-//! are not rewritten on the buckets. The catalog itself is not stored here (the service worker
-//! keeps the last one for offline use), so a new run is always seen.
+//! Keys: a manifest by its URL and the array it was read for; a field by the URL and byte
+//! range of its message, the box and the point budget. Each entry also records the version of
+//! the file it was read from ([`crate::version::Version`]: the URL that answered and its
+//! `ETag`, where the server sends one the page may read). A stored entry is served without
+//! asking the server — a run's files are not rewritten on the buckets, and the builder never
+//! rewrites a manifest the catalog names with other content — so reopening a view downloads
+//! nothing. But a mirror or a regional subset can be rebuilt in place, so whenever the page
+//! reads any part of a file from the network and its `ETag` differs from the one its entries
+//! were read under, every entry of that file is evicted ([`Store::observe`]): the next view
+//! that needs them reads the new version. Entries from servers that send no `ETag` are never
+//! evicted that way. The last catalog is kept here too ([`crate::offline`]), untagged: every
+//! read of it from the network replaces it, and it is read from the store only when the
+//! network gives no answer, so a new run is always seen.
 //!
 //! Bounded: [`StoreIndex`] (least recently used first, kept in `localStorage`) evicts entries
-//! beyond [`STORE_BUDGET_BYTES`]. The page shows what it holds and can clear it.
+//! beyond [`STORE_BUDGET_BYTES`]. The page shows what it holds and can clear it. Entries of an
+//! index saved before versions were recorded are deleted when the store opens.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
+
+use crate::version::Version;
 
 /// Name of the Cache API cache holding the entries.
 pub const STORE_NAME: &str = "gik-data-v1";
@@ -40,10 +52,35 @@ pub struct StoreUsage {
     pub bytes: u64,
 }
 
-/// The entries and their sizes, least recently used first: decides evictions.
+/// One stored entry: its key, its size, and the file version it was read from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Entry {
+    key: String,
+    size: u64,
+    /// The URL the bytes were read from (`None` in an index written before versions were
+    /// kept: such entries are dropped when the store opens, see [`StoreIndex::take_unversioned`]).
+    #[serde(default)]
+    file: Option<String>,
+    /// That file's `ETag` when it was read, if the server sent one.
+    #[serde(default)]
+    etag: Option<String>,
+}
+
+impl Entry {
+    /// Whether the entry was read from a version of `version`'s file other than `version`.
+    fn outdated_by(&self, version: &Version) -> bool {
+        self.file.as_deref() == Some(version.url.as_str())
+            && matches!((&self.etag, &version.etag), (Some(a), Some(b)) if a != b)
+    }
+}
+
+/// The entries, their sizes and file versions, least recently used first: decides evictions.
+///
+/// Serialised as JSON in `localStorage`; an index saved before versions were kept (entries as
+/// `[key, size]` pairs) still loads, its entries without a file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoreIndex {
-    entries: VecDeque<(String, u64)>,
+    entries: VecDeque<Entry>,
 }
 
 impl StoreIndex {
@@ -51,13 +88,13 @@ impl StoreIndex {
     pub fn usage(&self) -> StoreUsage {
         StoreUsage {
             entries: self.entries.len(),
-            bytes: self.entries.iter().map(|(_, s)| s).sum(),
+            bytes: self.entries.iter().map(|e| e.size).sum(),
         }
     }
 
     /// Marks `key` as just used; whether it is held.
     pub fn touch(&mut self, key: &str) -> bool {
-        match self.entries.iter().position(|(k, _)| k == key) {
+        match self.entries.iter().position(|e| e.key == key) {
             Some(i) => {
                 if let Some(e) = self.entries.remove(i) {
                     self.entries.push_back(e);
@@ -68,28 +105,62 @@ impl StoreIndex {
         }
     }
 
-    /// Records `key` (`size` bytes) as the newest entry and returns the keys to evict so that
-    /// at most `budget` bytes are held (never the new entry itself, unless it alone is over).
-    pub fn insert(&mut self, key: &str, size: u64, budget: u64) -> Vec<String> {
+    /// Records `key` (`size` bytes, read from `version`) as the newest entry and returns the
+    /// keys to evict so that at most `budget` bytes are held (never the new entry itself,
+    /// unless it alone is over).
+    ///
+    /// Entries of the same file under another tag mean that two reads of different versions
+    /// were stored in the order they finished, not the order they were read (the read that saw
+    /// the newer tag has already evicted what was stored before it): which one is current
+    /// cannot be told, so both are evicted (the next view reads the file again).
+    pub fn insert(&mut self, key: &str, size: u64, version: &Version, budget: u64) -> Vec<String> {
         self.remove(key);
-        let mut evicted = Vec::new();
-        if size > budget {
+        let mut evicted = self.observe(version);
+        if size > budget || !evicted.is_empty() {
             evicted.push(key.to_string());
             return evicted;
         }
-        self.entries.push_back((key.to_string(), size));
+        self.entries.push_back(Entry {
+            key: key.to_string(),
+            size,
+            file: Some(version.url.clone()),
+            etag: version.etag.clone(),
+        });
         while self.usage().bytes > budget {
             match self.entries.pop_front() {
-                Some((k, _)) => evicted.push(k),
+                Some(e) => evicted.push(e.key),
                 None => break,
             }
         }
         evicted
     }
 
+    /// A read of `version`'s file from the network saw `version`: evicts (and returns) the
+    /// keys of the entries read from another version of it. An untagged read evicts nothing.
+    pub fn observe(&mut self, version: &Version) -> Vec<String> {
+        let mut evicted = Vec::new();
+        self.entries.retain(|e| {
+            let outdated = e.outdated_by(version);
+            if outdated {
+                evicted.push(e.key.clone());
+            }
+            !outdated
+        });
+        evicted
+    }
+
+    /// Takes out (and returns) the keys of entries saved without their file (by a page from
+    /// before versions were kept): the store cannot tell when they go out of date.
+    pub fn take_unversioned(&mut self) -> Vec<String> {
+        let (kept, old): (VecDeque<Entry>, VecDeque<Entry>) =
+            self.entries.drain(..).partition(|e| e.file.is_some());
+        self.entries = kept;
+        old.into_iter().map(|e| e.key).collect()
+    }
+
     /// Forgets `key`.
     pub fn remove(&mut self, key: &str) {
-        self.entries.retain(|(k, _)| k != key);
+        self.entries.retain(|e| e.key != key);
     }
 }
 
@@ -119,15 +190,21 @@ impl Store {
     pub async fn open() -> Option<Self> {
         let origin = web_sys::window()?.location().origin().ok()?;
         let cache = open_cache().await?;
-        let index = local_storage()
+        let mut index: StoreIndex = local_storage()
             .and_then(|s| s.get_item(INDEX_KEY).ok().flatten())
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default();
-        Some(Self {
+        let unversioned = index.take_unversioned();
+        let store = Self {
             cache: RefCell::new(cache),
             index: RefCell::new(index),
             origin,
-        })
+        };
+        if !unversioned.is_empty() {
+            store.delete(unversioned).await;
+            store.save_index();
+        }
+        Some(store)
     }
 
     /// What the store holds.
@@ -171,9 +248,35 @@ impl Store {
         Some(js_sys::Uint8Array::new(&buffer).to_vec())
     }
 
-    /// Stores `bytes` under `key`, evicting the least recently used entries beyond the budget.
-    /// A failure (quota, private mode) only means the entry is not kept.
-    pub async fn put(&self, key: &str, bytes: &[u8]) {
+    /// Deletes the bodies of `keys` (already out of the index).
+    async fn delete(&self, keys: Vec<String>) {
+        let cache = self.cache.borrow().clone();
+        for key in keys {
+            let _ = JsFuture::from(cache.delete_with_str(&self.url(&key))).await;
+        }
+    }
+
+    /// A read from the network saw `version` of its file: the entries read from another
+    /// version of it leave the index at once (a later [`Store::get`] misses them) and the
+    /// cache soon after. Returns whether any did.
+    pub fn observe(self: &Rc<Self>, version: &Version) -> bool {
+        let evicted = self.index.borrow_mut().observe(version);
+        if evicted.is_empty() {
+            return false;
+        }
+        // Saved at once, so that a page opened next never serves them; a page closed before
+        // the bodies are deleted leaves them in the cache, unlisted (never served).
+        self.save_index();
+        let store = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move { store.delete(evicted).await });
+        true
+    }
+
+    /// Stores `bytes`, read from `version`, under `key`, evicting the least recently used
+    /// entries beyond the budget (and entries of another version of the file, see
+    /// [`StoreIndex::insert`]). A failure (quota, private mode) only means the entry is not
+    /// kept.
+    pub async fn put(&self, key: &str, bytes: &[u8], version: &Version) {
         let body = js_sys::Uint8Array::from(bytes);
         let Ok(response) = web_sys::Response::new_with_opt_buffer_source(Some(&body)) else {
             return;
@@ -185,13 +288,11 @@ impl Store {
         {
             return;
         }
-        let evicted = self
-            .index
-            .borrow_mut()
-            .insert(key, bytes.len() as u64, STORE_BUDGET_BYTES);
-        for old in evicted {
-            let _ = JsFuture::from(cache.delete_with_str(&self.url(&old))).await;
-        }
+        let evicted =
+            self.index
+                .borrow_mut()
+                .insert(key, bytes.len() as u64, version, STORE_BUDGET_BYTES);
+        self.delete(evicted).await;
         self.save_index();
     }
 
@@ -239,15 +340,24 @@ pub fn decode_field(bytes: &[u8]) -> Option<(&[u8], Vec<f32>)> {
 mod tests {
     use super::*;
 
+    fn v(url: &str, etag: Option<&str>) -> Version {
+        Version::new(url, etag.map(str::to_string))
+    }
+
+    fn keys(i: &StoreIndex) -> Vec<&str> {
+        i.entries.iter().map(|e| e.key.as_str()).collect()
+    }
+
     #[test]
     fn index_evicts_the_least_recently_used_beyond_the_budget() {
         let mut i = StoreIndex::default();
-        assert!(i.insert("a", 40, 100).is_empty());
-        assert!(i.insert("b", 40, 100).is_empty());
+        let f = v("https://m/f", Some("\"1\""));
+        assert!(i.insert("a", 40, &f, 100).is_empty());
+        assert!(i.insert("b", 40, &f, 100).is_empty());
         assert!(i.touch("a"));
         assert!(!i.touch("zz"));
         // "b" is now the oldest.
-        assert_eq!(i.insert("c", 40, 100), vec!["b".to_string()]);
+        assert_eq!(i.insert("c", 40, &f, 100), vec!["b".to_string()]);
         assert_eq!(
             i.usage(),
             StoreUsage {
@@ -256,10 +366,81 @@ mod tests {
             }
         );
         // Re-inserting replaces the size; an entry over the budget is not kept.
-        assert!(i.insert("a", 10, 100).is_empty());
+        assert!(i.insert("a", 10, &f, 100).is_empty());
         assert_eq!(i.usage().bytes, 50);
-        assert_eq!(i.insert("huge", 101, 100), vec!["huge".to_string()]);
+        assert_eq!(i.insert("huge", 101, &f, 100), vec!["huge".to_string()]);
         assert!(!i.touch("huge"));
+        let text = serde_json::to_string(&i).unwrap();
+        assert_eq!(serde_json::from_str::<StoreIndex>(&text).unwrap(), i);
+    }
+
+    #[test]
+    fn a_new_tag_evicts_exactly_that_files_entries() {
+        let mut i = StoreIndex::default();
+        let (f1, g1) = (
+            v("https://m/f", Some("\"1\"")),
+            v("https://m/g", Some("\"1\"")),
+        );
+        let untagged = v("https://m/h", None);
+        for (key, version) in [("f a", &f1), ("g a", &g1), ("f b", &f1), ("h a", &untagged)] {
+            assert!(i.insert(key, 10, version, 100).is_empty());
+        }
+        // The same tag, no tag, or another file's tag: nothing goes.
+        assert!(i.observe(&f1).is_empty());
+        assert!(i.observe(&v("https://m/f", None)).is_empty());
+        assert!(i.observe(&v("https://other/f", Some("\"2\""))).is_empty());
+        assert!(i.observe(&v("https://m/h", Some("\"2\""))).is_empty());
+        assert_eq!(i.usage().entries, 4);
+        // Another tag of f: f's entries, and only them.
+        let f2 = v("https://m/f", Some("\"2\""));
+        assert_eq!(i.observe(&f2), vec!["f a".to_string(), "f b".to_string()]);
+        assert_eq!(keys(&i), ["g a", "h a"]);
+        // Entries of the new version are kept from then on.
+        assert!(i.insert("f c", 10, &f2, 100).is_empty());
+        assert!(i.observe(&f2).is_empty());
+        assert_eq!(keys(&i), ["g a", "h a", "f c"]);
+    }
+
+    #[test]
+    fn entries_of_two_versions_stored_out_of_order_are_both_dropped() {
+        let mut i = StoreIndex::default();
+        let (f1, f2) = (
+            v("https://m/f", Some("\"1\"")),
+            v("https://m/f", Some("\"2\"")),
+        );
+        assert!(i.insert("new", 10, &f2, 100).is_empty());
+        // A read of the older version finishes last.
+        assert_eq!(
+            i.insert("old", 10, &f1, 100),
+            vec!["new".to_string(), "old".to_string()]
+        );
+        assert_eq!(i.usage().entries, 0);
+    }
+
+    #[test]
+    fn an_index_saved_before_versions_loads_and_its_entries_are_taken_out() {
+        let old = r#"{"entries":[["manifest https://m/f.parquet t2m",100],["field x",20]]}"#;
+        let mut i: StoreIndex = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            i.usage(),
+            StoreUsage {
+                entries: 2,
+                bytes: 120
+            }
+        );
+        assert!(i
+            .insert("new", 5, &v("https://m/f", Some("\"1\"")), 1000)
+            .is_empty());
+        assert_eq!(
+            i.take_unversioned(),
+            vec![
+                "manifest https://m/f.parquet t2m".to_string(),
+                "field x".to_string()
+            ]
+        );
+        assert_eq!(keys(&i), ["new"]);
+        assert!(i.take_unversioned().is_empty());
+        // The new form round-trips.
         let text = serde_json::to_string(&i).unwrap();
         assert_eq!(serde_json::from_str::<StoreIndex>(&text).unwrap(), i);
     }

@@ -194,13 +194,15 @@ async fn bodies_over_their_cap_are_not_read() {
         Err(FetchFailure::TooLarge { url, limit, .. }) => {
             assert_eq!((url.as_str(), limit), (wasm.as_str(), 1000));
         }
-        other => panic!("expected TooLarge, got {:?}", other.map(|b| b.len())),
+        other => panic!("expected TooLarge, got {:?}", other.map(|a| a.bytes.len())),
     }
     // Under a generous cap it is read whole and is a wasm module.
-    let bytes = data::fetch_bytes(&wasm, Want::Whole { max: 256 << 20 }, None)
+    let answer = data::fetch_bytes(&wasm, Want::Whole { max: 256 << 20 }, None)
         .await
         .unwrap();
-    assert_eq!(&bytes[..4], b"\0asm");
+    assert_eq!(&answer.bytes[..4], b"\0asm");
+    // The answer names the file it came from (its ETag is whatever the test server sends).
+    assert_eq!(answer.version.url, wasm.as_str());
     // A range longer than the message cap is refused before any request.
     let huge = Want::Range {
         offset: 0,

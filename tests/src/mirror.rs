@@ -24,7 +24,7 @@ pub mod content;
 pub mod faults;
 pub mod http;
 
-pub use content::{content_type_for, Content, DirContent, MemContent, Mount};
+pub use content::{content_type_for, Content, DirContent, MemContent, Mount, Replaceable};
 pub use faults::{FaultKind, FaultRule, Faults};
 
 use std::collections::BTreeMap;

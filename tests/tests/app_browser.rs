@@ -20,7 +20,7 @@ use gik_core::grib;
 use gik_core::member::MemberManifest;
 use gik_core::product::precipitation_plan;
 use gik_core::stats::EnsembleAccumulator;
-use gik_tests::mirror::{DirContent, FaultRule, MirrorConfig, MirrorServer};
+use gik_tests::mirror::{DirContent, FaultRule, MirrorConfig, MirrorServer, Replaceable};
 use gik_tests::synthetic::{expected_exceedance, Model, Synthetic, SyntheticConfig};
 
 /// What gik-core computes natively from the published manifests: the percentage of GEFS
@@ -81,11 +81,70 @@ fn readout_value(dom: &str) -> f32 {
 
 /// The site (app + config + catalog + manifests) and the synthetic buckets on one server.
 fn serve_site() -> (MirrorServer, tempfile::TempDir) {
-    let (server, site) = common::browser::site_on_mirror();
-    let plan = common::plan(&server, "gefs", "all", "0-48", &["APCP:surface"]);
+    let (server, site, _) = serve_site_with(&["APCP:surface"]);
+    (server, site)
+}
+
+/// [`serve_site`] with the GEFS `variables` given, and the handle that replaces files on the
+/// server.
+fn serve_site_with(variables: &[&str]) -> (MirrorServer, tempfile::TempDir, Replaceable) {
+    let (server, site, content) = common::browser::replaceable_site_on_mirror();
+    let plan = common::plan(&server, "gefs", "all", "0-48", variables);
     let report = common::build_to_dir(&plan, site.path());
     assert_eq!(report.members_written, 31);
-    (server, site)
+    (server, site, content)
+}
+
+/// The paths of the manifest and Range requests the server saw since the last `reset_stats`.
+fn data_requests(server: &MirrorServer) -> Vec<String> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with(".parquet") || r.range.is_some())
+        .map(|r| r.path)
+        .collect()
+}
+
+/// Opens `url` in `driver`'s browser and waits (at most 240 s) for the view to finish; returns
+/// the progress line. `label` names the visit in a failure.
+fn load_view(driver: &Driver, url: &str, label: &str) -> String {
+    let status = "const p = document.querySelector('p.progress'); \
+        return p && p.classList.contains('done') ? p.textContent : null;";
+    driver.post("/url", serde_json::json!({"url": url}));
+    let text = wait_for(driver, status, 240, label);
+    text.as_str().unwrap().to_string()
+}
+
+/// Waits (at most 90 s) until the page's store lists at least `at_least` entries and their
+/// number has stopped changing (the page writes to it when idle, after the view is done).
+fn wait_for_store(driver: &Driver, at_least: u64) {
+    let count = "const t = localStorage.getItem('gik-store-index-v1'); \
+        return t ? JSON.parse(t).entries.length : 0;";
+    let (mut last, mut stable) = (0, 0);
+    let start = std::time::Instant::now();
+    while stable < 3 {
+        let n = driver.script(count).as_u64().unwrap();
+        stable = if n >= at_least && n == last {
+            stable + 1
+        } else {
+            0
+        };
+        last = n;
+        assert!(
+            start.elapsed().as_secs() < 90,
+            "the store lists {n} entries, still changing or under {at_least}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// Empties the browser's HTTP cache, which would answer the page's requests itself (the
+/// mirror's files are old enough to count as fresh).
+fn clear_http_cache(driver: &Driver) {
+    driver.post(
+        "/goog/cdp/execute",
+        serde_json::json!({"cmd": "Network.clearBrowserCache", "params": {}}),
+    );
 }
 
 #[test]
@@ -496,22 +555,7 @@ fn a_51_member_view_decodes_in_workers_reads_prefixes_and_reopens_from_the_store
         "{}/?product=ecmwf&view=mean&var=2t&step=24",
         server.base_url()
     );
-    let status = "const p = document.querySelector('p.progress'); \
-        return p && p.classList.contains('done') ? p.textContent : null;";
-    let load = |label: &str| -> String {
-        driver.post("/url", serde_json::json!({"url": url}));
-        let start = std::time::Instant::now();
-        loop {
-            if let Some(text) = driver.script(status).as_str() {
-                return text.to_string();
-            }
-            assert!(
-                start.elapsed().as_secs() < 240,
-                "{label}: the view did not finish"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    };
+    let load = |label: &str| load_view(&driver, &url, label);
     server.reset_stats();
     let text = load("first visit");
     assert!(text.contains("51 of 51 members on the map"), "{text}");
@@ -567,12 +611,7 @@ fn a_51_member_view_decodes_in_workers_reads_prefixes_and_reopens_from_the_store
     let again = load("second visit");
     assert!(again.contains("51 of 51 members on the map"), "{again}");
     assert!(again.contains("51 from cache"), "{again}");
-    let data: Vec<_> = server
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.ends_with(".parquet") || r.range.is_some())
-        .map(|r| r.path)
-        .collect();
+    let data = data_requests(&server);
     assert!(data.is_empty(), "reopening downloaded {data:?}");
 }
 
@@ -651,10 +690,7 @@ fn a_page_visited_once_opens_offline_with_its_last_map() {
     // count as fresh): emptied, so what answers is the service worker and the page's store.
     server.faults().set(vec![FaultRule::reset()]);
     driver.post("/url", serde_json::json!({ "url": "about:blank" }));
-    driver.post(
-        "/goog/cdp/execute",
-        serde_json::json!({"cmd": "Network.clearBrowserCache", "params": {}}),
-    );
+    clear_http_cache(&driver);
     driver.post(
         "/url",
         serde_json::json!({ "url": format!("{}/", server.base_url()) }),
@@ -685,5 +721,64 @@ fn a_page_visited_once_opens_offline_with_its_last_map() {
             .iter()
             .all(|p| query.contains(p)),
         "{query}"
+    );
+}
+
+/// The store follows the files' `ETag`s: a view's fields are stored; one member's GRIB2 file is
+/// then replaced on the server by a longer one (the same messages at the same offsets, another
+/// `ETag`); a view of another variable reads other bytes of that file, sees the new tag, and
+/// the store drops what it held of the file; reopening the first view reads that member's
+/// message again and takes every other one from the store.
+#[test]
+fn a_file_replaced_on_the_server_is_read_again_once_a_read_sees_its_new_etag() {
+    let (server, site, content) = serve_site_with(&["APCP:surface", "TMP:2 m above ground"]);
+    // gep05's step-24 file holds both views' messages, at different offsets.
+    let gep05 = |group: &str| {
+        view_messages(&server, site.path(), "gefs", group, &[24])
+            .into_iter()
+            .find(|(path, _, _)| path.contains("gep05.t00z"))
+            .unwrap()
+    };
+    let (file, t2m_offset, _) = gep05("t2m/instant/heightAboveGround");
+    let (rain_file, rain_offset, _) = gep05("tp/accum/surface");
+    assert_eq!(file, rain_file);
+    assert_ne!(t2m_offset, rain_offset);
+    let _one = ONE_BROWSER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let driver = Driver::start();
+    let base = server.base_url();
+    let temperature = format!("{base}/?product=gefs&view=mean&var=TMP:2+m+above+ground&step=24");
+    let rain = format!("{base}/?product=gefs&view=mean&var=APCP:surface&step=24&window=6");
+
+    let first = load_view(&driver, &temperature, "first visit");
+    assert!(first.contains("31 of 31 members on the map"), "{first}");
+    // Each member's manifest and field.
+    wait_for_store(&driver, 62);
+    assert!(
+        content.append(&file, &[0; 64]),
+        "{file} is not on the mirror"
+    );
+    // Every read below reaches the server (not the browser's HTTP cache, which would answer
+    // with the old file's headers).
+    clear_http_cache(&driver);
+    server.reset_stats();
+    let other = load_view(&driver, &rain, "the other variable");
+    assert!(other.contains("31 of 31 members on the map"), "{other}");
+    assert!(
+        data_requests(&server).contains(&file),
+        "the other view did not read {file}"
+    );
+
+    clear_http_cache(&driver);
+    server.reset_stats();
+    let again = load_view(&driver, &temperature, "second visit");
+    assert!(again.contains("31 of 31 members on the map"), "{again}");
+    assert!(again.contains("(30 from cache)"), "{again}");
+    // gep05's message, and nothing else, was read again.
+    let data = data_requests(&server);
+    assert!(
+        !data.is_empty() && data.iter().all(|p| *p == file),
+        "reopening read {data:?}"
     );
 }

@@ -8,6 +8,7 @@
 //! raster check, and the decode in a worker. [`crate::prefix::read_rows`] drives the reads
 //! and the decode through callbacks; [`MessageRead`] holds them, one method each.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -21,10 +22,11 @@ use gik_core::product::{product_by_name, Hosts, Member};
 
 use super::{Job, Loader, MessageError};
 use crate::compute::Crop;
-use crate::data::{self, FetchFailure, Want};
+use crate::data::{self, Answer, FetchFailure, Want};
 use crate::prefix::{read_rows, ReadRowsError};
 use crate::store;
 use crate::tasks::{Gate, OpenOnDrop};
+use crate::version::Parts;
 use crate::worker::{decode_cropped, DecodeError, WorkerError};
 
 /// Longest wait of a view's messages for its first one to size their reads, in ms.
@@ -107,6 +109,7 @@ impl Loader {
             loc,
             asked,
             signal: job.signal(),
+            parts: RefCell::new(Parts::new()),
         };
         let got = read_rows(
             loc.length,
@@ -136,7 +139,10 @@ impl Loader {
             .borrow_mut()
             .insert(key, (crop, Rc::clone(&field)), field.len());
         self.progress(job, |p| p.messages_decoded += 1);
-        self.store_put(store_key, store::encode_field(&got.head, &field));
+        if let Some(version) = reading.parts.borrow().version() {
+            let bytes = store::encode_field(&got.head, &field);
+            self.store_put(store_key, bytes, version.clone());
+        }
         Ok(field)
     }
 
@@ -246,6 +252,8 @@ struct MessageRead<'a> {
     loc: &'a ByteRange,
     asked: Asked<'a>,
     signal: Option<web_sys::AbortSignal>,
+    /// The versions of the file the reads were answered from: one, or the read fails.
+    parts: RefCell<Parts>,
 }
 
 impl MessageRead<'_> {
@@ -261,7 +269,7 @@ impl MessageRead<'_> {
 
     /// One Range request for bytes `a..b` of the file, through the product's mirrors (the
     /// first whose host has not failed).
-    async fn fetch(&self, a: u64, b: u64) -> Result<Vec<u8>, FetchFailure> {
+    async fn fetch(&self, a: u64, b: u64) -> Result<Answer, FetchFailure> {
         if self.job.cancelled.get() {
             return Err(FetchFailure::Aborted);
         }
@@ -270,20 +278,23 @@ impl MessageRead<'_> {
             length: b - a,
         };
         let policy = &self.loader.policy;
-        let bytes = data::fetch_message(policy, self.url, want, self.signal.as_ref()).await?;
+        let answer = data::fetch_message(policy, self.url, want, self.signal.as_ref()).await?;
+        self.loader.observe(&answer.version);
         self.loader.progress(self.job, |p| {
             p.requests += 1;
-            p.bytes += bytes.len() as u64;
+            p.bytes += answer.bytes.len() as u64;
         });
-        Ok(bytes)
+        Ok(answer)
     }
 
     /// Bytes `from..to` of the message, within the job's request limit. A message's first
-    /// read may share a request with its waiting neighbours (the coalescer).
+    /// read may share a request with its waiting neighbours (the coalescer). Every read must
+    /// come from the version of the file the first came from ([`Parts`]): a message is never
+    /// decoded from the bytes of two versions.
     async fn read(&self, from: u64, to: u64) -> Result<Vec<u8>, MessageError> {
         let job = self.job;
         let (a, b) = (self.loc.offset + from, self.loc.offset + to);
-        let bytes = if from == 0 {
+        let answer = if from == 0 {
             let fetch = |a, b| self.fetch(a, b);
             job.coalescer
                 .read(&job.limiter, self.url.as_str(), a, b, fetch)
@@ -292,6 +303,11 @@ impl MessageRead<'_> {
             let _permit = job.limiter.acquire().await;
             self.fetch(a, b).await?
         };
+        self.parts
+            .borrow_mut()
+            .check(&answer.version)
+            .map_err(|e| MessageError::Failed(e.to_string()))?;
+        let bytes = answer.bytes;
         self.loader
             .progress(job, |p| p.message_bytes += bytes.len() as u64);
         crate::timers::yield_now().await;

@@ -30,11 +30,12 @@ use leptos::prelude::{RwSignal, Set};
 
 use crate::coalesce::Coalescer;
 use crate::compute::{convert, Crop, CropCache, Ensemble, Frame, MemberSource, ViewPlan};
-use crate::data::{self, FetchFailure, Want};
+use crate::data::{self, Answer, FetchFailure, Want};
 use crate::manifest_fetch::{self, ManifestFetchError};
 use crate::prefix::Hints;
 use crate::store::{Store, StoreUsage};
 use crate::tasks::{join_all, Gate, Limiter};
+use crate::version::Version;
 use crate::worker::Pool;
 use message::{Asked, CachedField, FieldKey};
 
@@ -192,7 +193,7 @@ struct Job {
     cancelled: Cell<bool>,
     abort: Option<web_sys::AbortController>,
     limiter: Limiter,
-    coalescer: Coalescer<FetchFailure>,
+    coalescer: Coalescer<FetchFailure, Answer>,
     /// Opened when the view's first message has taught the hints (see `message`).
     probe: RefCell<Option<Rc<Gate>>>,
     crop: RefCell<Option<Arc<Crop>>>,
@@ -260,17 +261,27 @@ impl Loader {
         self.store.borrow().clone()
     }
 
-    /// Stores `bytes` under `key` in the background, when the page is idle: the view never
-    /// waits for storage, and a view's fifty writes (each copies its body on the main thread)
-    /// are spread over idle tasks instead of running in one long task.
-    fn store_put(&self, key: String, bytes: Vec<u8>) {
+    /// Stores `bytes`, read from `version`, under `key` in the background, when the page is
+    /// idle: the view never waits for storage, and a view's fifty writes (each copies its body
+    /// on the main thread) are spread over idle tasks instead of running in one long task.
+    fn store_put(&self, key: String, bytes: Vec<u8>, version: Version) {
         if let Some(store) = self.store() {
             let stored = self.outputs.stored;
             wasm_bindgen_futures::spawn_local(async move {
                 crate::timers::when_idle().await;
-                store.put(&key, &bytes).await;
+                store.put(&key, &bytes, &version).await;
                 stored.set(store.usage());
             });
+        }
+    }
+
+    /// A request answered from `version`: the store drops what it holds of another version of
+    /// that file ([`Store::observe`]).
+    fn observe(&self, version: &Version) {
+        if let Some(store) = self.store() {
+            if store.observe(version) {
+                self.outputs.stored.set(store.usage());
+            }
         }
     }
 
@@ -489,32 +500,35 @@ impl Loader {
         let fetch = |want: Want| {
             let (url, signal) = (&url, signal.as_ref());
             async move {
-                let bytes = {
+                let answer = {
                     let _permit = job.limiter.acquire().await;
                     if job.cancelled.get() {
                         return Err(FetchFailure::Aborted);
                     }
                     data::fetch_bytes(url, want, signal).await?
                 };
+                self.observe(&answer.version);
                 self.progress(job, |p| {
-                    p.bytes += bytes.len() as u64;
+                    p.bytes += answer.bytes.len() as u64;
                     p.requests += 1;
                 });
                 crate::timers::yield_now().await;
                 if job.cancelled.get() {
                     return Err(FetchFailure::Aborted);
                 }
-                Ok(bytes)
+                Ok(answer)
             }
         };
         let fetched = manifest_fetch::fetch_member(array, manifest_fetch::TAIL_BYTES, fetch)
             .await
             .map_err(|e| match e {
                 ManifestFetchError::Fetch(f) => MessageError::from(f),
+                // Names the file already.
+                e @ ManifestFetchError::Changed(_) => MessageError::Failed(e.to_string()),
                 e => MessageError::Failed(format!("{url}: {e}")),
             })?;
         let manifest = Rc::new(fetched.manifest);
-        self.store_put(key.clone(), fetched.stored);
+        self.store_put(key.clone(), fetched.stored, fetched.version);
         self.manifests
             .borrow_mut()
             .insert(key, Rc::clone(&manifest), 1);

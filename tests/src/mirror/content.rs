@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// A source of objects addressed by path.
 ///
@@ -248,6 +248,70 @@ impl Content for Mount {
     }
 }
 
+/// A backend whose objects can be replaced while the server runs, like a file rebuilt in place
+/// on a bucket (the mirror's `ETag` is a hash of the path and the length, so a replacement of
+/// another length gets a new one). Clones share the replacements.
+#[derive(Clone)]
+pub struct Replaceable {
+    inner: Arc<dyn Content>,
+    replaced: Arc<RwLock<HashMap<String, Arc<[u8]>>>>,
+}
+
+impl Replaceable {
+    /// Serves `inner`, until objects are replaced.
+    pub fn new(inner: impl Content + 'static) -> Self {
+        Self {
+            inner: Arc::new(inner),
+            replaced: Arc::default(),
+        }
+    }
+
+    fn replacement(&self, path: &str) -> Option<Arc<[u8]>> {
+        let replaced = self.replaced.read().unwrap_or_else(PoisonError::into_inner);
+        replaced.get(path).cloned()
+    }
+
+    /// Replaces the object at `path` with its current bytes followed by `extra`: whatever lay
+    /// at an offset is still there, but the object is longer. `false` when there is no object
+    /// at `path`.
+    pub fn append(&self, path: &str, extra: &[u8]) -> bool {
+        let Some(len) = self.len(path) else {
+            return false;
+        };
+        let Some(mut bytes) = self.read(path, 0..len) else {
+            return false;
+        };
+        bytes.extend_from_slice(extra);
+        self.replaced
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_string(), bytes.into());
+        true
+    }
+}
+
+impl Content for Replaceable {
+    fn len(&self, path: &str) -> Option<u64> {
+        match self.replacement(path) {
+            Some(bytes) => Some(bytes.len() as u64),
+            None => self.inner.len(path),
+        }
+    }
+
+    fn read(&self, path: &str, range: Range<u64>) -> Option<Vec<u8>> {
+        let Some(bytes) = self.replacement(path) else {
+            return self.inner.read(path, range);
+        };
+        let start = usize::try_from(range.start).ok()?;
+        let end = usize::try_from(range.end).ok()?;
+        bytes.get(start..end).map(<[u8]>::to_vec)
+    }
+
+    fn content_type(&self, path: &str) -> &'static str {
+        self.inner.content_type(path)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -274,6 +338,17 @@ mod tests {
             "text/plain; charset=utf-8"
         );
         assert_eq!(m.prefixes(), vec!["bucket", ""]);
+    }
+
+    #[test]
+    fn replaced_objects_are_longer_and_keep_their_bytes() {
+        let c = Replaceable::new(MemContent::new().with("b/f", b"abcd".to_vec()));
+        let shared = c.clone();
+        assert!(!c.append("b/missing", b"x"));
+        assert!(c.append("b/f", b"xy"));
+        assert_eq!(shared.len("b/f"), Some(6));
+        assert_eq!(shared.read("b/f", 2..6).as_deref(), Some(&b"cdxy"[..]));
+        assert_eq!(shared.read("b/f", 5..7), None);
     }
 
     #[test]

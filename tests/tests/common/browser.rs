@@ -194,15 +194,27 @@ impl Drop for Driver {
 /// one mirror on 127.0.0.1; `config.json` reads `catalog.json` beside the page and allows only
 /// that mirror. The caller builds the catalog and manifests into the folder.
 pub fn site_on_mirror() -> (gik_tests::mirror::MirrorServer, tempfile::TempDir) {
-    use gik_tests::mirror::{DirContent, MirrorConfig, MirrorServer};
+    let (server, site, _) = replaceable_site_on_mirror();
+    (server, site)
+}
+
+/// [`site_on_mirror`], with the handle that replaces files on the mirror while it runs.
+pub fn replaceable_site_on_mirror() -> (
+    gik_tests::mirror::MirrorServer,
+    tempfile::TempDir,
+    gik_tests::mirror::Replaceable,
+) {
+    use gik_tests::mirror::{DirContent, MirrorConfig, MirrorServer, Replaceable};
     use gik_tests::synthetic::{Synthetic, SyntheticConfig};
     let site = tempfile::tempdir().unwrap();
     copy_dir(&dist(), site.path());
     let synthetic = Synthetic::load(SyntheticConfig::new([super::run()])).unwrap();
-    let mount = synthetic
-        .mount()
-        .at("", DirContent::new(site.path().to_path_buf()));
-    let server = MirrorServer::start(MirrorConfig::new(mount)).unwrap();
+    let content = Replaceable::new(
+        synthetic
+            .mount()
+            .at("", DirContent::new(site.path().to_path_buf())),
+    );
+    let server = MirrorServer::start(MirrorConfig::new(content.clone())).unwrap();
     let base = server.base_url();
     std::fs::write(
         site.path().join("config.json"),
@@ -211,7 +223,7 @@ pub fn site_on_mirror() -> (gik_tests::mirror::MirrorServer, tempfile::TempDir) 
         ),
     )
     .unwrap();
-    (server, site)
+    (server, site, content)
 }
 
 /// `$GIK_CACHE/artifacts/` (screenshots; not in git), created.
