@@ -529,11 +529,9 @@ fn a_range_answered_with_the_whole_file_is_stopped_and_a_wrong_message_is_named(
 /// view reads the footer and the 2 m temperature row groups), and reopening the page downloads
 /// no manifest and no message (the persistent store).
 ///
-/// The main-thread tasks over 50 ms while it loads (Long Tasks API) are printed, not asserted:
-/// decoding is off the main thread, but each redraw of the map (raster, borders, legend on a
-/// software-rendered canvas in headless Chromium) still takes 70–100 ms here.
+/// While it loads, the page's main thread runs no task over 50 ms (Long Tasks API).
 #[test]
-fn a_51_member_view_decodes_in_workers_reads_prefixes_and_reopens_from_the_store() {
+fn a_51_member_view_loads_without_long_tasks_reads_prefixes_and_reopens_from_the_store() {
     let (server, site) = serve_site();
     let plan = common::plan(&server, "ecmwf", "all", "0-48", &[]);
     assert_eq!(plan.variables.len(), 15);
@@ -556,6 +554,10 @@ fn a_51_member_view_decodes_in_workers_reads_prefixes_and_reopens_from_the_store
         server.base_url()
     );
     let load = |label: &str| load_view(&driver, &url, label);
+    // Nothing else of this test binary runs while the page is measured.
+    let quiet = common::QUIET
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     server.reset_stats();
     let text = load("first visit");
     assert!(text.contains("51 of 51 members on the map"), "{text}");
@@ -580,39 +582,71 @@ fn a_51_member_view_decodes_in_workers_reads_prefixes_and_reopens_from_the_store
     );
     assert!(read * 4 < whole, "read {read} of {whole} manifest bytes");
     assert!(requests <= 2 * 51, "{requests} manifest requests");
-    let tasks = driver.script(
-        "const m = performance.getEntriesByType('resource')
-           .filter(r => r.name.endsWith('.parquet')).map(r => r.startTime);
-         const from = Math.min(...m);
-         return {from: Number.isFinite(from) ? from : null,
-                 observed: Array.isArray(window.__longTasks),
-                 tasks: window.__longTasks.filter(([t, d]) => t >= from).map(([t, d]) => d),
-                 all: window.__longTasks.map(([t, d]) => [Math.round(t - from), d])};",
-    );
+
+    // No main-thread task over 50 ms while the view loads (decoding is in the workers, requests
+    // and store writes each in a task of their own). A browser's own hiccup (a garbage
+    // collection, the machine's other processes) can still make one task long, so the cold
+    // load is repeated, at most three times, until one shows none; a page that does a view's
+    // work in long tasks shows them every time.
+    let mut attempts = vec![long_tasks_while_loading(&driver)];
+    while !attempts.last().unwrap().is_empty() && attempts.len() < 3 {
+        wait_for_store(&driver, 51);
+        clear_site_data(&driver, &server.base_url());
+        clear_http_cache(&driver);
+        let text = load("cold visit again");
+        assert!(text.contains("51 of 51 members on the map"), "{text}");
+        assert!(!text.contains("from cache"), "{text}");
+        attempts.push(long_tasks_while_loading(&driver));
+    }
+    drop(quiet);
+    println!("main-thread tasks over 50 ms while the view loaded, per cold load: {attempts:?}");
     assert!(
-        tasks["from"].is_number(),
-        "no manifest request seen: {tasks}"
+        attempts.last().unwrap().is_empty(),
+        "every cold load had main-thread tasks over 50 ms: {attempts:?}"
     );
-    println!(
-        "long tasks [start after the first manifest request, duration] ms: {}",
-        tasks["all"]
-    );
-    assert_eq!(tasks["observed"], serde_json::Value::Bool(true), "{tasks}");
-    let long: Vec<f64> = tasks["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(serde_json::Value::as_f64)
-        .collect();
-    println!("main-thread tasks over 50 ms while the view loaded: {long:?}");
 
     // Reopen: everything the view needs is in the store.
+    wait_for_store(&driver, 51);
     server.reset_stats();
     let again = load("second visit");
     assert!(again.contains("51 of 51 members on the map"), "{again}");
     assert!(again.contains("51 from cache"), "{again}");
     let data = data_requests(&server);
     assert!(data.is_empty(), "reopening downloaded {data:?}");
+}
+
+/// Durations of the page's main-thread tasks over 50 ms (Long Tasks API, installed by the
+/// test's `PerformanceObserver`) that started after its first manifest request.
+fn long_tasks_while_loading(driver: &Driver) -> Vec<f64> {
+    let tasks = driver.script(
+        "const m = performance.getEntriesByType('resource')
+           .filter(r => r.name.endsWith('.parquet')).map(r => r.startTime);
+         const from = Math.min(...m);
+         return {from: Number.isFinite(from) ? from : null,
+                 observed: Array.isArray(window.__longTasks),
+                 tasks: window.__longTasks.filter(([t, d]) => t >= from).map(([t, d]) => d)};",
+    );
+    assert!(
+        tasks["from"].is_number(),
+        "no manifest request seen: {tasks}"
+    );
+    assert_eq!(tasks["observed"], serde_json::Value::Bool(true), "{tasks}");
+    tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect()
+}
+
+/// Empties the page's store (Cache API and `localStorage`) for `origin`, as on a first visit.
+fn clear_site_data(driver: &Driver, origin: &str) {
+    driver.post(
+        "/goog/cdp/execute",
+        serde_json::json!({"cmd": "Storage.clearDataForOrigin",
+                           "params": {"origin": origin,
+                                      "storageTypes": "cache_storage,local_storage"}}),
+    );
 }
 
 /// Polls `js` (a WebDriver script) every 250 ms until it returns something other than `null`,

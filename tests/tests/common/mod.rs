@@ -102,8 +102,17 @@ pub fn build_into(
     (result, client)
 }
 
+/// Shared by every build of a test binary, taken alone by a test that measures how long the
+/// page's main-thread tasks take: on two cores, another test's build running beside the page
+/// stretches its tasks.
+#[allow(dead_code)] // Not every test binary measures.
+pub static QUIET: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// Runs `plan` into the local folder `dir`, panicking on failure.
 pub fn build_to_dir(plan: &BuildPlan, dir: &Path) -> BuildReport {
+    let _quiet = QUIET
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dest = Destination::open(dir.to_str().unwrap()).unwrap();
     let (result, _) = build_into(plan, &dest, quick_retries(), 32);
     result.unwrap_or_else(|e| panic!("build of {} failed: {e:#}", plan.product.name()))
