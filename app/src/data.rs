@@ -30,7 +30,7 @@ use gloo_net::http::{Request, Response};
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{RequestMode, RequestRedirect};
+use web_sys::{RequestCache, RequestMode, RequestRedirect};
 
 use crate::coalesce::Span;
 use crate::sources::{DoctorOrder, SourceRouter, NOTE_PREFIX};
@@ -523,6 +523,13 @@ async fn send(
         .abort_signal(signal);
     if let Some(range) = want.range_header() {
         request = request.header("Range", &range);
+    }
+    // Files read whole (`config.json`, the catalog, the borders) change in place: asked of the
+    // server each time (a `304` when unchanged), or a browser could keep showing a catalog
+    // without the newest run (a file served without `Cache-Control` counts as fresh for a tenth
+    // of its age). Ranges are of files that do not change under their name.
+    if matches!(want, Want::Whole { .. }) {
+        request = request.cache(RequestCache::NoCache);
     }
     // gloo-net turns the rejection into its `JsError` (name + message), which keeps the kind.
     // (Its conversion assumes an `Error` object: true of fetch rejections, which are
