@@ -54,7 +54,7 @@ use std::sync::Arc;
 use gik_core::catalog::Catalog;
 use leptos::prelude::*;
 
-use crate::compute::{plan_view, Frame, Planned, ViewPlan};
+use crate::compute::{plan_view, Frame, PlanError, Planned, ViewPlan};
 use crate::loader::{Failure, Loader, Outputs, Progress};
 use crate::offline::CatalogSource;
 use crate::render::Borders;
@@ -81,8 +81,9 @@ pub struct AppState {
     pub notes: RwSignal<Vec<String>>,
     /// Start-up.
     pub boot: RwSignal<Boot>,
-    /// The state resolved against the catalog.
-    pub planned: Memo<Result<Arc<Planned>, String>>,
+    /// The state resolved against the catalog; `None` until the catalog is read (or when it
+    /// could not be: see [`AppState::boot`]).
+    pub planned: Memo<Option<Result<Arc<Planned>, PlanError>>>,
     /// Just the plan (changes only when the view does).
     pub plan: Memo<Option<Arc<ViewPlan>>>,
     /// The map.
@@ -157,15 +158,15 @@ pub fn App() -> impl IntoView {
     let notes = RwSignal::new(url_notes);
     let boot = RwSignal::new(Boot::Loading);
     let planned = Memo::new(move |_| match boot.get() {
-        Boot::Loading => Err("Loading the catalog…".to_string()),
-        Boot::Failed(e) => Err(e.to_string()),
-        Boot::Ready(catalog) => state
-            .with(|s| plan_view(&catalog, s))
-            .map(Arc::new)
-            .map_err(|e| e.to_string()),
+        Boot::Loading | Boot::Failed(_) => None,
+        Boot::Ready(catalog) => Some(state.with(|s| plan_view(&catalog, s)).map(Arc::new)),
     });
-    let plan =
-        Memo::new(move |_| planned.with(|p| p.as_ref().ok().map(|p| Arc::new(p.plan.clone()))));
+    let plan = Memo::new(move |_| {
+        planned.with(|p| match p {
+            Some(Ok(p)) => Some(Arc::new(p.plan.clone())),
+            _ => None,
+        })
+    });
     let app = AppState {
         state,
         notes,
@@ -245,7 +246,7 @@ pub fn App() -> impl IntoView {
 
     // Pin what the catalog decided into the state (and so the URL); keep its notes.
     Effect::new(move |_| {
-        if let Ok(p) = app.planned.get() {
+        if let Some(Ok(p)) = app.planned.get() {
             if !p.notes.is_empty() {
                 notes.update(|v| {
                     for n in &p.notes {

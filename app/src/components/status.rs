@@ -23,7 +23,9 @@ pub fn Problems(
             (Boot::Failed(e), _) => {
                 Some(view! { <p class="error">{e.to_string()}</p> }.into_any())
             }
-            (Boot::Ready(_), Err(e)) => Some(view! { <p class="error">{e}</p> }.into_any()),
+            (Boot::Ready(_), Some(Err(e))) => {
+                Some(view! { <p class="error">{e.to_string()}</p> }.into_any())
+            }
             _ => None,
         }}
         <Failures app=app />
