@@ -174,6 +174,29 @@ impl<'a> BitStream<'a> {
         self.take(n)
     }
 
+    /// Reads `out.len()` values of `n` bits (0..=32) and writes `f` of each to `out`, refilling
+    /// once per bufferful rather than testing before every value.
+    #[inline(always)]
+    pub(crate) fn read_into<T>(&mut self, n: u32, out: &mut [T], mut f: impl FnMut(u32) -> T) {
+        if n == 0 {
+            out.iter_mut().for_each(|o| *o = f(0));
+            return;
+        }
+        let mut rest = out;
+        while !rest.is_empty() {
+            if self.valid < n {
+                self.refill();
+            }
+            // At least one: `valid >= n` now.
+            let fit = ((self.valid / n) as usize).min(rest.len());
+            let (now, later) = rest.split_at_mut(fit);
+            for o in now {
+                *o = f(self.take(n));
+            }
+            rest = later;
+        }
+    }
+
     /// Reads a fundamental sequence: the number of 0 bits before the next 1 bit.
     #[inline(always)]
     pub(crate) fn fs(&mut self) -> Result<u32, GribError> {
@@ -246,6 +269,23 @@ mod tests {
         // Past the end: zeros, and the check fails.
         assert_eq!(r.read(1), 0);
         assert!(r.check().is_err());
+    }
+
+    #[test]
+    fn read_into_matches_reads_one_at_a_time() {
+        let bytes: Vec<u8> = (0..40u32).map(|i| (i * 37 + 11) as u8).collect();
+        for n in 0..=32 {
+            let values = (bytes.len() * 8) / n.max(1) as usize + 2;
+            let mut one = BitStream::new(&bytes);
+            let expected: Vec<u32> = (0..values).map(|_| one.read(n)).collect();
+            let mut batch = BitStream::new(&bytes);
+            let mut got = vec![0u32; values];
+            batch.read_into(n, &mut got, |x| x);
+            assert_eq!(got, expected, "{n} bits");
+            assert_eq!(batch.consumed(), one.consumed());
+            // Past the end (n > 0): zeros, and the check fails.
+            assert_eq!(batch.check().is_err(), n > 0);
+        }
     }
 
     #[test]

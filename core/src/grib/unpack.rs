@@ -157,9 +157,7 @@ fn unpack_simple(scaling: &Scaling, data: &[u8], want: usize) -> Result<Vec<f32>
     ensure_bits(data, 0, want, bits)?;
     let mut reader = BitStream::new(data);
     let mut out = vec![0f32; want];
-    for o in out.iter_mut() {
-        *o = scaling.apply(f64::from(reader.read(bits)));
-    }
+    reader.read_into(bits, &mut out, |x| scaling.apply(f64::from(x)));
     reader.check()?;
     Ok(out)
 }
@@ -409,22 +407,21 @@ impl Group {
     ) -> BitStream<'a> {
         let (reference, width) = (self.reference, self.width);
         match self.missing {
-            None => {
+            _ if width == 0 => {
                 for o in dst.iter_mut() {
-                    let x = i64::from(stream.read(width));
-                    *o = scaling.apply(restore.restore(reference + x) as f64);
+                    *o = scaling.apply(restore.restore(reference) as f64);
                 }
             }
-            Some((primary, secondary)) => {
-                for o in dst.iter_mut() {
-                    let x = stream.read(width);
-                    *o = if x == primary || x == secondary {
-                        f32::NAN
-                    } else {
-                        scaling.apply(restore.restore(reference + i64::from(x)) as f64)
-                    };
+            None => stream.read_into(width, dst, |x| {
+                scaling.apply(restore.restore(reference + i64::from(x)) as f64)
+            }),
+            Some((primary, secondary)) => stream.read_into(width, dst, |x| {
+                if x == primary || x == secondary {
+                    f32::NAN
+                } else {
+                    scaling.apply(restore.restore(reference + i64::from(x)) as f64)
                 }
-            }
+            }),
         }
         stream
     }
