@@ -210,36 +210,49 @@ impl<'a> BitStream<'a> {
             self.valid -= zeros + 1;
             return Ok(zeros);
         }
-        // The slow path works on a copy, so that this reader never escapes to a call and its
-        // fields can live in registers (it matters in wasm, where they would otherwise be
-        // loaded and stored through linear memory on every read).
-        let (zeros, state) = Self::fs_long(*self)?;
-        *self = state;
+        // The slow path gets and gives back the reader's fields one by one, so that this reader
+        // never escapes to a call and its fields stay whole in registers (in wasm, a reader
+        // passed or returned as a struct is loaded and stored through linear memory, its
+        // 64-bit buffer split into pieces, on every read).
+        let (zeros, pos, acc, valid) = Self::fs_long(self.data, self.pos, self.acc, self.valid)?;
+        (self.pos, self.acc, self.valid) = (pos, acc, valid);
         Ok(zeros)
     }
 
     /// A fundamental sequence longer than the buffer: rare in valid data, endless in corrupt.
+    /// Takes and returns the reader's `pos`, `acc` and `valid` (see [`Self::fs`]).
     #[cold]
     #[inline(never)]
-    fn fs_long(mut self) -> Result<(u32, Self), GribError> {
+    fn fs_long(
+        data: &'a [u8],
+        pos: usize,
+        acc: u64,
+        valid: u32,
+    ) -> Result<(u32, usize, u64, u32), GribError> {
+        let mut s = Self {
+            data,
+            pos,
+            acc,
+            valid,
+        };
         let mut count = 0u32;
         loop {
-            let zeros = self.acc.leading_zeros();
-            if zeros < self.valid {
-                self.acc <<= zeros + 1;
-                self.valid -= zeros + 1;
-                return Ok((count.saturating_add(zeros), self));
+            let zeros = s.acc.leading_zeros();
+            if zeros < s.valid {
+                s.acc <<= zeros + 1;
+                s.valid -= zeros + 1;
+                return Ok((count.saturating_add(zeros), s.pos, s.acc, s.valid));
             }
-            count = count.saturating_add(self.valid);
-            self.acc = 0;
-            self.valid = 0;
-            if self.pos > self.data.len() {
-                self.check()?;
+            count = count.saturating_add(s.valid);
+            s.acc = 0;
+            s.valid = 0;
+            if s.pos > s.data.len() {
+                s.check()?;
                 return Err(GribError::Compression(
                     "CCSDS: fundamental sequence runs past the end of the data".into(),
                 ));
             }
-            self.refill();
+            s.refill();
         }
     }
 
