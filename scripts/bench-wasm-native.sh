@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Decode speed in wasm (headless Chromium) against native, on the same messages, rounds and
 # code (core/tests/bench_messages), in one run; prints per-message times and wasm / native.
-# The two halves alternate twice (native, wasm, native, wasm) and the best of each is kept, so
-# that another process on the machine penalises neither side more than the other.
+# Each side times 10 batches of 10 decodes per message (performance.now() in the browser) and
+# reports its fastest batch; the two halves alternate three times (native, wasm, ...) and the
+# best of each is kept, so that another process on the machine penalises neither side more
+# than the other.
 # Usage: scripts/bench-wasm-native.sh   (figures go to BENCHMARKS.md, "Decoding in wasm")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +13,7 @@ out=$(mktemp)
 trap 'rm -f "$out" "$out.wasm"' EXIT
 cargo build --release --locked -p gik-core --example decode_timing -q
 cargo test --release --locked -p gik-core --target wasm32-unknown-unknown --test wasm_bench --no-run -q 2>/dev/null
-for _ in 1 2; do
+for _ in 1 2 3; do
   "$CARGO_TARGET_DIR/release/examples/decode_timing" >>"$out"
   # (no -q: cargo would pass --quiet on to wasm-bindgen-test-runner, which refuses it)
   cargo test --release --locked -p gik-core --target wasm32-unknown-unknown --test wasm_bench \

@@ -174,6 +174,29 @@ impl<'a> BitStream<'a> {
         self.take(n)
     }
 
+    /// Reads `out.len()` values of `n` bits (0..=32) and writes `f` of each to `out`, refilling
+    /// once per bufferful rather than testing before every value.
+    #[inline(always)]
+    pub(crate) fn read_into<T>(&mut self, n: u32, out: &mut [T], mut f: impl FnMut(u32) -> T) {
+        if n == 0 {
+            out.iter_mut().for_each(|o| *o = f(0));
+            return;
+        }
+        let mut rest = out;
+        while !rest.is_empty() {
+            if self.valid < n {
+                self.refill();
+            }
+            // At least one: `valid >= n` now.
+            let fit = ((self.valid / n) as usize).min(rest.len());
+            let (now, later) = rest.split_at_mut(fit);
+            for o in now {
+                *o = f(self.take(n));
+            }
+            rest = later;
+        }
+    }
+
     /// Reads a fundamental sequence: the number of 0 bits before the next 1 bit.
     #[inline(always)]
     pub(crate) fn fs(&mut self) -> Result<u32, GribError> {
@@ -187,36 +210,49 @@ impl<'a> BitStream<'a> {
             self.valid -= zeros + 1;
             return Ok(zeros);
         }
-        // The slow path works on a copy, so that this reader never escapes to a call and its
-        // fields can live in registers (it matters in wasm, where they would otherwise be
-        // loaded and stored through linear memory on every read).
-        let (zeros, state) = Self::fs_long(*self)?;
-        *self = state;
+        // The slow path gets and gives back the reader's fields one by one, so that this reader
+        // never escapes to a call and its fields stay whole in registers (in wasm, a reader
+        // passed or returned as a struct is loaded and stored through linear memory, its
+        // 64-bit buffer split into pieces, on every read).
+        let (zeros, pos, acc, valid) = Self::fs_long(self.data, self.pos, self.acc, self.valid)?;
+        (self.pos, self.acc, self.valid) = (pos, acc, valid);
         Ok(zeros)
     }
 
     /// A fundamental sequence longer than the buffer: rare in valid data, endless in corrupt.
+    /// Takes and returns the reader's `pos`, `acc` and `valid` (see [`Self::fs`]).
     #[cold]
     #[inline(never)]
-    fn fs_long(mut self) -> Result<(u32, Self), GribError> {
+    fn fs_long(
+        data: &'a [u8],
+        pos: usize,
+        acc: u64,
+        valid: u32,
+    ) -> Result<(u32, usize, u64, u32), GribError> {
+        let mut s = Self {
+            data,
+            pos,
+            acc,
+            valid,
+        };
         let mut count = 0u32;
         loop {
-            let zeros = self.acc.leading_zeros();
-            if zeros < self.valid {
-                self.acc <<= zeros + 1;
-                self.valid -= zeros + 1;
-                return Ok((count.saturating_add(zeros), self));
+            let zeros = s.acc.leading_zeros();
+            if zeros < s.valid {
+                s.acc <<= zeros + 1;
+                s.valid -= zeros + 1;
+                return Ok((count.saturating_add(zeros), s.pos, s.acc, s.valid));
             }
-            count = count.saturating_add(self.valid);
-            self.acc = 0;
-            self.valid = 0;
-            if self.pos > self.data.len() {
-                self.check()?;
+            count = count.saturating_add(s.valid);
+            s.acc = 0;
+            s.valid = 0;
+            if s.pos > s.data.len() {
+                s.check()?;
                 return Err(GribError::Compression(
                     "CCSDS: fundamental sequence runs past the end of the data".into(),
                 ));
             }
-            self.refill();
+            s.refill();
         }
     }
 
@@ -246,6 +282,23 @@ mod tests {
         // Past the end: zeros, and the check fails.
         assert_eq!(r.read(1), 0);
         assert!(r.check().is_err());
+    }
+
+    #[test]
+    fn read_into_matches_reads_one_at_a_time() {
+        let bytes: Vec<u8> = (0..40u32).map(|i| (i * 37 + 11) as u8).collect();
+        for n in 0..=32 {
+            let values = (bytes.len() * 8) / n.max(1) as usize + 2;
+            let mut one = BitStream::new(&bytes);
+            let expected: Vec<u32> = (0..values).map(|_| one.read(n)).collect();
+            let mut batch = BitStream::new(&bytes);
+            let mut got = vec![0u32; values];
+            batch.read_into(n, &mut got, |x| x);
+            assert_eq!(got, expected, "{n} bits");
+            assert_eq!(batch.consumed(), one.consumed());
+            // Past the end (n > 0): zeros, and the check fails.
+            assert_eq!(batch.check().is_err(), n > 0);
+        }
     }
 
     #[test]

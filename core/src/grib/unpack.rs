@@ -157,9 +157,7 @@ fn unpack_simple(scaling: &Scaling, data: &[u8], want: usize) -> Result<Vec<f32>
     ensure_bits(data, 0, want, bits)?;
     let mut reader = BitStream::new(data);
     let mut out = vec![0f32; want];
-    for o in out.iter_mut() {
-        *o = scaling.apply(f64::from(reader.read(bits)));
-    }
+    reader.read_into(bits, &mut out, |x| scaling.apply(f64::from(x)));
     reader.check()?;
     Ok(out)
 }
@@ -324,7 +322,17 @@ fn unpack_complex(
     let packed = field.data.get(groups.values_start..).unwrap_or(&[]);
     let mut stream = BitStream::new(packed);
     let mut out = vec![0f32; want];
-    let all_ones = |w: u32| if w >= 32 { u32::MAX } else { (1u32 << w) - 1 };
+    // The primary and secondary missing-value codes of `w`-bit integers (all ones, and all
+    // ones minus one under management 2).
+    let missing_codes = |w: u32| {
+        let primary = if w >= 32 { u32::MAX } else { (1u32 << w) - 1 };
+        let secondary = if groups.missing_management == 2 {
+            primary.wrapping_sub(1)
+        } else {
+            primary
+        };
+        (primary, secondary)
+    };
     let mut undo = Undifferencing::new(groups.order, groups.descriptors);
     let mut at = 0usize;
     for ((&reference, &width), &length) in groups
@@ -341,54 +349,92 @@ fn unpack_complex(
         let take = (length as usize).min(want - at);
         let dst = &mut out[at..at + take];
         at += take;
-        if width == 0 {
-            let missing = match groups.missing_management {
-                1 => reference == all_ones(bits),
-                2 => reference == all_ones(bits) || reference == all_ones(bits).wrapping_sub(1),
-                _ => false,
-            };
-            for o in dst.iter_mut() {
-                *o = if missing {
-                    f32::NAN
-                } else {
-                    scaling.apply(undo.next(i64::from(reference)) as f64)
-                };
+        let missing = match (groups.missing_management, width) {
+            (0, _) => None,
+            // A constant group is missing as a whole when its reference is a missing code.
+            (1 | 2, 0) => {
+                let (primary, secondary) = missing_codes(bits);
+                if reference == primary || reference == secondary {
+                    dst.fill(f32::NAN);
+                    continue;
+                }
+                None
             }
-            continue;
-        }
+            (_, 0) => None,
+            _ => Some(missing_codes(width)),
+        };
         ensure_bits(packed, stream.consumed() as u64, take, width)?;
-        let reference = i64::from(reference);
-        match groups.missing_management {
-            0 => {
-                for o in dst.iter_mut() {
-                    let x = i64::from(stream.read(width));
-                    *o = scaling.apply(undo.next(reference + x) as f64);
-                }
-            }
-            m => {
-                let primary = all_ones(width);
-                let secondary = if m == 2 {
-                    primary.wrapping_sub(1)
-                } else {
-                    primary
-                };
-                for o in dst.iter_mut() {
-                    let x = stream.read(width);
-                    *o = if x == primary || x == secondary {
-                        f32::NAN
-                    } else {
-                        scaling.apply(undo.next(reference + i64::from(x)) as f64)
-                    };
-                }
-            }
-        }
+        let group = Group {
+            reference: i64::from(reference),
+            width,
+            missing,
+        };
+        // The first `order` values restore to the descriptors: only the group(s) holding
+        // them take the general path, every later group a loop specialised by order.
+        stream = match groups.order {
+            _ if !undo.steady() => group.read(stream, dst, scaling, &mut undo),
+            0 => group.read(stream, dst, scaling, &mut Steady::<0>::from(&undo)),
+            1 => undo.run_steady::<1, _>(|s| group.read(stream, dst, scaling, s)),
+            _ => undo.run_steady::<2, _>(|s| group.read(stream, dst, scaling, s)),
+        };
     }
     stream.check()?;
     Ok(out)
 }
 
+/// One group of complex packing, as its values are read (a constant group has width 0).
+struct Group {
+    reference: i64,
+    width: u32,
+    /// The packed integers that mean "missing" (primary, secondary), under missing-value
+    /// management.
+    missing: Option<(u32, u32)>,
+}
+
+impl Group {
+    /// Reads `dst.len()` values of the group from `stream` and writes each, undifferenced by
+    /// `restore` and scaled, to `dst` (NaN for missing values, which `restore` never sees);
+    /// returns the stream after them. Generic over `restore`, so that each order of spatial
+    /// differencing has its own loop; the stream is passed by value so that it stays in
+    /// registers (in wasm, a reader behind a reference is loaded and stored through memory).
+    #[inline(always)]
+    fn read<'a>(
+        &self,
+        mut stream: BitStream<'a>,
+        dst: &mut [f32],
+        scaling: &Scaling,
+        restore: &mut impl Restore,
+    ) -> BitStream<'a> {
+        let (reference, width) = (self.reference, self.width);
+        match self.missing {
+            _ if width == 0 => {
+                for o in dst.iter_mut() {
+                    *o = scaling.apply(restore.restore(reference) as f64);
+                }
+            }
+            None => stream.read_into(width, dst, |x| {
+                scaling.apply(restore.restore(reference + i64::from(x)) as f64)
+            }),
+            Some((primary, secondary)) => stream.read_into(width, dst, |x| {
+                if x == primary || x == secondary {
+                    f32::NAN
+                } else {
+                    scaling.apply(restore.restore(reference + i64::from(x)) as f64)
+                }
+            }),
+        }
+        stream
+    }
+}
+
+/// Undoing spatial differencing, one non-missing value at a time.
+trait Restore {
+    /// The original value whose packed (differenced) value is `x`.
+    fn restore(&mut self, x: i64) -> i64;
+}
+
 /// Reverses first- or second-order spatial differencing over the non-missing values, one
-/// value at a time (order 0: values pass through).
+/// value at a time (order 0: values pass through), the first values included.
 struct Undifferencing {
     order: u8,
     descriptors: [i64; 3],
@@ -408,8 +454,26 @@ impl Undifferencing {
         }
     }
 
+    /// Whether the first values (the descriptors) are out: from then on every value follows
+    /// the order's recurrence ([`Steady`]).
+    fn steady(&self) -> bool {
+        self.seen >= usize::from(self.order)
+    }
+
+    /// Runs `f` with the steady state of order `ORDER` (which must be this one's), then takes
+    /// its state back.
     #[inline(always)]
-    fn next(&mut self, x: i64) -> i64 {
+    fn run_steady<const ORDER: u8, T>(&mut self, f: impl FnOnce(&mut Steady<ORDER>) -> T) -> T {
+        let mut steady = Steady::<ORDER>::from(&*self);
+        let result = f(&mut steady);
+        (self.previous, self.before_previous) = (steady.previous, steady.before_previous);
+        result
+    }
+}
+
+impl Restore for Undifferencing {
+    #[inline(always)]
+    fn restore(&mut self, x: i64) -> i64 {
         let order = usize::from(self.order);
         if order == 0 {
             return x;
@@ -427,6 +491,41 @@ impl Undifferencing {
         self.before_previous = self.previous;
         self.previous = restored;
         self.seen += 1;
+        restored
+    }
+}
+
+/// Spatial differencing of order `ORDER` once its first values are out: no test per value
+/// but the recurrence itself, in a loop of its own for each order.
+struct Steady<const ORDER: u8> {
+    minimum: i64,
+    previous: i64,
+    before_previous: i64,
+}
+
+impl<const ORDER: u8> From<&Undifferencing> for Steady<ORDER> {
+    fn from(u: &Undifferencing) -> Self {
+        Self {
+            minimum: u.descriptors[usize::from(ORDER)],
+            previous: u.previous,
+            before_previous: u.before_previous,
+        }
+    }
+}
+
+impl<const ORDER: u8> Restore for Steady<ORDER> {
+    #[inline(always)]
+    fn restore(&mut self, x: i64) -> i64 {
+        let restored = match ORDER {
+            0 => return x,
+            1 => x.wrapping_add(self.minimum).wrapping_add(self.previous),
+            _ => x
+                .wrapping_add(self.minimum)
+                .wrapping_add(self.previous.wrapping_mul(2))
+                .wrapping_sub(self.before_previous),
+        };
+        self.before_previous = self.previous;
+        self.previous = restored;
         restored
     }
 }
