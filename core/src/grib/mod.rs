@@ -9,12 +9,15 @@
 //! The same code runs natively and in wasm. Every length read from the message is checked
 //! before use: truncated, corrupt or unsupported input is a [`GribError`], never a panic.
 //! Sections are walked by our own code ([`sections`]); values are unpacked by our code for
-//! templates 5.0/5.2/5.3/5.41 and by gribberish for 5.42 (CCSDS) and natively 5.40 (JPEG 2000).
+//! templates 5.0/5.2/5.3/5.41/5.42 (CCSDS: `ccsds`) and, natively, 5.40 (JPEG 2000) by openjpeg
+//! through our own glue (`jpeg2000`).
 
 mod bits;
 mod ccsds;
 pub mod encode;
 mod grid;
+#[cfg(not(target_arch = "wasm32"))]
+mod jpeg2000;
 mod metadata;
 mod sections;
 mod unpack;

@@ -199,3 +199,30 @@ fn jpeg2000_section_5_shorter_than_its_template() {
     parts.first(5).truncate(21);
     assert!(decode(&parts.bytes()).is_err());
 }
+
+/// A JPEG 2000 codestream cut short (a truncated or lying message) is an error, never a
+/// decoder that waits forever for the rest: each cut is decoded in a thread given 20 s. Before
+/// `grib::jpeg2000`, cuts within the main header or before the final EOC marker hung openjpeg
+/// (gribberish's stream never reported the end of its input).
+#[test]
+fn truncated_jpeg2000_codestreams_are_errors() {
+    let message = first_message("misc/CMC_glb_TMP_ISBL_1_latlon.24x.24_2021051800_P000.grib2");
+    let full = Parts::of(&message).first(7).len();
+    assert!(full > 1000, "the fixture's section 7 has {full} octets");
+    for keep in [6, 7, 20, 100, 400, full / 2, full - 10, full - 2, full - 1] {
+        let mut parts = Parts::of(&message);
+        parts.first(7).truncate(keep);
+        let bytes = parts.bytes();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(decode(&bytes).map(|d| d.values.len()));
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(result) => assert!(
+                result.is_err(),
+                "section 7 cut to {keep} of {full}: {result:?}"
+            ),
+            Err(_) => panic!("section 7 cut to {keep} of {full} octets: the decoder hangs"),
+        }
+    }
+}

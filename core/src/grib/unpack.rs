@@ -109,7 +109,7 @@ impl<'a> Packed<'a> {
             2 | 3 => unpack_complex(self, &scaling, want),
             41 => unpack_png(self, &scaling, want),
             42 => unpack_ccsds(self, &scaling, want),
-            40 => unpack_with_gribberish(self, want),
+            40 => unpack_jpeg2000(self, &scaling, want),
             t => Err(GribError::Unsupported(format!(
                 "data representation template 5.{t}"
             ))),
@@ -588,41 +588,28 @@ fn unpack_ccsds(field: &Packed<'_>, scaling: &Scaling, want: usize) -> Result<Ve
     Ok(out)
 }
 
-/// Template 5.40 (JPEG 2000, native builds only) through gribberish: the whole data section is
-/// needed (JPEG 2000 has no row order), then the first `want` values are kept.
-fn unpack_with_gribberish(field: &Packed<'_>, want: usize) -> Result<Vec<f32>, GribError> {
-    let Packed {
-        representation,
-        data,
-        count,
-        ..
-    } = *field;
-    use bitvec::prelude::*;
-    use gribberish::sections::data_representation::DataRepresentationSection;
-    // gribberish indexes section 5 without checking its length: template 5.40 has 23 octets.
-    representation.u8(23)?;
-    let section_bytes = representation.tail_from(1)?;
-    let section = DataRepresentationSection::from_data(section_bytes);
-    let template = section.data_representation_template().ok_or_else(|| {
-        GribError::Unsupported(format!(
-            "data representation template 5.{} in this build (JPEG 2000 is native-only)",
-            section.data_representation_template_number()
-        ))
-    })?;
-    if data.is_empty() {
-        return Err(GribError::DataTooShort {
-            needed_bits: 8,
-            available_bits: 0,
-        });
-    }
-    let values = template
-        .unpack(data.view_bits::<Msb0>())
-        .map_err(|e| GribError::Compression(e.to_string()))?;
-    if values.len() < count {
-        return Err(GribError::Inconsistent(format!(
-            "decompressed {} values, section 5 announces {count}",
-            values.len()
-        )));
-    }
-    Ok(values.into_iter().take(want).map(|v| v as f32).collect())
+/// Template 5.40 (JPEG 2000, native builds only): the whole data section is needed (JPEG 2000
+/// has no row order), then the first `want` values are kept.
+#[cfg(not(target_arch = "wasm32"))]
+fn unpack_jpeg2000(
+    field: &Packed<'_>,
+    scaling: &Scaling,
+    want: usize,
+) -> Result<Vec<f32>, GribError> {
+    // Section 5 of template 5.40 has 23 octets (the type of compression and the target ratio
+    // are not needed to decode).
+    field.representation.u8(23)?;
+    let samples = super::jpeg2000::decode(field.data, field.count)?;
+    Ok(samples
+        .into_iter()
+        .take(want)
+        .map(|x| scaling.apply(f64::from(x)))
+        .collect())
+}
+
+#[cfg(target_arch = "wasm32")]
+fn unpack_jpeg2000(_: &Packed<'_>, _: &Scaling, _: usize) -> Result<Vec<f32>, GribError> {
+    Err(GribError::Unsupported(
+        "data representation template 5.40 in this build (JPEG 2000 is native-only)".into(),
+    ))
 }
