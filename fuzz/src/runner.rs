@@ -5,10 +5,16 @@
 //! every mutant); crashes are told apart by location, and the first input of each is written
 //! to the output folder with a `.txt` beside it saying what happened, ready to be copied into
 //! `fuzz/regressions/<target>/`.
+//!
+//! A hang is a finding too: a watchdog thread ([`Watchdog`]) saves an input that runs longer
+//! than [`hang_limit`] (`hang-<hash>.bin`) and ends the process with an error, so a fixed-budget
+//! run in CI fails naming the input instead of never finishing.
 
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use gik_core::fnv::fnv1a64;
@@ -90,7 +96,97 @@ pub fn run_one(target: &Target, input: &[u8]) -> Result<(), (String, String)> {
     })
 }
 
-/// Fuzzes `target` from `seeds` within `budget`, saving crashes under `out/<target>/`.
+/// Longest one input may run before it counts as a hang: `GIK_FUZZ_HANG_SECONDS`, else 60 s
+/// (the dev-profile build decodes the largest seed in well under a second).
+pub fn hang_limit() -> Duration {
+    std::env::var("GIK_FUZZ_HANG_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(60), Duration::from_secs)
+}
+
+/// The input being run, and since when.
+#[derive(Default)]
+struct Running {
+    since: Option<Instant>,
+    input: Vec<u8>,
+}
+
+/// Watches one target's run from another thread: an input running longer than the limit is
+/// saved and the process ends (a hang cannot be interrupted from inside).
+struct Watchdog {
+    running: Arc<Mutex<Running>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    /// Watches from now; on a hang, saves the input under `dir`, then calls `then` (the fuzzer
+    /// ends the process there).
+    fn start(
+        target: &'static str,
+        dir: PathBuf,
+        limit: Duration,
+        then: impl Fn() + Send + 'static,
+    ) -> Self {
+        let running = Arc::new(Mutex::new(Running::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s) = (Arc::clone(&running), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let now = r.lock().unwrap_or_else(PoisonError::into_inner);
+                if now.since.is_some_and(|t| t.elapsed() > limit) {
+                    let saved = dir.join(format!(
+                        "hang-{:016x}.bin",
+                        fnv1a64(now.input.iter().copied())
+                    ));
+                    let _ = std::fs::write(&saved, &now.input);
+                    eprintln!(
+                        "gik-fuzz: {target}: an input ran for more than {} s (a hang); saved to {}",
+                        limit.as_secs(),
+                        saved.display()
+                    );
+                    then();
+                    return;
+                }
+            }
+        });
+        Self {
+            running,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Marks `input` as running from now.
+    fn begin(&self, input: &[u8]) {
+        let mut r = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        r.input.clear();
+        r.input.extend_from_slice(input);
+        r.since = Some(Instant::now());
+    }
+
+    /// Marks the input as finished.
+    fn end(&self) {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .since = None;
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Fuzzes `target` from `seeds` within `budget`, saving crashes under `out/<target>/` (and
+/// ending the process on a hang, see [`hang_limit`]).
 pub fn fuzz(
     target: &'static Target,
     seeds: &[Seed],
@@ -144,6 +240,9 @@ pub fn fuzz(
         let x = (m.rng().next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
         cumulative.partition_point(|&c| c <= x).min(seeds.len() - 1)
     };
+    let watchdog = Watchdog::start(target.name, dir.clone(), hang_limit(), || {
+        std::process::exit(3)
+    });
     let mut mutants = 0u64;
     loop {
         let done = match budget {
@@ -157,13 +256,54 @@ pub fn fuzz(
         let b = mutator.rng().below(seeds.len());
         let input = mutator.mutate(&seeds[a].bytes, &seeds[b].bytes);
         mutants += 1;
-        if let Err(panic) = run_one(target, &input) {
+        watchdog.begin(&input);
+        let outcome = run_one(target, &input);
+        watchdog.end();
+        if let Err(panic) = outcome {
             record(&input, panic)?;
         }
     }
+    drop(watchdog);
     alloc::set_save_path(None);
     report.executions = mutants;
     report.elapsed = start.elapsed();
     report.peak_heap = alloc::peak_bytes();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_input_running_past_the_limit_is_saved_as_a_hang() {
+        let dir = std::env::temp_dir().join(format!("gik-fuzz-watchdog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let hung = Arc::new(AtomicBool::new(false));
+        let h = Arc::clone(&hung);
+        let dog = Watchdog::start("test", dir.clone(), Duration::from_millis(300), move || {
+            h.store(true, Ordering::Relaxed)
+        });
+        // A quick input is not a hang.
+        dog.begin(b"quick");
+        dog.end();
+        std::thread::sleep(Duration::from_millis(600));
+        assert!(!hung.load(Ordering::Relaxed));
+        // One that runs past the limit is.
+        dog.begin(b"slow input");
+        let start = Instant::now();
+        while !hung.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(hung.load(Ordering::Relaxed), "no hang seen");
+        let saved: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(saved.len(), 1, "{saved:?}");
+        assert_eq!(std::fs::read(&saved[0]).unwrap(), b"slow input");
+        drop(dog);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
