@@ -20,7 +20,7 @@ use gik_core::manifest::ByteRange;
 use gik_core::origin::AllowedUrl;
 use gik_core::product::{product_by_name, Hosts, Member};
 
-use super::{Job, Loader, MessageError};
+use super::{Job, Loader, MemberFailure, MessageError};
 use crate::compute::Crop;
 use crate::data::{self, Answer, FetchFailure, Want};
 use crate::prefix::{read_rows, ReadRowsError};
@@ -121,9 +121,10 @@ impl Loader {
         .await
         .map_err(|e| match e {
             ReadRowsError::Other(e) => e,
-            ReadRowsError::Decode(e) => {
-                MessageError::Failed(format!("decode error in {}: {e}", reading.place()))
-            }
+            ReadRowsError::Decode(error) => MessageError::from(MemberFailure::Decode {
+                place: reading.place(),
+                error,
+            }),
         })?;
         self.hints
             .borrow_mut()
@@ -231,13 +232,12 @@ impl Loader {
                 Ok(())
             }
             Some(c) if c.same_raster(crop) => Ok(()),
-            Some(c) => Err(MessageError::Failed(format!(
-                "its grid ({}×{} points in the box) differs from the other members' ({}×{})",
-                crop.rows(),
-                crop.cols(),
-                c.rows(),
-                c.cols()
-            ))),
+            Some(c) => Err(MessageError::from(MemberFailure::OtherGrid {
+                rows: crop.rows(),
+                cols: crop.cols(),
+                other_rows: c.rows(),
+                other_cols: c.cols(),
+            })),
         }
     }
 }
@@ -303,10 +303,7 @@ impl MessageRead<'_> {
             let _permit = job.limiter.acquire().await;
             self.fetch(a, b).await?
         };
-        self.parts
-            .borrow_mut()
-            .check(&answer.version)
-            .map_err(|e| MessageError::Failed(e.to_string()))?;
+        self.parts.borrow_mut().check(&answer.version)?;
         let bytes = answer.bytes;
         self.loader
             .progress(job, |p| p.message_bytes += bytes.len() as u64);
@@ -321,12 +318,13 @@ impl MessageRead<'_> {
     /// job's raster. Returns the rows the box needs and the crop.
     fn rows_of(&self, info: &MessageInfo) -> Result<(usize, Arc<Crop>), MessageError> {
         let plan = &self.job.plan;
-        check_identity(&plan.product, &plan.variable, &self.asked, &info.metadata)
-            .map_err(|e| MessageError::Failed(format!("{e} ({})", self.place())))?;
-        let crop = self
-            .loader
-            .crop_for(self.job, &info.grid)
-            .map_err(|e| MessageError::Failed(e.to_string()))?;
+        check_identity(&plan.product, &plan.variable, &self.asked, &info.metadata).map_err(
+            |error| MemberFailure::Identity {
+                place: self.place(),
+                error,
+            },
+        )?;
+        let crop = self.loader.crop_for(self.job, &info.grid)?;
         self.loader.check_raster(self.job, &crop)?;
         Ok((crop.rows_needed().max(1), crop))
     }

@@ -155,23 +155,96 @@ impl<K: Hash + Eq + Clone, V: Clone> BoundedCache<K, V> {
     }
 }
 
+/// Why a member's manifest or one of its messages gave no field (shown with the member, and
+/// the step when there is one).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemberFailure {
+    /// A URL the page may not read.
+    #[error(transparent)]
+    Refused(#[from] gik_core::origin::Refused),
+    /// A request failed.
+    #[error("{0}")]
+    Fetch(FetchFailure),
+    /// The manifest was read but cannot be used.
+    #[error("{url}: {error}")]
+    Manifest {
+        /// The manifest.
+        url: String,
+        /// Why.
+        error: ManifestFetchError,
+    },
+    /// A file changed on its server between two reads of it (the error names the file).
+    #[error(transparent)]
+    Changed(#[from] crate::version::Changed),
+    /// The message is not the one the manifest says (a stale or wrong manifest).
+    #[error("{error} ({place})")]
+    Identity {
+        /// Member, step and URL of the message.
+        place: String,
+        /// What differs.
+        error: gik_core::identity::IdentityMismatch,
+    },
+    /// The message does not decode.
+    #[error("decode error in {place}: {error}")]
+    Decode {
+        /// Member, step and URL of the message.
+        place: String,
+        /// Why.
+        error: crate::worker::DecodeError,
+    },
+    /// The message's grid cannot be cropped to the view's box.
+    #[error(transparent)]
+    Crop(#[from] gik_core::geo::GeoError),
+    /// The message's grid is not the other members'.
+    #[error("its grid ({rows}×{cols} points in the box) differs from the other members' ({other_rows}×{other_cols})")]
+    OtherGrid {
+        /// Rows in the box of this message.
+        rows: usize,
+        /// Columns in the box of this message.
+        cols: usize,
+        /// Rows in the box of the members before it.
+        other_rows: usize,
+        /// Columns in the box of the members before it.
+        other_cols: usize,
+    },
+}
+
 /// Why a message gave no field.
 enum MessageError {
     /// The job was cancelled: say nothing.
     Aborted,
     /// A failure to show.
-    Failed(String),
+    Failed(MemberFailure),
 }
 
+/// A fetch failure, unless it is the job's own cancellation.
 impl From<FetchFailure> for MessageError {
     fn from(f: FetchFailure) -> Self {
         if f.is_aborted() {
             Self::Aborted
         } else {
-            Self::Failed(f.to_string())
+            Self::Failed(MemberFailure::Fetch(f))
         }
     }
 }
+
+/// Failures that are never a cancellation.
+macro_rules! failed_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for MessageError {
+            fn from(e: $t) -> Self {
+                Self::Failed(e.into())
+            }
+        }
+    )*};
+}
+failed_from!(
+    MemberFailure,
+    gik_core::origin::Refused,
+    crate::version::Changed,
+    gik_core::geo::GeoError
+);
 
 /// Fetches, decodes and combines views; owns the caches.
 pub struct Loader {
@@ -412,7 +485,7 @@ impl Loader {
                 }
                 Err(MessageError::Aborted) => return,
                 Err(MessageError::Failed(reason)) => {
-                    return self.fail(job, name, Some(*step), reason)
+                    return self.fail(job, name, Some(*step), reason.to_string())
                 }
             }
         }
@@ -479,8 +552,7 @@ impl Loader {
     ) -> Result<Rc<MemberManifest>, MessageError> {
         let url = self
             .policy
-            .resolve(&source.manifest, Some(&self.catalog_url))
-            .map_err(|e| MessageError::Failed(e.to_string()))?;
+            .resolve(&source.manifest, Some(&self.catalog_url))?;
         let array = job.plan.recipe.array();
         let key = manifest_fetch::cache_key(&url, array);
         let cached = self.manifests.borrow().get(&key);
@@ -523,9 +595,11 @@ impl Loader {
             .await
             .map_err(|e| match e {
                 ManifestFetchError::Fetch(f) => MessageError::from(f),
-                // Names the file already.
-                e @ ManifestFetchError::Changed(_) => MessageError::Failed(e.to_string()),
-                e => MessageError::Failed(format!("{url}: {e}")),
+                ManifestFetchError::Changed(c) => MessageError::from(c),
+                error => MessageError::from(MemberFailure::Manifest {
+                    url: url.to_string(),
+                    error,
+                }),
             })?;
         let manifest = Rc::new(fetched.manifest);
         self.store_put(key.clone(), fetched.stored, fetched.version);
