@@ -16,7 +16,6 @@
 //! (they are among the run's owned paths).
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 
 use anyhow::{Context, Result};
 use futures::stream::{self, StreamExt};
@@ -329,15 +328,20 @@ impl Cutter<'_> {
     }
 }
 
-/// A short hash of a member's cropped messages, for content-addressed file names.
+/// A short hash of a member's cropped messages, for content-addressed file names: FNV-1a
+/// (not std's `DefaultHasher`, whose algorithm may change with the toolchain and would rename
+/// every subset file), each field length-prefixed so that no two lists hash the same bytes.
 fn content_tag(messages: &[(String, u32, Vec<u8>)]) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for (request, step, bytes) in messages {
-        request.hash(&mut h);
-        step.hash(&mut h);
-        bytes.hash(&mut h);
-    }
-    format!("{:016x}", h.finish())
+    let stream = messages.iter().flat_map(|(request, step, bytes)| {
+        let head = (request.len() as u64)
+            .to_le_bytes()
+            .into_iter()
+            .chain(request.bytes())
+            .chain(step.to_le_bytes())
+            .chain((bytes.len() as u64).to_le_bytes());
+        head.chain(bytes.iter().copied())
+    });
+    format!("{:016x}", gik_core::fnv::fnv1a64(stream))
 }
 
 /// Adds `subsets` to `entry` (the run about to be published).

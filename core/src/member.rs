@@ -615,6 +615,7 @@ mod tests {
                 );
                 // As the app reads it: the last 8 KiB, then what they do not hold.
                 let app_tail = 8 << 10;
+                assert!(file.len() > app_tail, "{array}: a {}-byte file", file.len());
                 let app = bytes::Bytes::copy_from_slice(&file[file.len() - app_tail..]);
                 let app = ManifestTail::new(app).unwrap().ranges(&[array]).unwrap();
                 let app = app_tail
@@ -622,6 +623,11 @@ mod tests {
                         .iter()
                         .map(|r| (r.end - r.start) as usize)
                         .sum::<usize>();
+                assert!(
+                    app * 3 < file.len(),
+                    "{array}: the app's reads are {app} of {} bytes",
+                    file.len()
+                );
                 println!(
                     "{} {array}: footer {footer} + row groups {fetched} = {read} of {} bytes \
                      ({app} after an 8 KiB tail)",

@@ -11,14 +11,16 @@
 //!    reported per member and step. Records a byte range cannot reference (NOAA sub-fields
 //!    after the first) are reported too (see [`crate::fetch_limits`]).
 //! 3. **Manifests** — one parquet per member is written, then the ensemble manifest (every
-//!    member in one, with a leading `number` dimension, for notebooks), then the catalog
+//!    member in one, with a leading `number` dimension, for notebooks and `gik stream`), then
+//!    the catalog
 //!    (last, so it never points at a manifest that is not there).
 //!
 //! Publishing never loses a run: the catalog is merged with a conditional write
 //! ([`Destination::update`]), so builds of other runs into the same destination at the same
-//! time all land; a manifest the catalog names is never overwritten with other content (a
-//! changed one is written beside it and the old one deleted once the catalog has moved on), so
-//! a build that dies half-way leaves the published run as it was; a rebuild that would lose
+//! time all land; a manifest the catalog names is never overwritten while the catalog names it
+//! (a changed one is written beside it, the catalog is merged, and only then is it moved back
+//! to its usual path and the files no run names deleted: `publish`), so a build that dies
+//! half-way leaves the published run as it was; a rebuild that would lose
 //! what the published run has is not published without `force`
 //! ([`Catalog::publish`](gik_core::catalog::Catalog::publish)).
 //!
@@ -337,7 +339,7 @@ async fn cut_subsets(
 pub const ENSEMBLE_FILE_TAG: &str = "ensemble";
 
 /// The ensemble manifest of a run (every member's manifest with a leading `number` dimension,
-/// see [`gik_core::manifest::ensemble`]) as parquet bytes.
+/// see [`gik_core::manifest::combine_members`]) as parquet bytes.
 fn ensemble_manifest(product: &dyn Product, members: &[(u32, Manifest)]) -> Result<Vec<u8>> {
     let mut sorted: Vec<(u32, &Manifest)> = members.iter().map(|(n, m)| (*n, m)).collect();
     sorted.sort_by_key(|(n, _)| *n);

@@ -9,7 +9,6 @@
 //! all land.
 
 use std::collections::BTreeSet;
-use std::hash::{Hash, Hasher};
 
 use anyhow::{Context, Result};
 use gik_core::catalog::{Catalog, Publication, RunEntry, CATALOG_FILE};
@@ -122,11 +121,8 @@ async fn unpublished_path(
     if !in_use || dest.get(&stable).await?.as_deref() == Some(bytes) {
         return Ok(stable);
     }
-    let tag = {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        bytes.hash(&mut h);
-        h.finish()
-    };
+    // FNV-1a, not std's `DefaultHasher`: the name must not change with the toolchain.
+    let tag = gik_core::fnv::fnv1a64(bytes.iter().copied());
     Ok(format!(
         "{}.{tag:016x}.parquet",
         stable.trim_end_matches(".parquet")

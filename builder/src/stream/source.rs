@@ -236,7 +236,7 @@ pub(super) type ManifestResult = Result<MemberManifest, ManifestUnavailable>;
 /// A member to read the manifest of: its number (0 = control) and its name.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct MemberToRead<'a> {
-    /// Member number, its position on the ensemble manifest's `number` axis.
+    /// Member number (0 = control): a value of the ensemble manifest's `number` coordinate.
     pub number: u32,
     /// Member name, its key in the catalog's `manifests`.
     pub name: &'a str,

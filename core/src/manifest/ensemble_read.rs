@@ -5,9 +5,10 @@
 //!
 //! A reader that wants many members (`gik stream` over a whole ensemble) fetches one file
 //! instead of one per member, yet keeps reading members the way it reads a member manifest.
-//! [`Ensemble::member`] gives exactly the manifest the member had before it was combined (its
-//! root attributes aside: the ensemble keeps only those every member shares), so nothing
-//! downstream knows which file a member came from.
+//! [`Ensemble::member`] gives the manifest the member had before it was combined, with two
+//! differences: its root attributes are those every member shares, and a variable the member
+//! did not have (no message of it was published) comes back as an array with no chunks rather
+//! than no array (a reader then finds the variable but no message of it).
 //!
 //! # Rules (those of [`super::ensemble`], read backwards)
 //!
